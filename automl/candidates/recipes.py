@@ -1,0 +1,97 @@
+"""Preprocessing recipes: a ``ColumnTransformer`` for the clean frame of an :class:`InputSchema`.
+
+* ``tree_native``: numbers as they are (NaN kept), categories as pandas ``category`` codes for
+  models that split on categories natively (LightGBM, HistGradientBoosting).
+* ``tree_ordinal``: numbers as they are, categories as ordinal codes (random forest, extra trees).
+* ``linear``: numbers imputed (with missing indicators) and standardised, categories one-hot
+  encoded with rare levels grouped (linear models, k-nearest neighbours).
+Dates become numeric parts and free text becomes TF-IDF (reduced by SVD for trees) in all three.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import FunctionTransformer, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from automl.candidates.transformers import DateTimeParts, TextSVD, to_category
+from automl.data.schema import InputSchema
+
+RECIPES = ("tree_native", "tree_ordinal", "linear")
+MAX_CATEGORIES = 200
+
+
+def build_preprocessor(recipe: str, schema: InputSchema, seed: int = 0) -> ColumnTransformer:
+    """The preprocessing step of recipe ``recipe`` for ``schema``'s columns."""
+    builders = {"tree_native": _tree_native, "tree_ordinal": _tree_ordinal, "linear": _linear}
+    if recipe not in builders:
+        raise ValueError(f"unknown recipe {recipe!r}; known: {RECIPES}")
+    return builders[recipe](schema, seed)
+
+
+def _numbers(schema: InputSchema) -> list[str]:
+    return schema.names_of("numeric") + schema.names_of("boolean")
+
+
+def _text(schema: InputSchema, seed: int, dense: bool) -> list[tuple]:
+    steps = []
+    for name in schema.names_of("text"):
+        if dense:
+            pipe = TextSVD(n_components=16, random_state=seed)
+        else:
+            pipe = TfidfVectorizer(max_features=20000, min_df=2, sublinear_tf=True, ngram_range=(1, 2))
+        steps.append((f"text_{name}", pipe, name))
+    return steps
+
+
+def _dates(schema: InputSchema, impute: bool) -> list[tuple]:
+    names = schema.names_of("datetime")
+    if not names:
+        return []
+    pipe = make_pipeline(DateTimeParts(), SimpleImputer(strategy="median"), StandardScaler()) if impute else DateTimeParts()
+    return [("dates", pipe, names)]
+
+
+def _ordinal() -> OrdinalEncoder:
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
+        max_categories=MAX_CATEGORIES, dtype=np.float64,
+    )
+
+
+def _tree_native(schema: InputSchema, seed: int) -> ColumnTransformer:
+    parts = [("num", "passthrough", _numbers(schema))]
+    if schema.names_of("categorical"):
+        cat = make_pipeline(_ordinal(), FunctionTransformer(to_category, feature_names_out="one-to-one"))
+        parts.append(("cat", cat, schema.names_of("categorical")))
+    parts += _dates(schema, impute=False) + _text(schema, seed, dense=True)
+    ct = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return ct.set_output(transform="pandas")
+
+
+def _tree_ordinal(schema: InputSchema, seed: int) -> ColumnTransformer:
+    parts = [("num", "passthrough", _numbers(schema))]
+    if schema.names_of("categorical"):
+        enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                             encoded_missing_value=-2, max_categories=MAX_CATEGORIES)
+        parts.append(("cat", enc, schema.names_of("categorical")))
+    parts += _dates(schema, impute=False) + _text(schema, seed, dense=True)
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+def _linear(schema: InputSchema, seed: int) -> ColumnTransformer:
+    parts = []
+    if _numbers(schema):
+        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+        parts.append(("num", num, _numbers(schema)))
+    if schema.names_of("categorical"):
+        cat = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="__missing__"),
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=50),
+        )
+        parts.append(("cat", cat, schema.names_of("categorical")))
+    parts += _dates(schema, impute=True) + _text(schema, seed, dense=False)
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)

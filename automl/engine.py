@@ -1,0 +1,234 @@
+"""One job from a table and a target to a ranked leaderboard and a model bundle.
+
+The data flow of DESIGN section 1: intake, profile, candidates, search, ensemble, finalize.
+:func:`run_job` orchestrates; each stage lives in its own module.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl.candidates.base import DataShape
+from automl.candidates.generator import generate_candidates
+from automl.config import Settings
+from automl.data.intake import file_hash, frame_hash, read_table
+from automl.data.profile import DatasetProfile, profile_dataset
+from automl.data.schema import InputSchema
+from automl.data.splits import default_n_folds, make_folds
+from automl.ensemble import greedy_ensemble
+from automl.exceptions import AutoMLError
+from automl.finalize import refit
+from automl.leaderboard import leaderboard_json, make_leaderboard, rank_results
+from automl.metrics import Metric, get_metric
+from automl.search.evaluate import TrainingData
+from automl.search.executors import make_executor
+from automl.search.records import TrialResult, TrialSpec
+from automl.search.study import Budget, Search
+from automl.serving.bundle import ModelBundle, library_versions
+
+
+@dataclass
+class Callbacks:
+    """Hooks for callers that watch a job: the CLI's progress bar, the service's job store."""
+
+    on_trial: Callable[[TrialResult, dict], None] = lambda result, progress: None
+    on_stage: Callable[[str], None] = lambda stage: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class JobResult:
+    """Everything a job produced."""
+
+    profile: DatasetProfile
+    settings: Settings
+    metric: Metric
+    results: list[TrialResult]
+    trials: dict[str, TrialSpec]
+    leaderboard: pd.DataFrame
+    bundle: ModelBundle
+    winner: TrialResult
+    timings: dict = field(default_factory=dict)
+
+
+def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
+            callbacks: Callbacks | None = None) -> JobResult:
+    """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``."""
+    cb = callbacks or Callbacks()
+    start = time.time()
+    deadline = None if settings.time_budget is None else start + settings.time_budget
+    executor = make_executor(settings.n_jobs, settings.cluster)
+    try:
+        with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
+            cb.on_stage("profiling")
+            data, profile, metric = prepare_data(source, target, settings)
+            data_ref = data.save(Path(workdir) / "data.pkl")
+            cb.on_stage("searching")
+            search = _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb)
+            results = search.run()
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    timings = {"search_s": time.time() - start}
+    cb.on_stage("finalizing")
+    result = _finalize(data, profile, metric, settings, results, search.trials, timings, start)
+    if output is not None:
+        write_artifacts(result, Path(output))
+    result.timings["total_s"] = time.time() - start
+    return result
+
+
+def prepare_data(source, target: str, settings: Settings) -> tuple[TrainingData, DatasetProfile, Metric]:
+    """Intake and profile: the clean training data, its profile and the job's metric."""
+    frame = read_table(source)
+    data_hash = frame_hash(frame) if isinstance(source, pd.DataFrame) else file_hash(source)
+    n_folds = settings.n_folds or default_n_folds(int(frame[target].notna().sum()) if target in frame else len(frame), settings.holdout_rows)
+    profile, kept = profile_dataset(frame, target, settings.task, data_hash, max(n_folds, 2))
+    metric = get_metric(settings.metric, profile.task)
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    y, classes = _encode_target(kept[target], profile)
+    folds = make_folds(y, profile.task, n_folds, settings.seed)
+    data = TrainingData(X, y, profile.task, len(classes or ()), schema, folds, classes)
+    return data, profile, metric
+
+
+def _encode_target(y: pd.Series, profile: DatasetProfile) -> tuple[np.ndarray, list | None]:
+    if profile.task == "regression":
+        return y.to_numpy(dtype=float), None
+    classes = class_labels(y)
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    return y.map(lambda v: lookup[str(_plain(v))]).to_numpy(dtype=int), classes
+
+
+def class_labels(y: pd.Series) -> list:
+    """The sorted distinct labels of a target, as plain Python values."""
+    values = [_plain(v) for v in pd.unique(y.dropna())]
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb) -> Search:
+    shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
+    specs = generate_candidates(shape)
+    holder: list[Search] = []
+    budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
+                    reserve=lambda: _reserve(holder, data, metric, settings))
+    progress = _Progress(start, deadline, metric)
+
+    def on_result(result: TrialResult) -> None:
+        cb.on_trial(result, progress.update(result))
+
+    search = Search(specs, data_ref, metric, executor, budget, settings.seed, settings.n_jobs,
+                    on_result=on_result, should_stop=cb.should_stop)
+    holder.append(search)
+    return search
+
+
+def _trial_timeout(settings: Settings) -> float | None:
+    if settings.trial_timeout is not None:
+        return settings.trial_timeout
+    return None if settings.time_budget is None else max(10.0, settings.time_budget / 2)
+
+
+def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings) -> float:
+    """Seconds to keep for ensembling, refit and writing artifacts."""
+    ok = [r for r in holder[0].results if r.ok] if holder else []
+    top = sorted(ok, key=lambda r: metric.loss(r.score))[:3]
+    n_train = np.mean([len(tr) for tr, _ in data.folds])
+    refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train
+    return 1.0 + 0.03 * (settings.time_budget or 0) + 1.5 * refit_s
+
+
+class _Progress:
+    def __init__(self, start: float, deadline: float | None, metric: Metric):
+        self.start, self.deadline, self.metric = start, deadline, metric
+        self.completed = self.failed = 0
+        self.best: float | None = None
+
+    def update(self, result: TrialResult) -> dict:
+        if result.ok:
+            self.completed += 1
+            if self.best is None or self.metric.is_better(result.score, self.best):
+                self.best = result.score
+        else:
+            self.failed += 1
+        now = time.time()
+        return {"trials_completed": self.completed, "trials_failed": self.failed,
+                "best_score": self.best, "elapsed_s": now - self.start,
+                "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now)}
+
+
+def _finalize(data, profile, metric, settings, results, trials, timings, start) -> JobResult:
+    if not any(r.ok for r in results):
+        reasons = sorted({r.reason for r in results if r.reason})[:3]
+        raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
+                          + "; give a larger time budget or check the data")
+    ensemble = greedy_ensemble(results, data.y, data.folds, metric, data.task, settings.ensemble_size)
+    everything = results + ([ensemble] if ensemble is not None else [])
+    winner = rank_results(everything, metric)[0]
+    t0 = time.time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = refit(winner, trials, data, settings.seed)
+    timings["refit_s"] = time.time() - t0
+    bundle = ModelBundle(model, data.schema, data.task, data.classes, _metadata(
+        profile, metric, settings, winner))
+    return JobResult(profile, settings, metric, everything, trials,
+                     make_leaderboard(everything, metric), bundle, winner, timings)
+
+
+def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult) -> dict:
+    return {"target": profile.target, "metric": metric.name,
+            "greater_is_better": metric.greater_is_better, "score": winner.score,
+            "score_std": winner.score_std, "candidate_id": winner.candidate_id,
+            "family": winner.family, "params": winner.params, "seed": settings.seed,
+            "data_hash": profile.data_hash, "n_rows": profile.n_rows,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": library_versions()}
+
+
+def write_artifacts(result: JobResult, output: Path) -> None:
+    """The output directory: model/, leaderboard.csv/.json, profile.json, settings.json, trials/."""
+    output.mkdir(parents=True, exist_ok=True)
+    result.bundle.save(output / "model")
+    board = result.leaderboard.copy()
+    board["params"] = board["params"].map(lambda p: json.dumps(p, default=str))
+    board.to_csv(output / "leaderboard.csv", index=False)
+    _dump(output / "leaderboard.json", leaderboard_json(result.results, result.metric))
+    _dump(output / "profile.json", result.profile.to_dict())
+    _dump(output / "settings.json", result.settings.to_dict())
+    trials_dir = output / "trials"
+    trials_dir.mkdir(exist_ok=True)
+    for r in result.results:
+        spec = result.trials.get(r.candidate_id)
+        manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
+        _dump(trials_dir / f"{r.candidate_id}.json", manifest)
+
+
+def _dump(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

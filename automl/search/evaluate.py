@@ -1,0 +1,136 @@
+"""Cross-validation of one trial: a pure function run in a worker process or on a Dask worker.
+
+``evaluate(trial, data)`` fits the trial's pipeline on every fold's training rows, predicts the
+validation rows, and returns a :class:`TrialResult` with per-fold scores and out-of-fold
+predictions. ``data`` is either a path to the job's pickled :class:`TrainingData` (loaded once
+per process and cached) or the object itself (Dask resolves scattered data to it).
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from automl.candidates.generator import build_pipeline
+from automl.data.schema import InputSchema
+from automl.data.splits import Fold
+from automl.metrics import get_metric, secondary_scores
+from automl.search.records import TrialResult, TrialSpec, TrialState
+
+
+@dataclass
+class TrainingData:
+    """Everything a trial needs besides its spec: the clean frame, encoded target, folds."""
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    n_classes: int
+    schema: InputSchema
+    folds: list[Fold]
+    classes: list | None = None
+
+    def save(self, path: str | Path) -> str:
+        with open(path, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return str(path)
+
+
+class TrialTimeout(Exception):
+    """The trial ran past its deadline."""
+
+
+_CACHE: dict[str, TrainingData] = {}
+
+
+def load_data(data: str | TrainingData) -> TrainingData:
+    """The training data behind a reference, cached per process."""
+    if isinstance(data, TrainingData):
+        return data
+    if data not in _CACHE:
+        _CACHE.clear()
+        with open(data, "rb") as fh:
+            _CACHE[data] = pickle.load(fh)
+    return _CACHE[data]
+
+
+def evaluate(trial: TrialSpec, data: str | TrainingData) -> TrialResult:
+    """Score ``trial`` on the job's folds; never raises for a failing model (state says why)."""
+    try:
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _evaluate(trial, load_data(data))
+    except TrialTimeout:
+        return _failed(trial, TrialState.TIMED_OUT, "trial ran past its time limit")
+    except MemoryError:
+        return _failed(trial, TrialState.FAILED, "out of memory")
+    except Exception as exc:  # a model may fail in any way; the search goes on
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return _failed(trial, TrialState.FAILED,
+                       f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})")
+
+
+def _evaluate(trial: TrialSpec, data: TrainingData) -> TrialResult:
+    metric = get_metric(trial.metric, data.task)
+    oof = _empty_predictions(data)
+    fold_scores, fit_s, predict_s, n_predicted = [], 0.0, 0.0, 0
+    pipeline = None
+    for train, valid in data.folds:
+        if trial.deadline is not None and time.time() > trial.deadline:
+            raise TrialTimeout()
+        pipeline = build_pipeline(trial.spec, trial.params, data.schema, trial.seed)
+        start = time.perf_counter()
+        pipeline.fit(data.X.iloc[train], data.y[train])
+        fit_s += time.perf_counter() - start
+        start = time.perf_counter()
+        oof[valid] = predict_matrix(pipeline, data.X.iloc[valid], data.task, data.n_classes)
+        predict_s += time.perf_counter() - start
+        n_predicted += len(valid)
+        fold_scores.append(metric.score(data.y[valid], oof[valid]))
+    return _complete(trial, data, oof, fold_scores, fit_s, predict_s / n_predicted, pipeline)
+
+
+def _empty_predictions(data: TrainingData) -> np.ndarray:
+    shape = (len(data.y),) if data.task == "regression" else (len(data.y), data.n_classes)
+    return np.full(shape, np.nan, dtype=np.float64)
+
+
+def predict_matrix(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+    """Regression values, or probabilities over all ``n_classes`` encoded classes."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64)
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    classes = np.asarray(model.classes_, dtype=int)
+    if len(classes) == n_classes:
+        return proba
+    full = np.zeros((len(X), n_classes))
+    full[:, classes] = proba
+    return full
+
+
+def _complete(trial, data, oof, fold_scores, fit_s, predict_s_per_row, pipeline) -> TrialResult:
+    mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+    return TrialResult(
+        candidate_id=trial.candidate_id, number=trial.number, family=trial.spec.family,
+        recipe=trial.spec.recipe, params=trial.params, state=TrialState.COMPLETE,
+        score=float(np.mean(fold_scores)), score_std=float(np.std(fold_scores)),
+        fold_scores=[float(s) for s in fold_scores],
+        secondary=secondary_scores(data.task, data.y[mask], oof[mask]),
+        fit_s=fit_s / len(data.folds), predict_ms_per_row=predict_s_per_row * 1000,
+        size_bytes=len(pickle.dumps(pipeline)), oof=oof,
+    )
+
+
+def _failed(trial: TrialSpec, state: TrialState, reason: str) -> TrialResult:
+    return TrialResult(
+        candidate_id=trial.candidate_id, number=trial.number, family=trial.spec.family,
+        recipe=trial.spec.recipe, params=trial.params, state=state, reason=reason,
+    )

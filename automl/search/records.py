@@ -1,0 +1,62 @@
+"""Records passed between search, ensemble and finalize: trial specs and results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from automl.candidates.base import CandidateSpec
+
+
+class TrialState(str, Enum):
+    COMPLETE = "complete"
+    FAILED = "failed"
+    PRUNED = "pruned"
+    TIMED_OUT = "timed-out"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What one trial runs: a candidate spec with sampled params."""
+
+    candidate_id: str
+    number: int
+    spec: CandidateSpec
+    params: dict
+    seed: int
+    metric: str
+    deadline: float | None = None
+
+
+@dataclass
+class TrialResult:
+    """The outcome of one trial. ``oof`` (out-of-fold predictions) is kept out of JSON."""
+
+    candidate_id: str
+    number: int
+    family: str
+    recipe: str
+    params: dict
+    state: TrialState
+    reason: str = ""
+    score: float | None = None
+    score_std: float | None = None
+    fold_scores: list[float] = field(default_factory=list)
+    secondary: dict = field(default_factory=dict)
+    fit_s: float = 0.0
+    predict_ms_per_row: float = 0.0
+    size_bytes: int = 0
+    members: dict = field(default_factory=dict)
+    oof: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == TrialState.COMPLETE
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("oof")
+        d["state"] = self.state.value
+        return d

@@ -1,0 +1,176 @@
+"""The search loop: Optuna ask/tell in this process, trials evaluated on an executor.
+
+Each candidate (family) has its own Optuna study whose first trials are the family's default
+portfolio; the portfolio runs first (cheapest families first), then the next trial's family is
+drawn with weight 2^-rank of the family's best score, so good families get most of the budget.
+With a time budget the loop keeps every worker busy and tells results as they arrive; without
+one (the reproducible mode) it asks and tells in fixed batches, so the outcome depends only on
+the seed.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+
+from automl.candidates.base import CandidateSpec, to_distributions
+from automl.metrics import Metric
+from automl.search.evaluate import evaluate
+from automl.search.executors import TaskTimeout
+from automl.search.records import TrialResult, TrialSpec, TrialState
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@dataclass
+class Budget:
+    """When the search must stop: a wall-clock deadline and/or a number of trials."""
+
+    deadline: float | None
+    max_trials: int | None
+    trial_timeout: float | None
+    reserve: Callable[[], float] = field(default=lambda: 0.0)
+
+    def search_deadline(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.reserve()
+
+    def time_left(self) -> float:
+        end = self.search_deadline()
+        return float("inf") if end is None else end - time.time()
+
+
+@dataclass
+class _Family:
+    spec: CandidateSpec
+    study: optuna.Study
+    distributions: dict
+    losses: list[float] = field(default_factory=list)
+    failures: int = 0
+
+
+class Search:
+    """Run trials for ``specs`` until the budget is spent; see the module doc."""
+
+    def __init__(self, specs: list[CandidateSpec], data_ref, metric: Metric, executor,
+                 budget: Budget, seed: int, n_parallel: int,
+                 on_result: Callable[[TrialResult], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None):
+        self.metric, self.executor, self.budget, self.seed = metric, executor, budget, seed
+        self.data_ref, self.n_parallel = data_ref, n_parallel
+        self.on_result = on_result or (lambda r: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.families = {s.name: self._family(i, s) for i, s in enumerate(specs)}
+        self.portfolio = [s.name for i in range(max(len(s.defaults) for s in specs))
+                          for s in specs if i < len(s.defaults)]
+        self.results: list[TrialResult] = []
+        self.trials: dict[str, TrialSpec] = {}
+        self._pending: dict[Future, tuple[TrialSpec, optuna.trial.Trial]] = {}
+        self._asked = 0
+
+    def _family(self, index: int, spec: CandidateSpec) -> _Family:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.TPESampler(seed=self.seed + index, multivariate=True,
+                                                 n_startup_trials=5, constant_liar=True)
+        study = optuna.create_study(direction="minimize", sampler=sampler, study_name=spec.name)
+        for params in spec.defaults:
+            study.enqueue_trial(params)
+        return _Family(spec, study, to_distributions(spec.space))
+
+    def run(self) -> list[TrialResult]:
+        """Run the search; returns every trial's result in the order they were asked."""
+        batch_mode = self.budget.deadline is None
+        while not self._finished_asking():
+            while len(self._pending) < self.n_parallel and not self._finished_asking():
+                self._submit()
+            self._collect(wait_all=batch_mode)
+        while self._pending:
+            self._collect(wait_all=True)
+        return sorted(self.results, key=lambda r: r.number)
+
+    def _finished_asking(self) -> bool:
+        if self.should_stop():
+            return True
+        if self.budget.max_trials is not None and self._asked >= self.budget.max_trials:
+            return True
+        if not any(f.failures < 3 or f.losses for f in self.families.values()):
+            return True
+        return self.budget.time_left() <= 0
+
+    def _submit(self) -> None:
+        family = self.families[self._next_family()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = family.study.ask(family.distributions)
+        number = self._asked
+        self._asked += 1
+        spec = TrialSpec(
+            candidate_id=f"{family.spec.name}_{number:03d}", number=number, spec=family.spec,
+            params=dict(trial.params), seed=self.seed, metric=self.metric.name,
+            deadline=self._trial_deadline(),
+        )
+        self.trials[spec.candidate_id] = spec
+        timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 2.0
+        future = self.executor.submit(evaluate, spec, self.data_ref, timeout=timeout)
+        self._pending[future] = (spec, trial)
+
+    def _trial_deadline(self) -> float | None:
+        ends = [e for e in (self.budget.search_deadline(),) if e is not None]
+        if self.budget.trial_timeout is not None:
+            ends.append(time.time() + self.budget.trial_timeout)
+        return min(ends) if ends else None
+
+    def _next_family(self) -> str:
+        if self.portfolio:
+            return self.portfolio.pop(0)
+        ranked = sorted((f for f in self.families.values() if f.losses),
+                        key=lambda f: min(f.losses))
+        if not ranked:
+            ranked = [f for f in self.families.values() if f.failures < 3]
+        weights = np.array([2.0 ** -i for i in range(len(ranked))])
+        rng = np.random.default_rng([self.seed, self._asked])
+        return ranked[rng.choice(len(ranked), p=weights / weights.sum())].spec.name
+
+    def _collect(self, wait_all: bool) -> None:
+        if not self._pending:
+            return
+        timeout = None if wait_all else 0.5
+        done, _ = wait_futures(list(self._pending), timeout=timeout,
+                               return_when="ALL_COMPLETED" if wait_all else FIRST_COMPLETED)
+        for future in sorted(done, key=lambda f: self._pending[f][0].number):
+            spec, trial = self._pending.pop(future)
+            self._record(spec, trial, self._result(future, spec))
+
+    def _result(self, future: Future, spec: TrialSpec) -> TrialResult:
+        try:
+            return future.result()
+        except TaskTimeout as exc:
+            return _lost(spec, TrialState.TIMED_OUT, f"trial {exc}")
+        except Exception as exc:
+            return _lost(spec, TrialState.FAILED, str(exc).splitlines()[0][:300])
+
+    def _record(self, spec: TrialSpec, trial, result: TrialResult) -> None:
+        family = self.families[spec.spec.name]
+        if result.ok and np.isfinite(result.score):
+            loss = self.metric.loss(result.score)
+            family.losses.append(loss)
+            family.study.tell(trial, loss)
+        else:
+            if result.ok:
+                result.state, result.reason = TrialState.FAILED, "score is not finite"
+            family.failures += 1
+            family.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.results.append(result)
+        self.on_result(result)
+
+
+def _lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:
+    return TrialResult(candidate_id=spec.candidate_id, number=spec.number, family=spec.spec.family,
+                       recipe=spec.spec.recipe, params=spec.params, state=state, reason=reason)

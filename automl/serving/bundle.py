@@ -1,0 +1,99 @@
+"""A model bundle: a directory that loads and predicts without the job store.
+
+Layout: ``model.joblib`` (the fitted scikit-learn estimator, trained on the clean frame with
+classes encoded 0..K-1), ``schema.json`` (the :class:`InputSchema`), ``metadata.json`` (task,
+classes, metric, score, candidate, library versions, data hash, seed). Only bundles this package
+wrote are ever unpickled; never a file a user uploaded.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from automl.data.schema import InputSchema
+from automl.exceptions import NotFound
+from automl.search.evaluate import predict_matrix
+
+MODEL_FILE, SCHEMA_FILE, METADATA_FILE = "model.joblib", "schema.json", "metadata.json"
+_LIBRARIES = ("automl", "scikit-learn", "lightgbm", "pandas", "numpy", "optuna", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass
+class ModelBundle:
+    """A fitted model with its input schema; predicts on raw frames in the training layout."""
+
+    model: object
+    schema: InputSchema
+    task: str
+    classes: list | None
+    metadata: dict = field(default_factory=dict)
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Validate and coerce raw rows against the schema (raises :class:`SchemaError`)."""
+        return self.schema.coerce(frame, strict=True)
+
+    def predict_proba(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Class probabilities, one column per class label (classification only)."""
+        if self.task == "regression":
+            raise TypeError("predict_proba is for classification models; this one is regression")
+        proba = predict_matrix(self.model, self.prepare(frame), self.task, len(self.classes))
+        return pd.DataFrame(proba, columns=self.classes, index=frame.index)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predicted labels (classification) or values (regression)."""
+        X = self.prepare(frame)
+        if self.task == "regression":
+            return np.asarray(self.model.predict(X), dtype=float)
+        proba = predict_matrix(self.model, X, self.task, len(self.classes))
+        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.model, directory / MODEL_FILE)
+        self.schema.save(directory / SCHEMA_FILE)
+        meta = {**self.metadata, "task": self.task, "classes": self.classes}
+        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelBundle:
+        directory = find_bundle(directory)
+        meta = json.loads((directory / METADATA_FILE).read_text())
+        schema = InputSchema.load(directory / SCHEMA_FILE)
+        model = joblib.load(directory / MODEL_FILE)
+        return cls(model, schema, meta["task"], meta.get("classes"), meta)
+
+
+def find_bundle(path: str | Path) -> Path:
+    """The bundle directory at ``path`` or in its ``model/`` subdirectory (a run's output)."""
+    path = Path(path)
+    for candidate in (path, path / "model"):
+        if (candidate / METADATA_FILE).is_file() and (candidate / MODEL_FILE).is_file():
+            return candidate
+    raise NotFound(f"no model bundle at {path}: expected {MODEL_FILE}, {SCHEMA_FILE} and "
+                   f"{METADATA_FILE} there or in {path / 'model'}")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
