@@ -71,7 +71,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             cb.on_stage("profiling")
             data, profile, metric = prepare_data(source, target, settings)
-            data_ref = data.save(Path(workdir) / "data.pkl")
+            data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
             search = _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb)
             results = search.run()

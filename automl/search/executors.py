@@ -87,6 +87,10 @@ class LocalExecutor(Executor):
     def n_workers(self) -> int:
         return self._n
 
+    def prepare_data(self, data_ref: str) -> str:
+        """A reference to the job's training data that workers can load: the local path itself."""
+        return data_ref
+
     def submit(self, fn, /, *args, timeout: float | None = None, **kwargs) -> Future:
         """Queue ``fn(*args, **kwargs)``; with ``timeout`` (seconds of running) it is killed past it."""
         if self._closed:
