@@ -66,11 +66,11 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     cb = callbacks or Callbacks()
     start = time.time()
     deadline = None if settings.time_budget is None else start + settings.time_budget
+    cb.on_stage("profiling")
+    data, profile, metric = prepare_data(source, target, settings)
     executor = make_executor(settings.n_jobs, settings.cluster)
     try:
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
-            cb.on_stage("profiling")
-            data, profile, metric = prepare_data(source, target, settings)
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
             search = _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb)

@@ -71,6 +71,10 @@ def _head(path: Path) -> bytes:
         raise DatasetError(
             f"{path.name} is a zip archive (an Excel workbook?), not a CSV; export it as CSV"
         )
+    if head.lstrip()[:1] in (b"{", b"["):
+        raise DatasetError(
+            f"{path.name} looks like JSON, not CSV; upload a comma-separated file with a header row"
+        )
     return head
 
 
