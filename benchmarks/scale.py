@@ -11,8 +11,9 @@ and categorical effects, so there is real signal to find (about 30 % positives).
 
     automl run FILE --target y --time-budget BUDGET --output TMPDIR/out
 
-as a subprocess, polls the summed RSS of its process tree with psutil every 0.2 s, and prints the
-wall time, whether it finished within the budget plus 10 %, and the peak memory in MiB. The
+as a subprocess, polls the memory of its process tree with psutil every 0.2 s, and prints the
+wall time, whether it finished within the budget plus 10 %, and the peak memory in MiB: summed
+RSS (as `top` would add it up) and summed PSS (pages shared by forked workers counted once). The
 result is appended as a JSON line to benchmarks/results/scale.jsonl (or --results). The run is
 killed after --timeout seconds (default budget*3+300). The `automl` command is the one beside this
 interpreter, else the one on PATH, else `python -c "from automl.cli import main; main()"`.
@@ -109,19 +110,22 @@ def automl_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from automl.cli import main; sys.exit(main())"]
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    """Summed RSS of a process and its descendants, in bytes (0 once it is gone)."""
-    total = 0
+def tree_memory(proc: psutil.Process) -> tuple[int, int]:
+    """Summed (RSS, PSS) of a process and its descendants, in bytes ((0, 0) once it is gone).
+
+    Summed RSS counts pages shared by forked workers once per worker; PSS splits them."""
+    rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            info = p.memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return total
+        rss, pss = rss + info.rss, pss + getattr(info, "pss", info.rss)
+    return rss, pss
 
 
 def kill_tree(pid: int) -> None:
@@ -141,9 +145,10 @@ def run_watched(cmd: list[str], timeout: float, log: Path) -> dict[str, Any]:
     with open(log, "w") as fh:
         start = time.monotonic()
         popen = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        proc, peak, timed_out = psutil.Process(popen.pid), 0, False
+        proc, peak, peak_pss, timed_out = psutil.Process(popen.pid), 0, 0, False
         while popen.poll() is None:
-            peak = max(peak, tree_rss(proc))
+            rss, pss = tree_memory(proc)
+            peak, peak_pss = max(peak, rss), max(peak_pss, pss)
             if time.monotonic() - start > timeout:
                 timed_out = True
                 kill_tree(popen.pid)
@@ -155,6 +160,7 @@ def run_watched(cmd: list[str], timeout: float, log: Path) -> dict[str, Any]:
     return {
         "wall_s": round(wall, 1),
         "peak_rss_mb": round(peak / MIB),
+        "peak_pss_mb": round(peak_pss / MIB),
         "returncode": code,
         "timed_out": timed_out,
     }
@@ -181,7 +187,10 @@ def report(record: dict[str, Any]) -> None:
         f"{', killed at timeout' if record['timed_out'] else ''})"
     )
     print(f"within budget  {verdict} (limit {record['budget'] * 1.1:.0f} s = budget + 10 %)")
-    print(f"peak memory    {record['peak_rss_mb']} MiB (process tree RSS)")
+    print(
+        f"peak memory    {record['peak_rss_mb']} MiB (process tree RSS; PSS "
+        f"{record['peak_pss_mb']} MiB counts shared pages once)"
+    )
     print(f"output files   {record['output_files']}")
     if record.get("log_tail"):
         print("log tail:\n" + record["log_tail"])
