@@ -1,0 +1,1 @@
+"""Durable jobs: the runner claims queued jobs from the store and runs each in its own process."""

@@ -1,0 +1,130 @@
+"""Run one claimed job in this process: ``python -m automl.jobs.execute JOB_ID``.
+
+The job's progress, trials, stage and final status go to the job store as they happen; the
+artifacts (``write_artifacts`` output) go to ``<data_dir>/jobs/<id>/``. The process watches its
+parent (the runner): when the runner dies, the job dies with it, so a restart finds no orphan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from automl.config import resolve_settings
+from automl.data.intake import file_hash, read_table
+from automl.data.profile import profile_dataset
+from automl.engine import Callbacks, run_job
+from automl.exceptions import AutoMLError
+from automl.metrics import get_metric
+from automl.service_config import ServiceSettings, resolve_service_settings
+from automl.store import CANCELLED, COMPLETED, FAILED, JobStore
+from automl.store.files import job_dir
+
+log = logging.getLogger("automl.jobs")
+CANCEL_GRACE_S = 4.0
+
+
+class JobCallbacks:
+    """Engine callbacks that write to the store; ``should_stop`` reads the cancel flag."""
+
+    def __init__(self, store: JobStore, job_id: str):
+        self.store, self.job_id = store, job_id
+        self.start = time.time()
+        self.cancelled_at: float | None = None
+        self._checked = 0.0
+        self._flag = False
+
+    def on_trial(self, result, progress: dict) -> None:
+        self.store.add_trial(self.job_id, result.to_dict(), time.time() - self.start)
+        self.store.set_running_fields(self.job_id, progress=progress)
+
+    def on_stage(self, stage: str) -> None:
+        self.store.set_running_fields(self.job_id, stage=stage)
+
+    def should_stop(self) -> bool:
+        now = time.time()
+        if not self._flag and now - self._checked > 0.5:
+            self._checked = now
+            self._flag = self.store.cancel_requested(self.job_id)
+            if self._flag:
+                self.cancelled_at = now
+        return self._flag
+
+    def callbacks(self) -> Callbacks:
+        return Callbacks(on_trial=self.on_trial, on_stage=self.on_stage, should_stop=self.should_stop)
+
+
+def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
+    """Run the job ``job_id`` (already claimed: status running); returns its final status."""
+    job = store.get_job(job_id)
+    dataset = store.get_dataset(job["dataset_id"])
+    out = job_dir(service.data_dir, job_id)
+    cb = JobCallbacks(store, job_id)
+    _start_watchdog(store, job_id, cb)
+    try:
+        settings = resolve_settings(**_engine_settings(job["settings"], service))
+        frame = read_table(dataset["path"])
+        profile, _ = profile_dataset(frame, job["target"], settings.task, file_hash(dataset["path"]))
+        metric = get_metric(settings.metric, profile.task)
+        store.set_running_fields(job_id, profile=profile.to_dict(), metric=metric.name,
+                                 greater_is_better=metric.greater_is_better,
+                                 artifact_dir=str(out))
+        run_job(frame, job["target"], settings, out, cb.callbacks())
+    except AutoMLError as exc:
+        status = CANCELLED if cb.cancelled_at else FAILED
+        store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())
+        return status
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        error = {"code": "internal_error", "message": f"the job failed: {type(exc).__name__}: {exc}",
+                 "details": {}}
+        store.finish(job_id, FAILED, error=error)
+        return FAILED
+    status = CANCELLED if cb.cancelled_at else COMPLETED
+    store.finish(job_id, status)
+    return status
+
+
+def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
+    allowed = ("task", "metric", "time_budget", "max_candidates", "seed")
+    values = {k: job_settings.get(k) for k in allowed if k in job_settings}
+    values["n_jobs"] = max(1, (os.cpu_count() or 1) // service.max_concurrent_jobs)
+    return values
+
+
+def _start_watchdog(store: JobStore, job_id: str, cb: JobCallbacks) -> None:
+    """Exit when the runner dies, or when a cancelled job does not stop within the grace time."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                _kill_group()
+            if cb.cancelled_at and time.time() - cb.cancelled_at > CANCEL_GRACE_S:
+                store.finish(job_id, CANCELLED)
+                _kill_group()
+
+    threading.Thread(target=watch, daemon=True, name="job-watchdog").start()
+
+
+def _kill_group() -> None:
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(message)s")
+    service = resolve_service_settings()
+    store = JobStore(service.db_url)
+    status = execute(store, service, argv[0])
+    log.info("%s %s", argv[0], status)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The job runner: ``python -m automl.jobs.runner``.
+
+On start it marks jobs left running by a previous process as failed ("interrupted by a
+restart"). Then it claims queued jobs (an atomic compare-and-set in the store) while fewer than
+``max_concurrent_jobs`` run, each in its own process group so that it can be killed as a whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from automl.service_config import ServiceSettings, resolve_service_settings
+from automl.store import FAILED, JobStore
+
+log = logging.getLogger("automl.runner")
+POLL_S = 0.5
+
+
+class Runner:
+    """Claims queued jobs and supervises their processes."""
+
+    def __init__(self, store: JobStore, service: ServiceSettings):
+        self.store, self.service = store, service
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = False
+
+    def recover(self) -> list[str]:
+        """Fail the jobs a previous runner left running."""
+        failed = self.store.fail_interrupted()
+        for job_id in failed:
+            log.warning("job %s was interrupted by a restart; marked failed", job_id)
+        return failed
+
+    def step(self) -> None:
+        """Reap finished job processes, then start queued jobs while there is room."""
+        self._reap()
+        while len(self.children) < self.service.max_concurrent_jobs and not self.stopping:
+            job = self.store.claim_next()
+            if job is None:
+                break
+            self._start(job["id"])
+
+    def _start(self, job_id: str) -> None:
+        env = {**os.environ, **self.service.to_env()}
+        cmd = [sys.executable, "-m", "automl.jobs.execute", job_id]
+        self.children[job_id] = subprocess.Popen(cmd, env=env, start_new_session=True)
+        log.info("job %s started (pid %d)", job_id, self.children[job_id].pid)
+
+    def _reap(self) -> None:
+        for job_id, proc in list(self.children.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del self.children[job_id]
+            error = {"code": "job_crashed", "message": f"the job process exited with code {code}",
+                     "details": {"exit_code": code}}
+            if self.store.finish(job_id, FAILED, error=error):
+                log.error("job %s: process exited with code %s", job_id, code)
+
+    def stop(self) -> None:
+        """Kill running jobs' process groups and fail them (a clean shutdown interrupts them)."""
+        self.stopping = True
+        for job_id, proc in self.children.items():
+            _killpg(proc.pid)
+            proc.wait()
+            self.store.finish(job_id, FAILED, error={
+                "code": "interrupted", "message": "interrupted by a shutdown", "details": {}})
+        self.children.clear()
+
+    def run_forever(self) -> None:
+        parent = os.getppid()
+        while not self.stopping:
+            self.step()
+            if os.getppid() != parent:
+                log.error("the service process died; stopping")
+                break
+            time.sleep(POLL_S)
+        self.stop()
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s runner %(message)s")
+    service = resolve_service_settings()
+    store = JobStore(service.db_url)
+    store.create_schema()
+    runner = Runner(store, service)
+
+    def on_signal(signum, _frame) -> None:
+        runner.stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.recover()
+    log.info("runner ready (%d job(s) at once)", service.max_concurrent_jobs)
+    runner.run_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

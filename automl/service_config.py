@@ -1,0 +1,90 @@
+"""Settings of the whole service (web app, job runner), resolved once at the edge.
+
+Order: embedded defaults, then ``AUTOML_*`` environment variables, then explicit overrides
+(the ``automl serve`` flags). The result is a frozen :class:`ServiceSettings`; nothing else in
+the service reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from automl.exceptions import ConfigError
+
+DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
+
+_ENV = {
+    "database_url": "AUTOML_DATABASE_URL",
+    "data_dir": "AUTOML_DATA_DIR",
+    "api_token": "AUTOML_API_TOKEN",
+    "max_upload_bytes": "AUTOML_MAX_UPLOAD_BYTES",
+    "max_concurrent_jobs": "AUTOML_MAX_CONCURRENT_JOBS",
+    "host": "AUTOML_HOST",
+    "port": "AUTOML_PORT",
+    "workers": "AUTOML_WORKERS",
+}
+_INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers"}
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Where the service keeps its state and how it listens. Build with :func:`resolve_service_settings`."""
+
+    data_dir: str = "automl-data"
+    database_url: str = ""
+    api_token: str | None = None
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_concurrent_jobs: int = 1
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL: the configured one, else SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{Path(self.data_dir).resolve() / 'automl.db'}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``AUTOML_*`` variables, to hand to child processes."""
+        values = {**asdict(self), "database_url": self.db_url}
+        return {_ENV[k]: str(v) for k, v in values.items() if v is not None and k in _ENV}
+
+
+def resolve_service_settings(env: Mapping[str, str] | None = None, **overrides) -> ServiceSettings:
+    """Defaults, then environment variables, then ``overrides`` (``None`` values ignored)."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    for field_name, var in _ENV.items():
+        if env.get(var):
+            values[field_name] = _parse(field_name, env[var])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - set(ServiceSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"unknown service settings: {', '.join(sorted(unknown))}")
+    settings = replace(ServiceSettings(), **values)
+    settings = replace(settings, data_dir=str(Path(settings.data_dir).resolve()))
+    _validate(settings)
+    return settings
+
+
+def _parse(name: str, raw: str):
+    if name not in _INTS:
+        return raw
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{_ENV[name]} must be an integer, not {raw!r}") from None
+
+
+def _validate(s: ServiceSettings) -> None:
+    if s.max_upload_bytes < 1:
+        raise ConfigError("AUTOML_MAX_UPLOAD_BYTES must be positive")
+    if s.max_concurrent_jobs < 1:
+        raise ConfigError("AUTOML_MAX_CONCURRENT_JOBS must be at least 1")
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"port {s.port} is out of range")
+    if s.workers < 1:
+        raise ConfigError("workers must be at least 1")

@@ -1,0 +1,64 @@
+"""The job store's tables (SQLAlchemy Core), identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+datasets = Table(
+    "datasets", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("n_rows", Integer, nullable=False),
+    Column("columns", JSON, nullable=False),
+    Column("warnings", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id"), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("stage", String(32), nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("progress", JSON, nullable=False),
+    Column("metric", String(32), nullable=True),
+    Column("greater_is_better", Boolean, nullable=True),
+    Column("profile", JSON, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("artifact_dir", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+)
+
+trials = Table(
+    "trials", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("candidate_id", String(128), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("score", Float, nullable=True),
+    Column("elapsed_s", Float, nullable=False),
+    Column("result", JSON, nullable=False),
+    Index("ix_trials_job_candidate", "job_id", "candidate_id", unique=True),
+)
