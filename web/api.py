@@ -1,0 +1,147 @@
+"""The JSON API under ``/api/v1`` (DESIGN section 4b). Views parse, call :mod:`web.core`, answer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+
+from web.core import Service
+from web.errors import InvalidRequest, UnsupportedMediaType
+from web.openapi import ApiSpec
+from web.schemas import (
+    Candidate,
+    Dataset,
+    DatasetList,
+    Job,
+    JobCreate,
+    JobList,
+    Leaderboard,
+    TrialList,
+)
+
+PREFIX = "/api/v1"
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+spec = ApiSpec("automl", "1.0.0", PREFIX)
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+UPLOAD_CONTENT = {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}},
+    "text/csv": {"schema": {"type": "string"}},
+}
+
+
+def service() -> Service:
+    return current_app.extensions["automl"]
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 document of this API."""
+    return jsonify(spec.document())
+
+
+@spec.route(bp, "/datasets", "POST", summary="Upload a CSV (multipart `file` or a text/csv body)",
+            responses={201: Dataset}, request_content=UPLOAD_CONTENT)
+def upload_dataset():
+    stream, filename = upload_stream()
+    return jsonify(service().upload_dataset(stream, filename)), 201
+
+
+def upload_stream():
+    """The uploaded file as a stream and its name, from a multipart form or a raw CSV body."""
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidRequest("no file in the form; send the CSV in a multipart field named 'file'")
+        return upload.stream, upload.filename
+    if mimetype in CSV_TYPES:
+        return request.stream, request.args.get("name") or request.headers.get("X-Filename")
+    raise UnsupportedMediaType(
+        f"upload a CSV as multipart/form-data (field 'file') or as a text/csv body, "
+        f"not {mimetype or 'no content type'}", {"content_type": mimetype})
+
+
+@spec.route(bp, "/datasets", "GET", summary="List datasets, newest first",
+            responses={200: DatasetList})
+def list_datasets():
+    return jsonify({"datasets": service().datasets()})
+
+
+@spec.route(bp, "/datasets/<dataset_id>", "GET", summary="One dataset with its columns",
+            responses={200: Dataset})
+def get_dataset(dataset_id: str):
+    return jsonify(service().dataset(dataset_id))
+
+
+@spec.route(bp, "/jobs", "POST", summary="Queue a job", body=JobCreate, responses={202: Job})
+def create_job(body: JobCreate):
+    job = service().create_job(body)
+    return jsonify(job), 202, {"Location": job["links"]["self"]}
+
+
+@spec.route(bp, "/jobs", "GET", summary="List jobs, newest first", responses={200: JobList},
+            query={"dataset_id": {"type": "string"}})
+def list_jobs():
+    return jsonify({"jobs": service().jobs(request.args.get("dataset_id"))})
+
+
+@spec.route(bp, "/jobs/<job_id>", "GET", summary="A job's status, progress, settings and error",
+            responses={200: Job})
+def get_job(job_id: str):
+    return jsonify(service().job(job_id))
+
+
+@spec.route(bp, "/jobs/<job_id>", "DELETE", summary="Delete a finished job with its artifacts",
+            responses={204: "text/plain"})
+def delete_job(job_id: str):
+    service().delete(job_id)
+    return "", 204
+
+
+@spec.route(bp, "/jobs/<job_id>/cancel", "POST", summary="Cancel a queued or running job",
+            responses={202: Job})
+def cancel_job(job_id: str):
+    return jsonify(service().cancel(job_id)), 202
+
+
+@spec.route(bp, "/jobs/<job_id>/leaderboard", "GET", summary="The leaderboard, best first",
+            responses={200: Leaderboard})
+def leaderboard(job_id: str):
+    return jsonify(service().leaderboard(job_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/trials", "GET", summary="Trials in the order they finished",
+            responses={200: TrialList})
+def trials(job_id: str):
+    return jsonify({"trials": service().trials(job_id)})
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>", "GET",
+            summary="One candidate: params, per-fold scores, spec", responses={200: Candidate})
+def candidate(job_id: str, candidate_id: str):
+    return jsonify(service().candidate(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/notebook", "GET",
+            summary="The candidate's notebook (.ipynb)",
+            responses={200: "application/x-ipynb+json"})
+def candidate_notebook(job_id: str, candidate_id: str):
+    path = service().candidate_notebook(job_id, candidate_id)
+    return send_file(path, mimetype="application/x-ipynb+json", as_attachment=True)
+
+
+@spec.route(bp, "/jobs/<job_id>/notebooks/<name>", "GET",
+            summary="A job-level notebook: data-exploration or candidate-definitions",
+            responses={200: "application/x-ipynb+json"})
+def job_notebook(job_id: str, name: str):
+    path = service().job_notebook(job_id, name)
+    return send_file(path, mimetype="application/x-ipynb+json", as_attachment=True,
+                     download_name=f"{job_id}-{name}.ipynb")
+
+
+@spec.route(bp, "/jobs/<job_id>/model", "GET", summary="The winner's model bundle as a zip",
+            responses={200: "application/zip"})
+def model(job_id: str):
+    path = service().model_zip(job_id)
+    return send_file(path, mimetype="application/zip", as_attachment=True,
+                     download_name=f"{job_id}-model.zip")

@@ -1,0 +1,249 @@
+"""What the pages and the API do, as plain functions over the store and the data dir.
+
+Views stay thin: they parse the request, call one of these, and render or serialise the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from automl.config import resolve_settings
+from automl.exceptions import DatasetError, NotFound, NotReady
+from automl.metrics import METRICS
+from automl.service_config import ServiceSettings
+from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
+from automl.store.files import (
+    dataset_path,
+    job_dir,
+    quick_profile,
+    remove_tree,
+    safe_display_name,
+    save_stream,
+)
+from web.errors import Conflict, InvalidRequest
+from web.schemas import JobCreate
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
+                 "candidate-definitions": "candidate-definitions.ipynb"}
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class Service:
+    """The service's operations; one per app, shared by every view."""
+
+    def __init__(self, store: JobStore, settings: ServiceSettings):
+        self.store, self.settings = store, settings
+
+    # datasets -------------------------------------------------------------------------------
+    def upload_dataset(self, stream: BinaryIO, filename: str | None) -> dict:
+        """Stream an upload to disk, read its header and types, record it; returns its view."""
+        dataset_id = new_id("ds")
+        path = dataset_path(self.settings.data_dir, dataset_id)
+        size = save_stream(stream, path, self.settings.max_upload_bytes)
+        try:
+            if size == 0:
+                raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
+            lite = quick_profile(path)
+        except Exception:
+            path.unlink(missing_ok=True)
+            raise
+        row = self.store.add_dataset({
+            "id": dataset_id, "name": safe_display_name(filename), "path": str(path),
+            "size_bytes": size, "n_rows": lite["n_rows"], "columns": lite["columns"],
+            "warnings": _lite_warnings(lite["columns"])})
+        return dataset_view(row)
+
+    def dataset(self, dataset_id: str) -> dict:
+        return dataset_view(self.store.get_dataset(_check_id(dataset_id, "dataset")))
+
+    def datasets(self) -> list[dict]:
+        return [dataset_view(r) for r in self.store.list_datasets()]
+
+    # jobs -----------------------------------------------------------------------------------
+    def create_job(self, body: JobCreate) -> dict:
+        """Validate the settings against the engine's rules and the dataset, then queue."""
+        dataset = self.store.get_dataset(_check_id(body.dataset_id, "dataset"))
+        columns = [c["name"] for c in dataset["columns"]]
+        if body.target not in columns:
+            raise InvalidRequest(f"target column '{body.target}' not found; columns are: "
+                                 f"{', '.join(columns)}", {"target": body.target, "columns": columns})
+        task = None if body.task in (None, "auto") else body.task
+        if body.metric is not None and body.metric.lower() not in METRICS:
+            raise InvalidRequest(f"unknown metric '{body.metric}'; choose one of: {', '.join(METRICS)}",
+                                 {"metric": body.metric, "allowed": list(METRICS)})
+        settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
+                                    max_candidates=body.max_candidates, seed=body.seed, n_jobs=1)
+        stored = {"task": settings.task, "metric": settings.metric,
+                  "time_budget": settings.time_budget, "max_candidates": settings.max_candidates,
+                  "seed": settings.seed}
+        return self.job_view(self.store.create_job(dataset["id"], body.target, stored))
+
+    def job(self, job_id: str) -> dict:
+        return self.job_view(self._job(job_id))
+
+    def jobs(self, dataset_id: str | None = None) -> list[dict]:
+        return [self.job_view(r) for r in self.store.list_jobs(dataset_id=dataset_id)]
+
+    def _job(self, job_id: str) -> dict:
+        return self.store.get_job(_check_id(job_id, "job"))
+
+    def job_view(self, row: dict) -> dict:
+        """A job row as the API shows it, with live elapsed and remaining time."""
+        progress = dict(row["progress"] or {})
+        if row["status"] == RUNNING and row["started_at"]:
+            elapsed = time.time() - row["started_at"]
+            budget = row["settings"].get("time_budget")
+            progress["elapsed_s"] = round(elapsed, 2)
+            progress["remaining_s"] = None if budget is None else round(max(0.0, budget - elapsed), 2)
+        elif row["status"] in FINISHED and row["started_at"] and row["finished_at"]:
+            progress["elapsed_s"] = round(row["finished_at"] - row["started_at"], 2)
+            progress["remaining_s"] = 0.0
+        base = f"/api/v1/jobs/{row['id']}"
+        links = {"self": base, "leaderboard": f"{base}/leaderboard", "page": f"/jobs/{row['id']}"}
+        if self._model_dir(row).is_dir():
+            links["model"] = f"{base}/model"
+        links.update({name: f"{base}/notebooks/{name}" for name, f in JOB_NOTEBOOKS.items()
+                      if (self._artifacts(row) / "notebooks" / f).is_file()})
+        return {**{k: row[k] for k in ("id", "dataset_id", "target", "status", "stage", "settings",
+                                       "metric", "greater_is_better", "error", "cancel_requested")},
+                "progress": progress, "created_at": iso(row["created_at"]),
+                "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"]),
+                "links": links}
+
+    def cancel(self, job_id: str) -> dict:
+        return self.job_view(self.store.request_cancel(_check_id(job_id, "job")))
+
+    def delete(self, job_id: str) -> None:
+        row = self._job(job_id)
+        if row["status"] in (RUNNING,):
+            raise Conflict(f"job '{job_id}' is running; cancel it first and delete it once stopped",
+                           {"status": row["status"]})
+        self.store.delete_job(row["id"])
+        remove_tree(self._artifacts(row))
+
+    # results --------------------------------------------------------------------------------
+    def leaderboard(self, job_id: str) -> dict:
+        """The final leaderboard once written, else the live one from the trials so far."""
+        row = self._job(job_id)
+        final = self._artifacts(row) / "leaderboard.json"
+        if row["status"] in FINISHED and final.is_file():
+            board = json.loads(final.read_text())
+            return {**board, "final": True}
+        trials = [t["result"] for t in self.store.list_trials(row["id"])]
+        return {"metric": row["metric"], "greater_is_better": row["greater_is_better"],
+                "final": False, "rows": rank_rows(trials, row["greater_is_better"])}
+
+    def trials(self, job_id: str) -> list[dict]:
+        row = self._job(job_id)
+        return [{k: t[k] for k in ("candidate_id", "number", "state", "score", "elapsed_s")}
+                for t in self.store.list_trials(row["id"])]
+
+    def candidate(self, job_id: str, candidate_id: str) -> dict:
+        """One candidate: its trial record, spec (once written), and notebook link."""
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        manifest = self._artifacts(row) / "trials" / f"{cid}.json"
+        if manifest.is_file():
+            data = json.loads(manifest.read_text())
+        else:
+            data = {**self.store.get_trial(row["id"], cid)["result"], "spec": None}
+        links = {"page": f"/jobs/{row['id']}/candidates/{cid}"}
+        if self._notebook(row, cid).is_file():
+            links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
+        return {**data, "job_id": row["id"], "candidate_id": cid, "links": links}
+
+    def model_zip(self, job_id: str) -> Path:
+        """The winner's bundle as a zip (made once, then cached next to it)."""
+        row = self._job(job_id)
+        model = self._model_dir(row)
+        if not model.is_dir():
+            raise NotReady(_not_ready(row, "model"), {"status": row["status"]})
+        target = self._artifacts(row) / "model.zip"
+        if not target.is_file():
+            tmp = shutil.make_archive(str(target.with_suffix(f".{os.getpid()}.tmp")), "zip", model)
+            os.replace(tmp, target)
+        return target
+
+    def candidate_notebook(self, job_id: str, candidate_id: str) -> Path:
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        path = self._notebook(row, cid)
+        if not self._manifest(row, cid).is_file():
+            self.store.get_trial(row["id"], cid)
+        if not path.is_file():
+            raise NotReady(_not_ready(row, f"notebook of candidate '{cid}'"), {"status": row["status"]})
+        return path
+
+    def job_notebook(self, job_id: str, name: str) -> Path:
+        row = self._job(job_id)
+        if name not in JOB_NOTEBOOKS:
+            raise NotFound(f"no notebook named '{name}'; there are: {', '.join(JOB_NOTEBOOKS)}")
+        path = self._artifacts(row) / "notebooks" / JOB_NOTEBOOKS[name]
+        if not path.is_file():
+            raise NotReady(_not_ready(row, f"notebook '{name}'"), {"status": row["status"]})
+        return path
+
+    def _artifacts(self, row: dict) -> Path:
+        return job_dir(self.settings.data_dir, row["id"])
+
+    def _model_dir(self, row: dict) -> Path:
+        return self._artifacts(row) / "model"
+
+    def _notebook(self, row: dict, cid: str) -> Path:
+        return self._artifacts(row) / "notebooks" / f"{cid}.ipynb"
+
+    def _manifest(self, row: dict, cid: str) -> Path:
+        return self._artifacts(row) / "trials" / f"{cid}.json"
+
+
+def dataset_view(row: dict) -> dict:
+    return {"id": row["id"], "name": row["name"], "size_bytes": row["size_bytes"],
+            "n_rows": row["n_rows"], "n_columns": len(row["columns"]), "columns": row["columns"],
+            "warnings": row["warnings"], "created_at": iso(row["created_at"])}
+
+
+def rank_rows(results: list[dict], greater_is_better: bool | None) -> list[dict]:
+    """Leaderboard rows from trial records: completed best first, then the others by number."""
+    sign = -1.0 if greater_is_better else 1.0
+    done = sorted((r for r in results if r["state"] == "complete" and r.get("score") is not None),
+                  key=lambda r: (sign * r["score"], r["number"]))
+    rest = sorted((r for r in results if r not in done), key=lambda r: r["number"])
+    return [{**r, "rank": i + 1 if i < len(done) else None} for i, r in enumerate(done + rest)]
+
+
+def _check_id(value: str, kind: str) -> str:
+    if not SAFE_ID.match(value or "") or value in (".", ".."):
+        raise NotFound(f"{kind} '{value}' not found", {f"{kind}_id": value})
+    return value
+
+
+def _not_ready(row: dict, what: str) -> str:
+    status = row["status"]
+    if status in (QUEUED, RUNNING):
+        return f"the {what} is not ready: the job is {status}; try again when it has completed"
+    if status == COMPLETED:
+        return f"the {what} was not written for this job"
+    return f"there is no {what}: the job {status}"
+
+
+def _lite_warnings(columns: list[dict]) -> list[dict]:
+    out = []
+    for c in columns:
+        if c["role"] in ("constant", "id-like"):
+            out.append({"code": c["role"], "column": c["name"],
+                        "message": f"column '{c['name']}' looks {c['role']}; it will be dropped"})
+        elif c["missing_share"] > 0.5:
+            out.append({"code": "mostly_missing", "column": c["name"],
+                        "message": f"column '{c['name']}' is {c['missing_share']:.0%} missing"})
+    return out

@@ -1,0 +1,122 @@
+"""Errors as HTTP answers: the ONE table from error codes to statuses, and the handlers.
+
+Every error is answered as ``{"error": {"code", "message", "details"}}``. Unexpected exceptions
+are logged with a request id and answered 500 showing only that id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, g, jsonify, render_template, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from automl.exceptions import AutoMLError
+
+log = logging.getLogger("automl.web")
+
+STATUS_BY_CODE: dict[str, int] = {
+    "invalid_request": 400,
+    "invalid_dataset": 400,
+    "invalid_config": 400,
+    "schema_mismatch": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "job_not_found": 404,
+    "method_not_allowed": 405,
+    "not_ready": 409,
+    "conflict": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+}
+
+
+class InvalidRequest(AutoMLError):
+    """The request is malformed: bad JSON, missing field, wrong type."""
+
+    code = "invalid_request"
+
+
+class Unauthorized(AutoMLError):
+    code = "unauthorized"
+
+
+class Conflict(AutoMLError):
+    """The request is valid but the resource's state does not allow it now."""
+
+    code = "conflict"
+
+
+class UnsupportedMediaType(AutoMLError):
+    code = "unsupported_media_type"
+
+
+def status_for(code: str) -> int:
+    return STATUS_BY_CODE.get(code, 400)
+
+
+def error_response(code: str, message: str, details: dict | None = None, status: int | None = None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status or status_for(code)
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+    return g.request_id
+
+
+def validation_details(exc: ValidationError) -> dict:
+    return {"errors": [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
+                       for e in exc.errors(include_url=False, include_input=False)]}
+
+
+def register_error_handlers(app: Flask, wants_json) -> None:
+    """Install the handlers; ``wants_json()`` says whether the current request is an API call."""
+
+    @app.errorhandler(AutoMLError)
+    def on_automl_error(exc: AutoMLError):
+        if not wants_json():
+            return _page(status_for(exc.code), exc.message)
+        return error_response(exc.code, exc.message, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def on_validation_error(exc: ValidationError):
+        return error_response("invalid_request", "the request body does not match the schema",
+                              validation_details(exc))
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(exc: HTTPException):
+        if not wants_json():
+            return exc
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                415: "unsupported_media_type"}.get(exc.code or 400, "invalid_request")
+        message = _HTTP_MESSAGES.get(exc.code or 400, exc.description or exc.name)
+        return error_response(code, message, status=exc.code)
+
+    @app.errorhandler(Exception)
+    def on_unexpected(exc: Exception):
+        rid = request_id()
+        log.exception("request %s %s %s failed", rid, request.method, request.path)
+        if not wants_json():
+            return _page(500, f"internal error; request id {rid}")
+        return error_response("internal_error", f"internal error; request id {rid}",
+                              {"request_id": rid}, status=500)
+
+    @app.after_request
+    def add_request_id(response):
+        response.headers["X-Request-Id"] = request_id()
+        return response
+
+
+_HTTP_MESSAGES = {
+    404: "no such resource; see /api/v1/openapi.json for the routes",
+    405: "method not allowed on this resource",
+    413: "the upload is larger than the server's limit (AUTOML_MAX_UPLOAD_BYTES)",
+}
+
+
+def _page(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status

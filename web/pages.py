@@ -1,0 +1,134 @@
+"""Server-rendered pages (DESIGN 4b). They call the same :mod:`web.core` functions as the API;
+the job page then follows the job live by polling the JSON API from ``static/app.js``."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from pydantic import ValidationError
+
+from automl.exceptions import AutoMLError
+from automl.metrics import METRICS
+from web.auth import token_ok
+from web.core import Service
+from web.errors import InvalidRequest, validation_details
+from web.schemas import JobCreate
+
+bp = Blueprint("pages", __name__)
+OPTIONAL = ("task", "metric", "time_budget", "max_candidates", "seed")
+
+
+def service() -> Service:
+    return current_app.extensions["automl"]
+
+
+def _render(template: str, status: int = 200, **context):
+    return render_template(template, metrics=list(METRICS), **context), status
+
+
+@bp.get("/")
+def index():
+    svc = service()
+    return _render("index.html", jobs=svc.jobs()[:20], datasets=svc.datasets()[:20])
+
+
+@bp.post("/upload")
+def upload():
+    """Upload a CSV from the form, then queue a job when a target was chosen."""
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        return _index_error("choose a CSV file to upload")
+    try:
+        dataset = service().upload_dataset(upload_file.stream, upload_file.filename)
+    except AutoMLError as exc:
+        return _index_error(exc.message)
+    if not request.form.get("target"):
+        return redirect(url_for("pages.dataset", dataset_id=dataset["id"]))
+    return _start_job(dataset["id"])
+
+
+def _index_error(message: str):
+    svc = service()
+    return _render("index.html", 400, error=message, jobs=svc.jobs()[:20],
+                   datasets=svc.datasets()[:20])
+
+
+@bp.get("/datasets/<dataset_id>")
+def dataset(dataset_id: str):
+    svc = service()
+    return _render("dataset.html", dataset=svc.dataset(dataset_id), jobs=svc.jobs(dataset_id))
+
+
+@bp.post("/datasets/<dataset_id>/jobs")
+def start_job(dataset_id: str):
+    return _start_job(dataset_id)
+
+
+def _start_job(dataset_id: str):
+    svc = service()
+    try:
+        job = svc.create_job(job_from_form(dataset_id, request.form))
+    except (AutoMLError, ValidationError) as exc:
+        message = exc.message if isinstance(exc, AutoMLError) else _first_error(exc)
+        return _render("dataset.html", 400, dataset=svc.dataset(dataset_id),
+                       jobs=svc.jobs(dataset_id), error=message, form=request.form)
+    return redirect(url_for("pages.job", job_id=job["id"]))
+
+
+def job_from_form(dataset_id: str, form) -> JobCreate:
+    """A :class:`JobCreate` from form fields; empty optional fields take their defaults."""
+    values = {"dataset_id": dataset_id, "target": form.get("target", "")}
+    values.update({k: form[k] for k in OPTIONAL if form.get(k, "").strip()})
+    if values.get("task") == "auto":
+        values.pop("task")
+    return JobCreate.model_validate(values)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = validation_details(exc)["errors"][0]
+    return f"{'.'.join(err['loc'])}: {err['msg']}"
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    svc = service()
+    job_view = svc.job(job_id)
+    return _render("job.html", job=job_view, dataset=svc.dataset(job_view["dataset_id"]),
+                   board=svc.leaderboard(job_id))
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel(job_id: str):
+    service().cancel(job_id)
+    return redirect(url_for("pages.job", job_id=job_id))
+
+
+@bp.get("/jobs/<job_id>/candidates/<candidate_id>")
+def candidate(job_id: str, candidate_id: str):
+    svc = service()
+    return _render("candidate.html", job=svc.job(job_id),
+                   candidate=svc.candidate(job_id, candidate_id))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    token = service().settings.api_token
+    if request.method == "GET":
+        return _render("login.html")
+    if not token or token_ok(token, request.form.get("token", "")):
+        session["authenticated"] = True
+        target = request.args.get("next", "/")
+        return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return _render("login.html", 401, error="wrong token")
+
+
+@bp.errorhandler(InvalidRequest)
+def on_invalid(exc: InvalidRequest):
+    return _render("error.html", 400, status=400, message=exc.message)

@@ -1,0 +1,145 @@
+"""Request and response shapes of the JSON API, declared once; the OpenAPI document is made
+from these models (see :mod:`web.openapi`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from automl.config import MAX_TIME_BUDGET
+
+Status = Literal["queued", "running", "completed", "failed", "cancelled"]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    dtype: str
+    role: str
+    missing_share: float
+    n_unique: int
+    example: str | None = None
+
+
+class Dataset(BaseModel):
+    id: str
+    name: str
+    size_bytes: int
+    n_rows: int
+    n_columns: int
+    columns: list[ColumnInfo]
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: str
+
+
+class DatasetList(BaseModel):
+    datasets: list[Dataset]
+
+
+class JobCreate(BaseModel):
+    """A job to queue. ``time_budget`` is wall-clock seconds for the whole job (default 60);
+    ``null`` with ``max_candidates`` runs a reproducible trial-count-bounded job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: str = Field(min_length=1, max_length=64)
+    target: str = Field(min_length=1, max_length=255)
+    task: Literal["auto", "binary", "multiclass", "regression"] | None = None
+    metric: str | None = Field(default=None, max_length=32)
+    time_budget: float | None = Field(default=60.0, ge=1, le=MAX_TIME_BUDGET)
+    max_candidates: int | None = Field(default=None, ge=1, le=100_000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class Progress(BaseModel):
+    trials_completed: int = 0
+    trials_failed: int = 0
+    best_score: float | None = None
+    elapsed_s: float = 0.0
+    remaining_s: float | None = None
+
+
+class Job(BaseModel):
+    id: str
+    dataset_id: str
+    target: str
+    status: Status
+    stage: str | None = None
+    settings: dict[str, Any]
+    progress: Progress
+    metric: str | None = None
+    greater_is_better: bool | None = None
+    error: ErrorBody | None = None
+    cancel_requested: bool = False
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class LeaderboardRow(BaseModel):
+    rank: int | None = None
+    candidate_id: str
+    family: str
+    recipe: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    score: float | None = None
+    score_std: float | None = None
+    fit_s: float = 0.0
+    predict_ms_per_row: float = 0.0
+    size_bytes: int = 0
+    state: str
+    reason: str = ""
+
+
+class Leaderboard(BaseModel):
+    metric: str | None
+    greater_is_better: bool | None
+    final: bool
+    rows: list[LeaderboardRow]
+
+
+class TrialPoint(BaseModel):
+    candidate_id: str
+    number: int
+    state: str
+    score: float | None = None
+    elapsed_s: float
+
+
+class TrialList(BaseModel):
+    trials: list[TrialPoint]
+
+
+class Candidate(BaseModel):
+    job_id: str
+    candidate_id: str
+    family: str
+    recipe: str
+    params: dict[str, Any]
+    state: str
+    reason: str = ""
+    score: float | None = None
+    score_std: float | None = None
+    fold_scores: list[float | None] = Field(default_factory=list)
+    secondary: dict[str, Any] = Field(default_factory=dict)
+    fit_s: float = 0.0
+    predict_ms_per_row: float = 0.0
+    size_bytes: int = 0
+    members: dict[str, Any] = Field(default_factory=dict)
+    spec: dict[str, Any] | None = None
+    links: dict[str, str] = Field(default_factory=dict)

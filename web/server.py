@@ -1,0 +1,62 @@
+"""``automl serve``: the whole service as processes: gunicorn for ``web.wsgi:app`` and one job
+runner, sharing the database and data dir given by one :class:`ServiceSettings`.
+
+The settings are resolved here, once, and handed to the children as ``AUTOML_*`` variables.
+When either child dies, the other is stopped and ``serve`` returns non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from automl.service_config import ServiceSettings, resolve_service_settings
+from automl.store import JobStore
+
+
+def gunicorn_command(s: ServiceSettings) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{s.host}:{s.port}",
+            "--workers", str(s.workers), "--worker-class", "gthread", "--threads", "8",
+            "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-"]
+
+
+def runner_command() -> list[str]:
+    return [sys.executable, "-m", "automl.jobs.runner"]
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the web server and the job runner; wait until a signal or a child ends."""
+    settings = resolve_service_settings(host=args.host, port=args.port, workers=args.workers,
+                                        data_dir=args.data_dir)
+    os.makedirs(settings.data_dir, exist_ok=True)
+    store = JobStore(settings.db_url)
+    store.create_schema()
+    store.dispose()
+    env = {**os.environ, **settings.to_env()}
+    children = [subprocess.Popen(runner_command(), env=env),
+                subprocess.Popen(gunicorn_command(settings), env=env)]
+    print(f"automl serving on http://{settings.host}:{settings.port} "
+          f"(data in {settings.data_dir})", file=sys.stderr, flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    while not stopping and all(c.poll() is None for c in children):
+        time.sleep(0.3)
+    return _stop(children, bool(stopping))
+
+
+def _stop(children: list[subprocess.Popen], asked: bool) -> int:
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.time() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0 if asked else 1
