@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from automl.config import resolve_settings
-from automl.exceptions import DatasetError, NotFound, NotReady
+from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady
 from automl.metrics import METRICS
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
@@ -82,6 +82,8 @@ class Service:
         if body.metric is not None and body.metric.lower() not in METRICS:
             raise InvalidRequest(f"unknown metric '{body.metric}'; choose one of: {', '.join(METRICS)}",
                                  {"metric": body.metric, "allowed": list(METRICS)})
+        if body.time_budget is None and body.max_candidates is None:
+            raise ConfigError("give a time budget, a maximum number of candidates, or both")
         settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
                                     max_candidates=body.max_candidates, seed=body.seed, n_jobs=1)
         stored = {"task": settings.task, "metric": settings.metric,

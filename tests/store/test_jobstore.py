@@ -1,0 +1,106 @@
+"""The storage test case, run against every backend (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from automl.exceptions import NotFound
+from automl.store import CANCELLED, COMPLETED, FAILED, INTERRUPTED, QUEUED, RUNNING
+
+
+def add_dataset(store) -> dict:
+    return store.add_dataset({"name": "d.csv", "path": "/tmp/d.csv", "size_bytes": 10, "n_rows": 2,
+                              "columns": [{"name": "a", "dtype": "int64"}]})
+
+
+def add_job(store, dataset_id: str) -> dict:
+    return store.create_job(dataset_id, "a", {"time_budget": 10.0, "seed": 0})
+
+
+def test_datasets_round_trip(store):
+    ds = add_dataset(store)
+    assert store.get_dataset(ds["id"])["columns"] == [{"name": "a", "dtype": "int64"}]
+    assert [d["id"] for d in store.list_datasets()] == [ds["id"]]
+    with pytest.raises(NotFound, match="dataset 'ds_x' not found"):
+        store.get_dataset("ds_x")
+
+
+def test_job_lifecycle(store):
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    assert job["status"] == QUEUED and job["progress"]["trials_completed"] == 0
+    claimed = store.claim_next()
+    assert claimed["id"] == job["id"] and claimed["status"] == RUNNING and claimed["started_at"]
+    assert store.claim_next() is None
+    progress = {"trials_completed": 2, "trials_failed": 1, "best_score": 0.9,
+                "elapsed_s": 3.0, "remaining_s": 7.0}
+    assert store.set_running_fields(job["id"], progress=progress, stage="searching")
+    assert store.get_job(job["id"])["progress"] == progress
+    assert store.finish(job["id"], COMPLETED)
+    assert not store.finish(job["id"], FAILED), "a finished job never changes again"
+    done = store.get_job(job["id"])
+    assert done["status"] == COMPLETED and done["finished_at"] >= done["started_at"]
+    assert not store.set_running_fields(job["id"], stage="late")
+
+
+def test_jobs_are_claimed_once_and_oldest_first(store):
+    ds = add_dataset(store)
+    ids = [add_job(store, ds["id"])["id"] for _ in range(6)]
+    claimed: list[str] = []
+
+    def worker():
+        while (job := store.claim_next()) is not None:
+            claimed.append(job["id"])
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(ids)
+    assert store.count_jobs(RUNNING) == 6
+
+
+def test_cancel(store):
+    ds = add_dataset(store)
+    running = add_job(store, ds["id"])
+    assert store.claim_next()["id"] == running["id"]
+    queued = add_job(store, ds["id"])
+    assert store.request_cancel(queued["id"])["status"] == CANCELLED
+    assert not store.cancel_requested(running["id"])
+    after = store.request_cancel(running["id"])
+    assert after["status"] == RUNNING and after["cancel_requested"] is True
+    assert store.cancel_requested(running["id"])
+    assert store.finish(running["id"], CANCELLED)
+
+
+def test_interrupted_jobs_are_failed_with_the_reason(store):
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    other = add_job(store, ds["id"])
+    store.claim_next()
+    assert store.fail_interrupted() == [job["id"]]
+    row = store.get_job(job["id"])
+    assert row["status"] == FAILED and row["error"]["message"] == INTERRUPTED
+    assert store.get_job(other["id"])["status"] == QUEUED
+
+
+def test_trials_are_stored_once_with_json_safe_values(store):
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    result = {"candidate_id": "lgbm_000", "number": 0, "state": "complete", "score": 0.8,
+              "fold_scores": [0.7, float("nan")], "params": {"lr": 0.1}}
+    store.add_trial(job["id"], result, 1.5)
+    store.add_trial(job["id"], result, 2.5)
+    store.add_trial(job["id"], {**result, "candidate_id": "rf_001", "number": 1,
+                                "state": "failed", "score": None}, 3.0)
+    rows = store.list_trials(job["id"])
+    assert [r["candidate_id"] for r in rows] == ["lgbm_000", "rf_001"]
+    assert rows[0]["result"]["fold_scores"] == [0.7, None]
+    assert store.get_trial(job["id"], "rf_001")["state"] == "failed"
+    store.delete_job(job["id"])
+    assert store.list_trials(job["id"]) == []
+    with pytest.raises(NotFound):
+        store.get_job(job["id"])

@@ -1,0 +1,251 @@
+"""The JSON API through the Flask test client: happy paths and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from automl.store import RUNNING
+
+TITANIC_HEAD = b"Survived,Pclass,Sex,Age\n0,3,male,22\n1,1,female,38\n1,3,female,26\n0,1,male,54\n"
+
+
+def upload(client, body: bytes, name: str = "data.csv"):
+    return client.post("/api/v1/datasets", data={"file": (io.BytesIO(body), name)},
+                       content_type="multipart/form-data")
+
+
+def error_code(response) -> str:
+    return response.json["error"]["code"]
+
+
+def test_upload_multipart_lists_columns_and_types(client, sample_data):
+    with open(sample_data / "titanic.csv", "rb") as fh:
+        body = fh.read()
+    response = upload(client, body[:4000].rsplit(b"\n", 1)[0] + b"\n", "titanic.csv")
+    assert response.status_code == 201
+    data = response.json
+    assert data["name"] == "titanic.csv"
+    assert [c["name"] for c in data["columns"]][:2] == ["Survived", "Pclass"]
+    assert "int64" in {c["dtype"] for c in data["columns"]}
+    assert client.get(f"/api/v1/datasets/{data['id']}").json["id"] == data["id"]
+    assert [d["id"] for d in client.get("/api/v1/datasets").json["datasets"]] == [data["id"]]
+
+
+def test_upload_raw_csv_body(client, dataset):
+    assert dataset["n_rows"] == 6
+    assert dataset["name"] == "small.csv"
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    (b"PK\x03\x04rest-of-zip", "archive"),
+    (b"just one column\nvalue\n", "at least two columns"),
+    (b"a,a\n1,2\n", "duplicate column names"),
+    (b"a,b\n", "no data rows"),
+])
+def test_upload_rejects_bad_files(client, body, message):
+    response = upload(client, body)
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_dataset"
+    assert message in response.json["error"]["message"]
+
+
+def test_upload_without_file_field(client):
+    response = client.post("/api/v1/datasets", data={"other": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "'file'" in response.json["error"]["message"]
+
+
+def test_upload_wrong_content_type(client):
+    response = client.post("/api/v1/datasets", json={"file": "a,b"})
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_upload_too_large_is_413(client, raw):
+    body = b"a,b\n" + b"1,2\n" * 20_000
+    if raw:
+        response = client.post("/api/v1/datasets", data=body, content_type="text/csv")
+    else:
+        response = upload(client, body)
+    assert response.status_code == 413
+    assert error_code(response) == "payload_too_large"
+
+
+def test_upload_name_cannot_escape_the_data_dir(client, settings, tmp_path):
+    response = upload(client, TITANIC_HEAD, "../../../etc/passwd.csv")
+    assert response.status_code == 201
+    assert response.json["name"] == "passwd.csv"
+    stored = list((tmp_path / "data" / "datasets").iterdir())
+    assert [p.name for p in stored] == [f"{response.json['id']}.csv"]
+    assert not (tmp_path / "etc").exists()
+
+
+def test_create_job_queues_it(client, dataset):
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
+                                                  "time_budget": 10, "metric": "accuracy"})
+    assert response.status_code == 202
+    job = response.json
+    assert job["status"] == "queued"
+    assert job["settings"]["time_budget"] == 10
+    assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert client.get(f"/api/v1/jobs/{job['id']}").json["status"] == "queued"
+    assert [j["id"] for j in client.get("/api/v1/jobs").json["jobs"]] == [job["id"]]
+    board = client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json
+    assert board["rows"] == [] and board["final"] is False
+
+
+@pytest.mark.parametrize("change, status, code, text", [
+    ({"target": "nope"}, 400, "invalid_request", "columns are: x, y, label"),
+    ({"metric": "bogus"}, 400, "invalid_request", "unknown metric"),
+    ({"task": "regression", "metric": "auc"}, 400, "invalid_config", "does not fit"),
+    ({"task": "clustering"}, 400, "invalid_request", "schema"),
+    ({"time_budget": -5}, 400, "invalid_request", "schema"),
+    ({"time_budget": 1e12}, 400, "invalid_request", "schema"),
+    ({"max_candidates": 0}, 400, "invalid_request", "schema"),
+    ({"time_budget": None}, 400, "invalid_config", "time budget"),
+    ({"dataset_id": "ds_unknown"}, 404, "not_found", "not found"),
+    ({"dataset_id": "../../etc"}, 404, "not_found", "not found"),
+    ({"surprise": 1}, 400, "invalid_request", "schema"),
+])
+def test_create_job_rejects_bad_settings(client, dataset, change, status, code, text):
+    body = {"dataset_id": dataset["id"], "target": "label", **change}
+    response = client.post("/api/v1/jobs", json=body)
+    assert response.status_code == status, response.json
+    assert error_code(response) == code
+    assert text in response.json["error"]["message"]
+
+
+def test_create_job_malformed_json_and_wrong_type(client):
+    bad = client.post("/api/v1/jobs", data="{not json", content_type="application/json")
+    assert bad.status_code == 400 and "not valid JSON" in bad.json["error"]["message"]
+    array = client.post("/api/v1/jobs", json=[1, 2])
+    assert array.status_code == 400 and "JSON object" in array.json["error"]["message"]
+    form = client.post("/api/v1/jobs", data={"dataset_id": "x"})
+    assert form.status_code == 415
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/jobs/job_nope", "/api/v1/jobs/job_nope/leaderboard", "/api/v1/jobs/job_nope/model",
+    "/api/v1/jobs/job_nope/candidates/c1", "/api/v1/datasets/ds_nope", "/api/v1/nothing-here",
+    "/api/v1/jobs/..%2F..%2Fetc/leaderboard",
+])
+def test_unknown_ids_are_404_json(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert set(response.json["error"]) == {"code", "message", "details"}
+
+
+def test_results_of_a_queued_job_are_409(client, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    model = client.get(f"/api/v1/jobs/{job['id']}/model")
+    assert model.status_code == 409 and "queued" in model.json["error"]["message"]
+    notebook = client.get(f"/api/v1/jobs/{job['id']}/notebooks/data-exploration")
+    assert notebook.status_code == 409
+    assert client.get(f"/api/v1/jobs/{job['id']}/notebooks/other").status_code == 404
+
+
+def test_cancel_queued_then_delete(client, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    cancelled = client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json["status"] == "cancelled"
+    assert client.delete(f"/api/v1/jobs/{job['id']}").status_code == 204
+    assert client.get(f"/api/v1/jobs/{job['id']}").status_code == 404
+
+
+def test_running_job_cannot_be_deleted(client, service, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    assert service.store.claim_next()["id"] == job["id"]
+    response = client.delete(f"/api/v1/jobs/{job['id']}")
+    assert response.status_code == 409 and "cancel it first" in response.json["error"]["message"]
+    assert client.post(f"/api/v1/jobs/{job['id']}/cancel").json["cancel_requested"] is True
+
+
+def fake_finished_job(client, service, dataset, settings) -> str:
+    """A job taken through the store as the runner would, with artifacts written by hand."""
+    job_id = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json["id"]
+    store = service.store
+    store.claim_next()
+    store.set_running_fields(job_id, metric="accuracy", greater_is_better=True)
+    for number, score in enumerate([0.5, 0.75, float("nan")]):
+        state = "failed" if score != score else "complete"
+        store.add_trial(job_id, {"candidate_id": f"lgbm_{number:03d}", "number": number,
+                                 "family": "lgbm", "recipe": "trees", "params": {"n": number},
+                                 "state": state, "score": score, "score_std": 0.1,
+                                 "fold_scores": [score, score]}, elapsed_s=number)
+    live = client.get(f"/api/v1/jobs/{job_id}/leaderboard").json
+    assert [r["candidate_id"] for r in live["rows"]] == ["lgbm_001", "lgbm_000", "lgbm_002"]
+    out = settings.data_dir + f"/jobs/{job_id}"
+    import pathlib
+    root = pathlib.Path(out)
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "metadata.json").write_text("{}")
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "lgbm_001.ipynb").write_text('{"cells": []}')
+    (root / "notebooks" / "data-exploration.ipynb").write_text('{"cells": []}')
+    (root / "leaderboard.json").write_text(json.dumps({"metric": "accuracy", "greater_is_better": True,
+                                                       "rows": live["rows"]}))
+    store.finish(job_id, "completed")
+    return job_id
+
+
+def test_finished_job_serves_results(client, service, dataset, settings):
+    job_id = fake_finished_job(client, service, dataset, settings)
+    job = client.get(f"/api/v1/jobs/{job_id}").json
+    assert job["status"] == "completed" and "model" in job["links"]
+    assert client.get(f"/api/v1/jobs/{job_id}/leaderboard").json["final"] is True
+    candidate = client.get(f"/api/v1/jobs/{job_id}/candidates/lgbm_001").json
+    assert candidate["fold_scores"] == [0.75, 0.75] and "notebook" in candidate["links"]
+    failed = client.get(f"/api/v1/jobs/{job_id}/candidates/lgbm_002").json
+    assert failed["score"] is None
+    with client.get(f"/api/v1/jobs/{job_id}/model") as model:
+        assert model.status_code == 200 and model.mimetype == "application/zip"
+        assert zipfile.ZipFile(io.BytesIO(model.data)).namelist() == ["metadata.json"]
+    with client.get(f"/api/v1/jobs/{job_id}/candidates/lgbm_001/notebook") as notebook:
+        assert notebook.status_code == 200
+    missing = client.get(f"/api/v1/jobs/{job_id}/candidates/lgbm_000/notebook")
+    assert missing.status_code == 409 and "not written" in missing.json["error"]["message"]
+    assert client.get(f"/api/v1/jobs/{job_id}/candidates/zzz/notebook").status_code == 404
+    with client.get(f"/api/v1/jobs/{job_id}/notebooks/data-exploration") as notebook:
+        assert notebook.status_code == 200
+    assert client.get(f"/api/v1/jobs/{job_id}/notebooks/candidate-definitions").status_code == 409
+    assert client.get(f"/api/v1/jobs/{job_id}/trials").json["trials"][1]["score"] == 0.75
+
+
+def test_unexpected_error_shows_only_a_request_id(app, caplog):
+    def boom():
+        raise RuntimeError("secret detail")
+
+    app.add_url_rule("/api/v1/boom", view_func=boom)
+    response = app.test_client().get("/api/v1/boom")
+    assert response.status_code == 500
+    rid = response.json["error"]["details"]["request_id"]
+    assert "secret" not in response.get_data(as_text=True)
+    assert response.headers["X-Request-Id"] == rid
+    assert any(rid in r.getMessage() for r in caplog.records)
+
+
+def test_openapi_document_is_valid_and_complete(client):
+    from openapi_spec_validator import validate
+
+    doc = client.get("/api/v1/openapi.json").json
+    validate(doc)
+    assert "JobCreate" in doc["components"]["schemas"]
+    post = doc["paths"]["/api/v1/jobs"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("JobCreate")
+    assert {"/api/v1/jobs/{job_id}/model", "/api/v1/datasets"} <= set(doc["paths"])
+
+
+def test_running_status_reports_live_time(client, service, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
+                                             "time_budget": 100}).json
+    service.store.claim_next()
+    live = client.get(f"/api/v1/jobs/{job['id']}").json
+    assert live["status"] == RUNNING
+    assert 0 < live["progress"]["remaining_s"] <= 100
