@@ -1,0 +1,82 @@
+"""Start and kill a real ``automl serve`` (gunicorn + runner) for whole-system tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServiceProcess:
+    """``automl serve`` in its own process group, so that a test can kill -9 all of it."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, env: dict | None = None):
+        self.data_dir, self.port = data_dir, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.env.pop("AUTOML_DATABASE_URL", None)
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+
+    def start(self, timeout: float = 30.0) -> ServiceProcess:
+        cmd = [sys.executable, "-m", "automl.cli", "serve", "--port", str(self.port),
+               "--data-dir", str(self.data_dir), "--workers", "2"]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"automl serve exited: {self.log.read_text()[-2000:]}")
+            try:
+                if requests.get(self.url + "/api/v1/jobs", timeout=3).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"automl serve did not answer in {timeout} s")
+
+    def kill9(self) -> None:
+        """SIGKILL the whole process group: server, runner, job processes."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def post(self, path: str, **kw) -> requests.Response:
+        return requests.post(self.url + path, timeout=30, **kw)
+
+    def wait_for(self, job_id: str, predicate, timeout: float) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            job = self.get(f"/api/v1/jobs/{job_id}").json()
+            if predicate(job):
+                return job
+            time.sleep(0.5)
+        raise AssertionError(f"job {job_id} did not reach the state in {timeout} s: {job}")

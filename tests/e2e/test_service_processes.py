@@ -1,0 +1,82 @@
+"""The whole service as real processes: upload, run, cancel, kill -9 and restart."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from service_process import ServiceProcess  # noqa: E402
+
+pytestmark = pytest.mark.slow
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def upload_titanic(service, sample_data) -> dict:
+    with open(sample_data / "titanic.csv", "rb") as fh:
+        response = service.post("/api/v1/datasets", files={"file": ("titanic.csv", fh, "text/csv")})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def start_job(service, dataset_id: str, budget: float) -> dict:
+    response = service.post("/api/v1/jobs", json={"dataset_id": dataset_id, "target": "Survived",
+                                                   "time_budget": budget})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_upload_run_crash_restart_cancel(tmp_path, sample_data):
+    service = ServiceProcess(tmp_path / "data").start()
+    try:
+        dataset = upload_titanic(service, sample_data)
+        done = run_to_completion(service, dataset["id"])
+        interrupted = start_job(service, dataset["id"], 120)
+        service.wait_for(interrupted["id"], lambda j: j["status"] == "running", 30)
+        time.sleep(2)
+        service.kill9()
+
+        service = ServiceProcess(tmp_path / "data", port=service.port).start()
+        check_after_restart(service, dataset, done, interrupted)
+        check_cancel(service, dataset["id"])
+    finally:
+        service.stop()
+
+
+def run_to_completion(service, dataset_id: str) -> dict:
+    job = start_job(service, dataset_id, 15)
+    job = service.wait_for(job["id"], lambda j: j["status"] in FINISHED, 90)
+    assert job["status"] == "completed", job
+    assert job["progress"]["trials_completed"] >= 1 and job["metric"] == "auc"
+    board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()
+    assert board["final"] and board["rows"][0]["rank"] == 1
+    model = service.get(f"/api/v1/jobs/{job['id']}/model")
+    assert "metadata.json" in zipfile.ZipFile(io.BytesIO(model.content)).namelist()
+    cid = board["rows"][0]["candidate_id"]
+    assert service.get(f"/api/v1/jobs/{job['id']}/candidates/{cid}").json()["fold_scores"]
+    return {"job": job, "board": board}
+
+
+def check_after_restart(service, dataset: dict, done: dict, interrupted: dict) -> None:
+    assert service.get(f"/api/v1/datasets/{dataset['id']}").json()["n_rows"] == dataset["n_rows"]
+    job = service.wait_for(interrupted["id"], lambda j: j["status"] in FINISHED, 20)
+    assert job["status"] == "failed" and job["error"]["message"] == "interrupted by a restart"
+    again = service.get(f"/api/v1/jobs/{done['job']['id']}").json()
+    assert again["status"] == "completed"
+    board = service.get(f"/api/v1/jobs/{done['job']['id']}/leaderboard").json()
+    assert board == done["board"]
+
+
+def check_cancel(service, dataset_id: str) -> None:
+    job = start_job(service, dataset_id, 120)
+    service.wait_for(job["id"], lambda j: j["status"] == "running" and j["stage"] == "searching", 30)
+    asked = time.time()
+    assert service.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 202
+    job = service.wait_for(job["id"], lambda j: j["status"] in FINISHED, 15)
+    assert job["status"] == "cancelled", job
+    assert time.time() - asked < 10
