@@ -1,0 +1,152 @@
+"""The standalone model server: one bundle behind a SageMaker Runtime compatible endpoint.
+
+``create_model_app(bundle_dir)`` is a Flask app with ``POST /invocations``,
+``POST /endpoints/<name>/invocations`` (any name, same bundle), ``GET /ping`` and ``GET /``.
+``serve_model(args)`` runs it under gunicorn (``automl serve-model BUNDLE``). Views are thin:
+the work is :func:`automl.serving.invocation.invoke`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from gunicorn.app.base import BaseApplication
+from werkzeug.exceptions import HTTPException
+
+from automl.exceptions import AutoMLError, NotFound
+from automl.serving.bundle import ModelBundle, find_bundle
+from automl.serving.invocation import MAX_ROWS, invoke
+
+log = logging.getLogger("automl.serving")
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def load_bundle(bundle_dir: str | Path) -> ModelBundle:
+    """Load a bundle or raise :class:`AutoMLError` with a one-line reason (CLI exits with 2)."""
+    directory = find_bundle(bundle_dir)
+    try:
+        return ModelBundle.load(directory)
+    except (OSError, ValueError, KeyError, EOFError, ImportError, AttributeError) as exc:
+        raise AutoMLError(f"cannot load the model bundle at {directory}: "
+                          f"{type(exc).__name__}: {exc}") from exc
+
+
+def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_ROWS) -> Flask:
+    """A Flask app serving ONE bundle (a directory, a run's output, or a loaded bundle)."""
+    bundle = bundle_dir if isinstance(bundle_dir, ModelBundle) else load_bundle(bundle_dir)
+    app = Flask("automl.serving")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["automl_bundle"] = bundle
+
+    def invocations(name: str | None = None) -> Response:
+        answer = invoke(bundle, request.get_data(cache=False), request.content_type,
+                        request.headers.get("Accept"), explain=wants_explanation(),
+                        max_rows=max_rows)
+        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+    app.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
+    app.add_url_rule("/endpoints/<name>/invocations", "endpoint_invocations", invocations,
+                     methods=["POST"])
+    app.add_url_rule("/ping", "ping", lambda: Response(b"", 200), methods=["GET"])
+    app.add_url_rule("/", "describe", lambda: jsonify(describe(bundle)), methods=["GET"])
+    _register_errors(app)
+    return app
+
+
+def describe(bundle: ModelBundle) -> dict[str, Any]:
+    """A short description: task, labels, the columns the model reads, metric and candidate."""
+    meta = bundle.metadata
+    return {
+        "task": bundle.task,
+        "labels": bundle.classes,
+        "target": bundle.schema.target,
+        "columns": [{"name": c.name, "role": c.role} for c in bundle.schema.columns],
+        "metric": meta.get("metric"), "score": meta.get("score"),
+        "candidate_id": meta.get("candidate_id"), "family": meta.get("family"),
+        "invocations": {"path": "/invocations", "content_types": ["text/csv", "application/json"],
+                        "accept": ["application/json", "text/csv"]},
+    }
+
+
+def wants_explanation() -> bool:
+    """``?explain=true`` or ``X-Amzn-SageMaker-Custom-Attributes: explain=true``."""
+    if request.args.get("explain", "").lower() in ("1", "true", "yes"):
+        return True
+    attributes = request.headers.get(CUSTOM_ATTRIBUTES, "")
+    for item in attributes.replace(";", ",").split(","):
+        key, _, value = item.partition("=")
+        if key.strip().lower() == "explain" and value.strip().lower() in ("1", "true", "yes"):
+            return True
+    return False
+
+
+def _register_errors(app: Flask) -> None:
+    def http_error(exc) -> tuple[Response, int]:
+        code = getattr(exc, "code", 500) or 500
+        error = {"code": getattr(exc, "name", "error").lower().replace(" ", "_"),
+                 "message": getattr(exc, "description", str(exc)), "details": {}}
+        return jsonify({"error": error}), code
+
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        request_id = uuid.uuid4().hex[:12]
+        log.exception("request %s failed", request_id)
+        error = {"code": "internal_error", "message": f"internal error; request id {request_id}",
+                 "details": {"request_id": request_id}}
+        return jsonify({"error": error}), 500
+
+    app.register_error_handler(Exception, unexpected)
+
+
+def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Gunicorn settings from ``serve-model`` arguments (sync workers, or gthread with threads)."""
+    threads = max(1, int(args.threads or 1))
+    return {
+        "bind": f"{args.host}:{args.port}",
+        "workers": max(1, int(args.workers or 1)),
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "preload_app": True,
+        "timeout": 120,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+
+
+def serve_model(args: argparse.Namespace) -> int:
+    """Run ``automl serve-model``: load the bundle once (exit 2 if invalid), then gunicorn."""
+    if not Path(args.bundle).exists():
+        raise NotFound(f"no such file or directory: {args.bundle}")
+    app = create_model_app(args.bundle)
+    options = gunicorn_options(args)
+    bundle = app.extensions["automl_bundle"]
+    print(f"serving {bundle.task} model {bundle.metadata.get('candidate_id', '')} from "
+          f"{args.bundle} on http://{options['bind']}", flush=True)
+    _GunicornApp(app, options).run()
+    return 0
+
+
+class _GunicornApp(BaseApplication):
+    """The real gunicorn, configured from a dict rather than its command line."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
