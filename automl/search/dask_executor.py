@@ -17,8 +17,9 @@ happens to the cluster, so the search loop never waits forever:
 
 At most ``max_in_flight`` tasks (default: the cluster's worker threads when the executor
 started) are on the cluster at once; the rest wait here, so jobs sharing a cluster each keep
-their share. The executor never stops the scheduler or the workers: ``shutdown`` closes only
-its client.
+their share. The job's training data is sent once to every worker (also to workers that join
+later) and stays in its memory until ``shutdown``, which removes it and closes the client; the
+executor never stops the scheduler or the workers.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from __future__ import annotations
 import pickle
 import threading
 import time
+import uuid
 from collections import deque
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+
+from distributed import Client
+from distributed.diagnostics.plugin import WorkerPlugin
 
 from automl.exceptions import ConfigError
 from automl.search.executors import TaskTimeout
@@ -45,6 +50,48 @@ class ClusterUnavailable(ConfigError):
 
 class ClusterLost(Exception):
     """The connection to the Dask scheduler was lost while the task was queued or running."""
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """A job's training data held in every worker's memory under ``token``."""
+
+    token: str
+
+
+class _DataPlugin(WorkerPlugin):
+    """Unpickles a job's training data into the worker process when the worker sets it up."""
+
+    def __init__(self, token: str, payload: bytes):
+        self.token, self.payload = token, payload
+
+    def setup(self, worker) -> None:
+        _WORKER_DATA[self.token] = pickle.loads(self.payload)
+
+    def teardown(self, worker) -> None:
+        _WORKER_DATA.pop(self.token, None)
+
+
+_WORKER_DATA: dict[str, object] = {}
+
+
+def _call(fn, args: tuple, kwargs: dict):
+    """Run on a worker: ``fn`` with every :class:`DataRef` argument replaced by its data."""
+    args = tuple(_local(a) for a in args)
+    kwargs = {k: _local(v) for k, v in kwargs.items()}
+    return fn(*args, **kwargs)
+
+
+def _local(value):
+    if not isinstance(value, DataRef):
+        return value
+    if value.token not in _WORKER_DATA:
+        raise RuntimeError(f"training data {value.token} is not on this worker")
+    return _WORKER_DATA[value.token]
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
 
 
 @dataclass
@@ -100,16 +147,18 @@ class DaskExecutor(Executor):
         """True once the scheduler is lost: every later ``submit`` fails at once."""
         return self._lost is not None
 
-    def prepare_data(self, data_ref: str):
-        """Load the pickled training data at ``data_ref`` and copy it to every worker, once.
+    def prepare_data(self, data_ref: str) -> DataRef:
+        """Copy the pickled training data at ``data_ref`` into every worker's memory, once.
 
-        Returns a Dask future; tasks given it as an argument receive the object itself.
+        The bytes travel in a worker plugin, so workers that join later get them too and
+        Dask's memory manager never drops or moves them between trials. Returns a
+        :class:`DataRef`; a task given it as an argument receives the unpickled object.
         """
+        ref = DataRef(f"automl-data-{uuid.uuid4().hex}")
         with open(data_ref, "rb") as fh:
-            data = pickle.load(fh)
-        remote = self._client.scatter(data, broadcast=True, hash=False)
-        self._data.append(remote)
-        return remote
+            self._client.register_plugin(_DataPlugin(ref.token, fh.read()), name=ref.token)
+        self._data.append(ref)
+        return ref
 
     def submit(self, fn, /, *args, timeout: float | None = None, **kwargs) -> Future:
         """Queue ``fn(*args, **kwargs)`` for the cluster; past ``timeout`` s it fails (module doc)."""
@@ -133,9 +182,9 @@ class DaskExecutor(Executor):
         self._thread.join(timeout=5)
         self._fail_all(RuntimeError("executor shut down"))
         try:
-            remotes = [t.remote for t in self._running if t.remote is not None] + self._data
-            if remotes and self._client.status == "running":
-                self._client.cancel(remotes)
+            if self._client.status == "running":
+                for ref in self._data:
+                    self._client.unregister_worker_plugin(ref.token)
         except Exception:  # the scheduler may be gone already; closing is all that is left
             pass
         self._client.close(timeout=self._grace)
@@ -184,8 +233,9 @@ class DaskExecutor(Executor):
                 task = self._queue.popleft()
             if not task.future.set_running_or_notify_cancel():
                 continue
-            task.remote = self._client.submit(task.fn, *task.args, pure=False, retries=1,
-                                              **task.kwargs)
+            task.remote = self._client.submit(_call, task.fn, task.args, task.kwargs,
+                                              key=f"{_name(task.fn)}-{uuid.uuid4().hex}",
+                                              pure=False, retries=1)
             task.sent = time.monotonic()
             with self._lock:
                 self._running.append(task)
@@ -208,9 +258,7 @@ class DaskExecutor(Executor):
             self._client.cancel([task.remote], force=True)
 
 
-def _connect(address: str, timeout: float):
-    from distributed import Client
-
+def _connect(address: str, timeout: float) -> Client:
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
