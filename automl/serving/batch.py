@@ -1,8 +1,16 @@
-"""Batch prediction: a CSV of any size in, a CSV of predictions out, in chunks."""
+"""Batch prediction: a CSV of any size in, a CSV of predictions out, in chunks.
+
+Memory stays flat with the file size: rows are read, predicted and written ``chunk_rows`` at a
+time. :func:`stream_predictions` is the generator behind both ``automl predict`` and the
+service's batch route (it yields encoded CSV pieces a streaming HTTP response can send).
+"""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -11,6 +19,7 @@ from automl.exceptions import DatasetError
 from automl.serving.bundle import ModelBundle
 
 CHUNK_ROWS = 50_000
+SNIFF_BYTES = 64 * 1024
 
 
 def prediction_frame(bundle: ModelBundle, rows: pd.DataFrame) -> pd.DataFrame:
@@ -25,6 +34,41 @@ def prediction_frame(bundle: ModelBundle, rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def stream_predictions(bundle: ModelBundle, fileobj: BinaryIO, chunk_rows: int = CHUNK_ROWS,
+                       encoding: str | None = None, sep: str | None = None) -> Iterator[bytes]:
+    """Predict a CSV (with a header row) read from ``fileobj``; yield the output CSV in pieces.
+
+    The first piece carries the header (``prediction``, ``probability_<class>``...); rows keep
+    their input order. ``encoding`` defaults to UTF-8 (UTF-16 when the data starts with its
+    byte-order mark) and ``sep`` to the sniffed delimiter. Raises :class:`DatasetError` on an
+    empty input and :class:`SchemaError` on rows that do not match the model.
+    """
+    head = fileobj.read(SNIFF_BYTES)
+    if isinstance(head, str):
+        head = head.encode(encoding or "utf-8")
+        encoding = encoding or "utf-8"
+    if not head.strip():
+        raise DatasetError("the input is empty; give a CSV with a header row")
+    encoding = encoding or ("utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
+    sep = sep or sniff_delimiter(head.decode(encoding, errors="replace"))
+    source = io.BufferedReader(_Prefixed(head, fileobj), buffer_size=1 << 20)
+    for _, piece in _predict_chunks(bundle, source, chunk_rows, encoding, sep):
+        yield piece
+
+
+def _predict_chunks(bundle: ModelBundle, source: BinaryIO, chunk_rows: int, encoding: str,
+                    sep: str) -> Iterator[tuple[int, bytes]]:
+    reader = pd.read_csv(source, sep=sep, encoding=encoding, na_values=NA_VALUES,
+                         keep_default_na=False, chunksize=chunk_rows, low_memory=False)
+    first = True
+    with reader:
+        for chunk in reader:
+            chunk.columns = [str(c).strip() for c in chunk.columns]
+            text = prediction_frame(bundle, chunk).to_csv(header=first, index=False)
+            first = False
+            yield len(chunk), text.encode("utf-8")
+
+
 def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
                 chunk_rows: int = CHUNK_ROWS) -> int:
     """Predict every row of ``data`` in order and write ``output``; returns the row count."""
@@ -33,17 +77,37 @@ def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
     if not path.is_file():
         raise DatasetError(f"file not found: {path}")
     with open(path, "rb") as fh:
-        head = fh.read(64 * 1024)
+        head = fh.read(SNIFF_BYTES)
     if not head.strip():
         raise DatasetError(f"{path.name} is empty; give a CSV with a header row")
     encoding = detect_encoding(path, head)
     sep = sniff_delimiter(head.decode(encoding, errors="replace"))
     n = 0
-    reader = pd.read_csv(path, sep=sep, encoding=encoding, na_values=NA_VALUES,
-                         keep_default_na=False, chunksize=chunk_rows, low_memory=False)
-    with open(output, "w", newline="") as out:
-        for chunk in reader:
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            prediction_frame(bundle, chunk).to_csv(out, header=n == 0, index=False)
-            n += len(chunk)
+    with open(path, "rb") as src, open(output, "wb") as out:
+        for rows, piece in _predict_chunks(bundle, src, chunk_rows, encoding, sep):
+            out.write(piece)
+            n += rows
     return n
+
+
+class _Prefixed(io.RawIOBase):
+    """A read-only stream: ``head`` (already read for sniffing), then the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        buffer[:len(data)] = data
+        return len(data)

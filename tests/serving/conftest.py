@@ -1,0 +1,56 @@
+"""Small model bundles built once per session from sample_data, and raw rows to send them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import automl
+from automl.serving.bundle import ModelBundle
+
+SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def _fit(name: str, target: str, directory: Path) -> ModelBundle:
+    result = automl.fit(SAMPLE_DATA / name, target, time_budget=None, max_candidates=2, seed=0)
+    result.model.save(directory)
+    return ModelBundle.load(directory)
+
+
+@pytest.fixture(scope="session")
+def titanic_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("titanic") / "model"
+    _fit("titanic.csv", "Survived", directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def abalone_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("abalone") / "model"
+    _fit("abalone.csv", "Rings", directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def titanic(titanic_dir) -> ModelBundle:
+    return ModelBundle.load(titanic_dir)
+
+
+@pytest.fixture(scope="session")
+def abalone(abalone_dir) -> ModelBundle:
+    return ModelBundle.load(abalone_dir)
+
+
+@pytest.fixture(scope="session")
+def titanic_rows() -> pd.DataFrame:
+    """Raw titanic rows as the CSV holds them (strings), without the target."""
+    frame = pd.read_csv(SAMPLE_DATA / "titanic.csv", dtype=str, keep_default_na=False)
+    return frame.drop(columns="Survived").head(40)
+
+
+@pytest.fixture(scope="session")
+def abalone_rows() -> pd.DataFrame:
+    frame = pd.read_csv(SAMPLE_DATA / "abalone.csv", dtype=str, keep_default_na=False)
+    return frame.drop(columns="Rings").head(40)
