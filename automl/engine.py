@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +74,12 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
             cb.on_stage("searching")
             search = _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb)
             results = search.run()
+            timings = {"search_s": time.time() - start}
+            cb.on_stage("finalizing")
+            result = _finalize(data, profile, metric, settings, results, search.trials, timings,
+                               executor, data_ref)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-    timings = {"search_s": time.time() - start}
-    cb.on_stage("finalizing")
-    result = _finalize(data, profile, metric, settings, results, search.trials, timings, start)
     if output is not None:
         write_artifacts(result, Path(output))
     result.timings["total_s"] = time.time() - start
@@ -177,7 +177,8 @@ class _Progress:
                 "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now)}
 
 
-def _finalize(data, profile, metric, settings, results, trials, timings, start) -> JobResult:
+def _finalize(data, profile, metric, settings, results, trials, timings, executor,
+              data_ref) -> JobResult:
     if not any(r.ok for r in results):
         reasons = sorted({r.reason for r in results if r.reason})[:3]
         raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
@@ -186,9 +187,7 @@ def _finalize(data, profile, metric, settings, results, trials, timings, start) 
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = rank_results(everything, metric)[0]
     t0 = time.time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = refit(winner, trials, data, settings.seed)
+    model = refit(winner, trials, data, executor, data_ref)
     timings["refit_s"] = time.time() - t0
     bundle = ModelBundle(model, data.schema, data.task, data.classes, _metadata(
         profile, metric, settings, winner))

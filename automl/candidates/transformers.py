@@ -37,7 +37,7 @@ def _part(when: pd.Series, part: str) -> pd.Series:
     if part == "epoch_days":
         seconds = (when - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
         return seconds / 86400.0
-    return getattr(when.dt, part).astype(float)
+    return getattr(when.dt, "day_of_week" if part == "dayofweek" else part).astype(float)
 
 
 def _columns(X) -> list[str]:

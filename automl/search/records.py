@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 from automl.candidates.base import CandidateSpec
 
 
-class TrialState(str, Enum):
+class TrialState(StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     PRUNED = "pruned"

@@ -117,7 +117,7 @@ class Search:
             deadline=self._trial_deadline(),
         )
         self.trials[spec.candidate_id] = spec
-        timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 2.0
+        timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 0.5
         future = self.executor.submit(evaluate, spec, self.data_ref, timeout=timeout)
         self._pending[future] = (spec, trial)
 

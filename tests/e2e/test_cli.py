@@ -1,0 +1,96 @@
+"""The CLI end to end on sample_data: run, the output directory, predict, and a loaded bundle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import automl
+
+
+def automl_cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "automl.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def titanic_run(sample_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "titanic"
+    proc = automl_cli("run", sample_data / "titanic.csv", "--target", "Survived",
+                      "--time-budget", 20, "--seed", 1, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_run_prints_progress_and_leaderboard(titanic_run):
+    _, proc = titanic_run
+    assert "complete" in proc.stderr
+    assert "leaderboard (auc, higher is better)" in proc.stdout
+    assert "saved to" in proc.stdout
+
+
+def test_output_directory_holds_bundle_and_reports(titanic_run):
+    out, _ = titanic_run
+    for name in ("model/model.joblib", "model/schema.json", "model/metadata.json",
+                 "leaderboard.csv", "leaderboard.json", "profile.json", "settings.json"):
+        assert (out / name).is_file(), name
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["metric"] == "auc" and board["greater_is_better"] is True
+    top = board["rows"][0]
+    assert top["rank"] == 1 and 0.7 < top["score"] <= 1.0
+    for key in ("candidate_id", "family", "recipe", "params", "score_std", "fit_s",
+                "predict_ms_per_row", "size_bytes", "state"):
+        assert key in top
+    meta = json.loads((out / "model" / "metadata.json").read_text())
+    assert meta["seed"] == 1 and meta["metric"] == "auc" and meta["classes"] == [0, 1]
+    assert {"scikit-learn", "lightgbm", "pandas"} <= set(meta["versions"])
+    assert len(meta["data_hash"]) == 64
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["task"] == "binary" and profile["n_rows"] == 891
+    assert len(list((out / "trials").glob("*.json"))) == len(board["rows"])
+
+
+def test_predict_writes_rows_in_order(titanic_run, sample_data, tmp_path):
+    out, _ = titanic_run
+    rows = pd.read_csv(sample_data / "titanic.csv").drop(columns="Survived").head(50)
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    proc = automl_cli("predict", out, tmp_path / "new.csv", "--output", tmp_path / "pred.csv")
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred.columns) == ["prediction", "probability_0", "probability_1"]
+    assert len(pred) == 50
+    bundle = automl.load(out)
+    assert pred["prediction"].tolist() == list(bundle.predict(rows))
+    assert (pred["probability_0"] + pred["probability_1"]).round(6).eq(1).all()
+
+
+def test_predict_names_missing_columns(titanic_run, sample_data, tmp_path):
+    out, _ = titanic_run
+    rows = pd.read_csv(sample_data / "titanic.csv").drop(columns=["Survived", "Age"]).head(5)
+    rows.to_csv(tmp_path / "bad.csv", index=False)
+    proc = automl_cli("predict", out, tmp_path / "bad.csv", "--output", tmp_path / "p.csv")
+    assert proc.returncode == 2
+    assert "missing columns: 'Age'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_regression_run_and_predict(sample_data, tmp_path):
+    out = tmp_path / "abalone"
+    proc = automl_cli("run", sample_data / "abalone.csv", "--target", "Rings",
+                      "--max-candidates", 3, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "leaderboard (rmse, lower is better)" in proc.stdout
+    proc = automl_cli("predict", out / "model", sample_data / "abalone.csv", "--output", tmp_path / "p.csv")
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(tmp_path / "p.csv")
+    truth = pd.read_csv(sample_data / "abalone.csv")["Rings"]
+    assert list(pred.columns) == ["prediction"]
+    assert ((pred["prediction"] - truth) ** 2).mean() ** 0.5 < 3.0
+
+
+def test_unknown_model_directory(tmp_path, sample_data):
+    proc = automl_cli("predict", tmp_path, sample_data / "abalone.csv", "--output", tmp_path / "p.csv")
+    assert proc.returncode == 2 and "no model bundle" in proc.stderr

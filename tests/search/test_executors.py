@@ -1,0 +1,64 @@
+"""The local executor: results, exceptions, timeouts and dead workers, each failing only its task."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from automl.search.executors import LocalExecutor, TaskTimeout, WorkerDied
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def executor():
+    ex = LocalExecutor(2)
+    yield ex
+    ex.shutdown()
+
+
+def test_results_come_back(executor):
+    assert executor.submit(pow, 2, 10).result(timeout=60) == 1024
+    assert executor.submit(sorted, [3, 1, 2]).result(timeout=60) == [1, 2, 3]
+
+
+def test_exception_fails_only_its_task(executor):
+    bad = executor.submit(int, "not a number")
+    good = executor.submit(sum, [1, 2])
+    with pytest.raises(RuntimeError, match="ValueError"):
+        bad.result(timeout=60)
+    assert good.result(timeout=60) == 3
+
+
+def test_hanging_task_is_killed_at_its_timeout(executor):
+    start = time.monotonic()
+    hung = executor.submit(time.sleep, 60, timeout=1)
+    with pytest.raises(TaskTimeout):
+        hung.result(timeout=60)
+    assert time.monotonic() - start < 15
+    assert executor.submit(sum, [2, 2]).result(timeout=60) == 4
+
+
+def test_dead_worker_is_reported_and_replaced(executor):
+    pids_before = {executor.submit(_pid).result(timeout=60) for _ in range(4)}
+    with pytest.raises(WorkerDied, match="SIGKILL"):
+        executor.submit(_kill_self).result(timeout=60)
+    assert executor.submit(sum, [1, 1]).result(timeout=60) == 2
+    assert pids_before
+
+
+def test_tasks_run_in_parallel(executor):
+    start = time.monotonic()
+    futures = [executor.submit(time.sleep, 1.5) for _ in range(2)]
+    for f in futures:
+        f.result(timeout=60)
+    assert time.monotonic() - start < 2.9
