@@ -43,9 +43,10 @@ _GATHER_TIMEOUT_S = 60.0
 
 
 class ClusterUnavailable(ConfigError):
-    """The Dask scheduler cannot be reached, or has no workers, when a job starts."""
+    """The Dask scheduler cannot be reached, or has no workers, when a job starts.
 
-    code = "cluster_unavailable"
+    Keeps :class:`ConfigError`'s code (``invalid_config``): the address is a setting to fix.
+    """
 
 
 class ClusterLost(Exception):
