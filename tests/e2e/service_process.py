@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -39,6 +40,7 @@ class ServiceProcess:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"automl serve exited: {self.log.read_text()[-2000:]}")
             try:
                 if requests.get(self.url + "/api/v1/jobs", timeout=3).ok:
@@ -46,6 +48,7 @@ class ServiceProcess:
             except requests.RequestException:
                 pass
             time.sleep(0.2)
+        self.stop()
         raise RuntimeError(f"automl serve did not answer in {timeout} s")
 
     def kill9(self) -> None:
@@ -61,10 +64,8 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.kill9()
         if self.proc:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def get(self, path: str, **kw) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 import time
 import zipfile
@@ -40,6 +41,7 @@ def test_upload_run_crash_restart_cancel(tmp_path, sample_data):
         service.wait_for(interrupted["id"], lambda j: j["status"] == "running", 30)
         time.sleep(2)
         service.kill9()
+        assert_no_job_process_left(interrupted["id"])
 
         service = ServiceProcess(tmp_path / "data", port=service.port).start()
         check_after_restart(service, dataset, done, interrupted)
@@ -60,6 +62,18 @@ def run_to_completion(service, dataset_id: str) -> dict:
     cid = board["rows"][0]["candidate_id"]
     assert service.get(f"/api/v1/jobs/{job['id']}/candidates/{cid}").json()["fold_scores"]
     return {"job": job, "board": board}
+
+
+def assert_no_job_process_left(job_id: str) -> None:
+    """The job process and its workers die with the runner (no orphan keeps writing)."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        found = subprocess.run(["pgrep", "-f", f"automl.jobs.launch {job_id}"],
+                               capture_output=True, text=True).stdout.split()
+        if not found:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"job process {found} outlived the killed runner")
 
 
 def check_after_restart(service, dataset: dict, done: dict, interrupted: dict) -> None:

@@ -1,0 +1,62 @@
+"""The upload form in a real browser (Debian Chromium through Playwright): upload, choose the
+target from the file's header, start, watch the leaderboard appear, open a candidate."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
+from service_process import ServiceProcess  # noqa: E402
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_upload_pick_target_run_and_open_candidate(browser, tmp_path, sample_data):
+    service = ServiceProcess(tmp_path / "data").start()
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(service.url + "/")
+        page.set_input_files("#file", str(sample_data / "titanic.csv"))
+        page.wait_for_selector("#target option[value='Survived']", state="attached")
+        options = page.eval_on_selector_all("#target option", "els => els.map(e => e.value)")
+        assert options[1:3] == ["Survived", "Pclass"]
+        page.select_option("#target", "Survived")
+        page.fill("input[name=time_budget]", "12")
+        page.click("#start")
+        page.wait_for_url("**/jobs/job_*")
+        first_row = page.wait_for_selector("#leaderboard tbody tr td a", timeout=60_000)
+        page.wait_for_function("document.getElementById('status').textContent === 'completed'",
+                               timeout=90_000)
+        page.wait_for_selector("#chart circle")
+        page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
+        first_row = page.query_selector("#leaderboard tbody tr td a")
+        name = first_row.text_content()
+        first_row.click()
+        page.wait_for_url(f"**/candidates/{name}")
+        assert page.text_content("h1") == name
+        assert "Per-fold scores" in page.content()
+        page.screenshot(path=str(tmp_path / "candidate.png"), full_page=True)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        phone.goto(page.url.split("/candidates/")[0])
+        phone.wait_for_selector("#leaderboard tbody tr td a")
+        phone.screenshot(path=str(tmp_path / "job-phone.png"), full_page=True)
+    finally:
+        service.stop()
