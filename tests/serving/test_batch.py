@@ -1,0 +1,55 @@
+"""Batch prediction: chunked CSV in, CSV out, rows in order, the same answers as the bundle."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.exceptions import DatasetError, SchemaError
+from automl.serving.batch import predict_csv, prediction_frame, stream_predictions
+
+
+def _csv_bytes(frame: pd.DataFrame, **kwargs) -> bytes:
+    return frame.to_csv(index=False, **kwargs).encode()
+
+
+def test_stream_predictions_in_chunks_equals_one_shot(titanic, titanic_rows):
+    pieces = list(stream_predictions(titanic, io.BytesIO(_csv_bytes(titanic_rows)), chunk_rows=7))
+    assert len(pieces) == 6
+    assert pieces[0].startswith(b"prediction,probability_0,probability_1\n")
+    assert all(not p.startswith(b"prediction") for p in pieces[1:])
+    out = pd.read_csv(io.BytesIO(b"".join(pieces)))
+    expected = prediction_frame(titanic, titanic_rows)
+    assert out["prediction"].tolist() == expected["prediction"].tolist()
+    assert np.allclose(out[["probability_0", "probability_1"]], expected.iloc[:, 1:])
+
+
+def test_stream_sniffs_delimiter_and_reads_text_files(abalone, abalone_rows):
+    text = abalone_rows.to_csv(index=False, sep=";")
+    out = pd.read_csv(io.BytesIO(b"".join(stream_predictions(abalone, io.StringIO(text)))))
+    assert np.allclose(out["prediction"], abalone.predict(abalone_rows))
+
+
+def test_stream_accepts_a_utf8_bom(abalone, abalone_rows):
+    body = b"\xef\xbb\xbf" + _csv_bytes(abalone_rows.head(3))
+    assert len(b"".join(stream_predictions(abalone, io.BytesIO(body))).splitlines()) == 4
+
+
+def test_stream_errors(abalone, abalone_rows):
+    with pytest.raises(DatasetError):
+        list(stream_predictions(abalone, io.BytesIO(b"  \n")))
+    with pytest.raises(SchemaError, match="Length"):
+        list(stream_predictions(abalone, io.BytesIO(_csv_bytes(abalone_rows.drop(columns="Length")))))
+
+
+def test_predict_csv_writes_every_row_in_order(tmp_path, abalone_dir, abalone, abalone_rows):
+    big = pd.concat([abalone_rows] * 30, ignore_index=True)
+    source, output = tmp_path / "in.csv", tmp_path / "out.csv"
+    big.to_csv(source, index=False)
+    assert predict_csv(abalone_dir, source, output, chunk_rows=100) == len(big)
+    out = pd.read_csv(output)
+    assert list(out.columns) == ["prediction"] and len(out) == len(big)
+    assert np.allclose(out["prediction"], abalone.predict(big))
