@@ -232,8 +232,7 @@ def test_unexpected_error_shows_only_a_request_id(app, caplog):
 
 
 def test_openapi_document_is_valid_and_complete(client):
-    from openapi_spec_validator import validate
-
+    validate = pytest.importorskip("openapi_spec_validator").validate
     doc = client.get("/api/v1/openapi.json").json
     validate(doc)
     assert "JobCreate" in doc["components"]["schemas"]

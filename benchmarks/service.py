@@ -1,0 +1,126 @@
+"""Service benchmark: upload → first leaderboard row, GET /jobs/<id> latency under 20 pollers
+while a job runs, and the server's peak RSS while a 200 MB CSV is uploaded.
+
+    python benchmarks/service.py [--data sample_data/titanic.csv --target Survived --mb 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from service_process import ServiceProcess  # noqa: E402
+
+
+def time_to_first_row(service: ServiceProcess, data: Path, target: str) -> tuple[str, float]:
+    start = time.perf_counter()
+    with open(data, "rb") as fh:
+        ds = service.post("/api/v1/datasets", files={"file": (data.name, fh)}).json()
+    job = service.post("/api/v1/jobs", json={"dataset_id": ds["id"], "target": target,
+                                              "time_budget": 30}).json()
+    while not service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]:
+        time.sleep(0.1)
+    return job["id"], time.perf_counter() - start
+
+
+def poll_latency(service: ServiceProcess, job_id: str, pollers: int = 20, seconds: float = 10):
+    samples: list[float] = []
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def poll() -> None:
+        session = requests.Session()
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            session.get(f"{service.url}/api/v1/jobs/{job_id}", timeout=10).raise_for_status()
+            with lock:
+                samples.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=poll) for _ in range(pollers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    samples.sort()
+    return len(samples), samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1]
+
+
+def big_csv(path: Path, mb: int) -> Path:
+    row = b"1.2345,foo,2024-01-01,42,0.5,bar,baz,7\n"
+    with open(path, "wb") as fh:
+        fh.write(b"a,b,c,d,e,f,g,y\n")
+        block = row * 10_000
+        for _ in range(mb * (1 << 20) // len(block) + 1):
+            fh.write(block)
+    return path
+
+
+def server_tree_rss(service: ServiceProcess) -> int:
+    """Summed RSS of the gunicorn processes (master and workers)."""
+    total = 0
+    for proc in psutil.Process(service.proc.pid).children(recursive=True):
+        try:
+            if "gunicorn" in " ".join(proc.cmdline()):
+                total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def upload_peak_rss(service: ServiceProcess, path: Path) -> tuple[int, int, float]:
+    base = server_tree_rss(service)
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], server_tree_rss(service))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    t0 = time.perf_counter()
+    with open(path, "rb") as fh:
+        response = requests.post(service.url + "/api/v1/datasets", files={"file": (path.name, fh)},
+                                 timeout=600)
+    elapsed = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    response.raise_for_status()
+    return base, peak[0], elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=str(ROOT / "sample_data" / "titanic.csv"))
+    parser.add_argument("--target", default="Survived")
+    parser.add_argument("--mb", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
+        try:
+            job_id, first = time_to_first_row(service, Path(args.data), args.target)
+            print(f"upload -> first leaderboard row: {first:.2f} s ({Path(args.data).name})")
+            n, p50, p99 = poll_latency(service, job_id)
+            print(f"GET /api/v1/jobs/<id>, 20 pollers, job running: {n} requests, "
+                  f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+            csv = big_csv(Path(tmp) / "big.csv", args.mb)
+            base, peak, secs = upload_peak_rss(service, csv)
+            print(f"upload {csv.stat().st_size / 1e6:.0f} MB in {secs:.1f} s: server RSS "
+                  f"{base / 1e6:.0f} MB before, peak {peak / 1e6:.0f} MB (+{(peak - base) / 1e6:.0f} MB)")
+        finally:
+            service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
