@@ -1,0 +1,49 @@
+"""Generated notebooks: data exploration, candidate definitions, and one per leaderboard row.
+
+:func:`write_notebooks` writes them under ``<output>/notebooks/``. Only the data-exploration
+notebook is executed at generation (its outputs are saved); the per-candidate notebooks are
+left for the user to run, since each one re-runs the candidate's cross-validation.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from automl.notebooks.candidate import candidate_notebook
+from automl.notebooks.job import definitions_notebook, exploration_notebook
+
+EXECUTE_TIMEOUT_S = 300
+
+
+def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
+                    execute_exploration: bool = True) -> dict[str, float]:
+    """Write every notebook of ``job`` (run on the file ``data_path``); return timings in seconds."""
+    directory = Path(output_dir) / "notebooks"
+    directory.mkdir(parents=True, exist_ok=True)
+    data_path = Path(data_path).resolve()
+    timings = {}
+    start = time.perf_counter()
+    explore = exploration_notebook(job, data_path)
+    if execute_exploration:
+        execute(explore, directory)
+    nbformat.write(explore, directory / "data-exploration.ipynb")
+    timings["exploration_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    nbformat.write(definitions_notebook(job, data_path), directory / "candidate-definitions.ipynb")
+    for row in job.results:
+        if row.ok:
+            nb = candidate_notebook(job, row.candidate_id, data_path)
+            nbformat.write(nb, directory / f"{row.candidate_id}.ipynb")
+    timings["candidates_s"] = time.perf_counter() - start
+    return timings
+
+
+def execute(nb: nbformat.NotebookNode, cwd: str | Path, timeout: int = EXECUTE_TIMEOUT_S):
+    """Run ``nb`` in a fresh python3 kernel in directory ``cwd``; outputs are stored in ``nb``."""
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    return client.execute()
