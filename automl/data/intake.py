@@ -8,6 +8,7 @@ differs from the header's, each reported with its line number.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -86,28 +87,29 @@ def detect_encoding(path: Path, head: bytes) -> str:
         raise DatasetError(
             f"{path.name} is a binary file, not a CSV; upload a comma-separated text file"
         )
-    has_utf8_sequences = False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    has_utf8_sequences, offset, lines_before = False, 0, 0
     with open(path, "rb") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if max(line, default=0) < 0x80:
-                continue
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
             try:
-                line.decode("utf-8")
-                has_utf8_sequences = True
+                decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                if has_utf8_sequences or _mostly_utf8(path):
-                    raise DatasetError(
-                        f"line {line_no}: byte 0x{line[exc.start]:02x} is not valid UTF-8; "
-                        "re-save the file as UTF-8",
-                        {"line": line_no},
-                    ) from None
-                return "cp1252"
+                if not (has_utf8_sequences or _has_multibyte(chunk[: exc.start])):
+                    return "cp1252"
+                line_no = lines_before + chunk.count(b"\n", 0, exc.start) + 1
+                raise DatasetError(
+                    f"line {line_no}: byte 0x{chunk[exc.start]:02x} is not valid UTF-8; "
+                    "re-save the file as UTF-8",
+                    {"line": line_no, "byte_offset": offset + exc.start},
+                ) from None
+            has_utf8_sequences = has_utf8_sequences or _has_multibyte(chunk)
+            offset += len(chunk)
+            lines_before += chunk.count(b"\n")
     return "utf-8-sig"
 
 
-def _mostly_utf8(path: Path) -> bool:
-    data = path.read_bytes()[: 8 * _SNIFF_BYTES]
-    return data.decode("utf-8", errors="ignore") != data.decode("ascii", errors="ignore")
+def _has_multibyte(data: bytes) -> bool:
+    return not data.isascii()
 
 
 def sniff_delimiter(sample: str) -> str:

@@ -103,8 +103,17 @@ def _coerce_column(s: pd.Series, col: ColumnSchema, strict: bool) -> pd.Series:
     return _to_strings(s)
 
 
+_BLANKS = ["", "?", "NA", "NaN", "nan", "null", "None"]
+
+
+def _stripped(s: pd.Series) -> pd.Series:
+    """Values as stripped strings (object dtype), NaN where missing."""
+    text = s.astype(str).str.strip().astype(object)
+    return text.where(s.notna(), np.nan)
+
+
 def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | s.astype(str).str.strip().isin(["", "?", "NA", "NaN", "nan", "null", "None"])
+    return s.isna() | _stripped(s).isin(_BLANKS)
 
 
 def _to_float(s: pd.Series, name: str, strict: bool) -> pd.Series:
@@ -130,15 +139,14 @@ def _to_bool(s: pd.Series, name: str, strict: bool) -> pd.Series:
 def _to_code_strings(s: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(s, errors="coerce")
     integral = numbers.notna() & (np.mod(numbers.fillna(0), 1) == 0)
-    text = s.astype(object).map(lambda v: str(v).strip(), na_action="ignore")
-    codes = numbers.where(integral).map(lambda v: str(int(v)), na_action="ignore")
-    return pd.Series(np.where(integral, codes, text), index=s.index, dtype=object).where(
-        ~_blank(s), np.nan)
+    text = _stripped(s)
+    codes = numbers.where(integral, 0).astype("int64").astype(str).astype(object)
+    return text.where(~integral, codes).where(~_blank(s), np.nan)
 
 
 def _to_strings(s: pd.Series) -> pd.Series:
-    text = s.astype(object).map(lambda v: str(v).strip(), na_action="ignore")
-    return text.where(~_blank(s), np.nan).astype(object)
+    text = _stripped(s)
+    return text.where(~text.isin(_BLANKS), np.nan)
 
 
 def _raise_bad(s: pd.Series, bad: pd.Series, name: str, expected: str) -> None:
