@@ -105,8 +105,17 @@ def _encode_target(y: pd.Series, profile: DatasetProfile) -> tuple[np.ndarray, l
     if profile.task == "regression":
         return y.to_numpy(dtype=float), None
     classes = class_labels(y)
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    return y.map(lambda v: lookup[str(_plain(v))]).to_numpy(dtype=int), classes
+    codes = pd.Categorical(_label_text(y), categories=[str(c) for c in classes]).codes
+    return codes.astype(int), classes
+
+
+def _label_text(y: pd.Series) -> pd.Series:
+    """Labels as strings, integer-valued numbers without a decimal point (1.0 -> "1")."""
+    if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+        values = y.to_numpy(dtype=float)
+        if np.all(np.mod(values, 1) == 0):
+            return pd.Series(values.astype(np.int64)).astype(str)
+    return y.astype(str)
 
 
 def class_labels(y: pd.Series) -> list:
@@ -185,7 +194,7 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
                           + "; give a larger time budget or check the data")
     ensemble = greedy_ensemble(results, data.y, data.folds, metric, data.task, settings.ensemble_size)
     everything = results + ([ensemble] if ensemble is not None else [])
-    winner = rank_results(everything, metric)[0]
+    winner = _affordable_winner(rank_results(everything, metric), data, settings, timings)
     t0 = time.time()
     model = refit(winner, trials, data, executor, data_ref)
     timings["refit_s"] = time.time() - t0
@@ -193,6 +202,22 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
         profile, metric, settings, winner))
     return JobResult(profile, settings, metric, everything, trials,
                      make_leaderboard(everything, metric), bundle, winner, timings)
+
+
+def _affordable_winner(ranked: list[TrialResult], data: TrainingData, settings: Settings,
+                       timings: dict) -> TrialResult:
+    """The best row whose refit fits in the time left (an ensemble refits all its members)."""
+    if settings.time_budget is None:
+        return ranked[0]
+    left = settings.time_budget - timings["search_s"]
+    scale = len(data.y) / np.mean([len(tr) for tr, _ in data.folds])
+    by_id = {r.candidate_id: r for r in ranked}
+    for row in ranked:
+        members = [by_id[m] for m in row.members] if row.members else [row]
+        cost = sum(m.fit_s for m in members) * scale / max(1, min(settings.n_jobs, len(members)))
+        if cost <= left:
+            return row
+    return next(r for r in ranked if not r.members)
 
 
 def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult) -> dict:
