@@ -135,7 +135,7 @@ def test_scheduler_lost_mid_job_ends_with_what_finished(make_dask_cluster):
                         callbacks=Callbacks(on_trial=on_trial), **{**JOB, "n_jobs": 1})
     trials = [r for r in result.job.results if r.candidate_id != "ensemble"]
     assert trials[0].ok
-    assert len(trials) == 3
+    assert 2 <= len(trials) <= 3  # the search may stop asking once the executor is broken
     assert all(not r.ok and "scheduler" in r.reason for r in trials[1:])
     assert time.monotonic() - start < 60
 
