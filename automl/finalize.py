@@ -32,11 +32,20 @@ def refit(winner: TrialResult, trials: dict[str, TrialSpec], data: TrainingData,
           data_ref) -> object:
     """The winner fitted on every row: a pipeline, or a voting ensemble of fitted pipelines."""
     ids = list(winner.members) or [winner.candidate_id]
-    futures = [executor.submit(fit_member, trials[cid], data_ref) for cid in ids]
-    fitted = [f.result() for f in futures]
+    fitted = _fit_on_executor(ids, trials, executor, data_ref)
+    if fitted is None:  # the executor is gone (a lost cluster): fit here instead
+        fitted = [fit_member(trials[cid], data) for cid in ids]
     if not winner.members:
         return fitted[0]
     return assemble_ensemble(dict(zip(ids, fitted, strict=True)), winner.members, data)
+
+
+def _fit_on_executor(ids: list[str], trials: dict[str, TrialSpec], executor, data_ref):
+    try:
+        futures = [executor.submit(fit_member, trials[cid], data_ref) for cid in ids]
+        return [f.result() for f in futures]
+    except Exception:  # noqa: BLE001 - any executor failure means: refit locally
+        return None
 
 
 def assemble_ensemble(fitted: dict, weights: dict, data: TrainingData):
