@@ -42,9 +42,9 @@ def test_upload_pick_target_run_and_open_candidate(browser, tmp_path, sample_dat
         page.fill("input[name=time_budget]", "12")
         page.click("#start")
         page.wait_for_url("**/jobs/job_*")
-        first_row = page.wait_for_selector("#leaderboard tbody tr td a", timeout=60_000)
+        first_row = page.wait_for_selector("#leaderboard tbody tr td a", timeout=150_000)
         page.wait_for_function("document.getElementById('status').textContent === 'completed'",
-                               timeout=90_000)
+                               timeout=180_000)
         page.wait_for_selector("#chart circle")
         page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
         first_row = page.query_selector("#leaderboard tbody tr td a")
