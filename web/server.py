@@ -36,7 +36,7 @@ def serve(args: argparse.Namespace) -> int:
     store = JobStore(settings.db_url)
     store.create_schema()
     store.dispose()
-    env = {**os.environ, **settings.to_env()}
+    env = {**os.environ, **settings.to_env(), "AUTOML_SERVE_PID": str(os.getpid())}
     children = [subprocess.Popen(runner_command(), env=env),
                 subprocess.Popen(gunicorn_command(settings), env=env)]
     print(f"automl serving on http://{settings.host}:{settings.port} "

@@ -1,8 +1,7 @@
-"""Run one claimed job in this process: ``python -m automl.jobs.execute JOB_ID``.
+"""Run one claimed job in this process (started by :mod:`automl.jobs.launch`).
 
 The job's progress, trials, stage and final status go to the job store as they happen; the
-artifacts (``write_artifacts`` output) go to ``<data_dir>/jobs/<id>/``. The process watches its
-parent (the runner): when the runner dies, the job dies with it, so a restart finds no orphan.
+artifacts (``write_artifacts`` output) go to ``<data_dir>/jobs/<id>/``.
 """
 
 from __future__ import annotations
@@ -64,7 +63,7 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
     dataset = store.get_dataset(job["dataset_id"])
     out = job_dir(service.data_dir, job_id)
     cb = JobCallbacks(store, job_id)
-    _start_watchdog(store, job_id, cb)
+    _watch_cancel(store, job_id, cb)
     try:
         settings = resolve_settings(**_engine_settings(job["settings"], service))
         frame = read_table(dataset["path"])
@@ -96,23 +95,19 @@ def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
     return values
 
 
-def _start_watchdog(store: JobStore, job_id: str, cb: JobCallbacks) -> None:
-    """Exit when the runner dies, or when a cancelled job does not stop within the grace time."""
-    parent = os.getppid()
-
+def _watch_cancel(store: JobStore, job_id: str, cb: JobCallbacks) -> None:
+    """Stop a cancelled job that has not wound down within the grace time; keep its trials."""
     def watch() -> None:
-        while True:
+        while not (cb.cancelled_at and time.time() - cb.cancelled_at > CANCEL_GRACE_S):
             time.sleep(0.5)
-            if os.getppid() != parent:
-                _kill_group()
-            if cb.cancelled_at and time.time() - cb.cancelled_at > CANCEL_GRACE_S:
-                store.finish(job_id, CANCELLED)
-                _kill_group()
+        store.finish(job_id, CANCELLED)
+        kill_group()
 
-    threading.Thread(target=watch, daemon=True, name="job-watchdog").start()
+    threading.Thread(target=watch, daemon=True, name="cancel-watch").start()
 
 
-def _kill_group() -> None:
+def kill_group() -> None:
+    """SIGKILL this process's group: the job and its trial workers."""
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 

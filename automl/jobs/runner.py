@@ -20,6 +20,7 @@ from automl.store import FAILED, JobStore
 
 log = logging.getLogger("automl.runner")
 POLL_S = 0.5
+PARENT_ENV = "AUTOML_SERVE_PID"
 
 
 class Runner:
@@ -48,7 +49,7 @@ class Runner:
 
     def _start(self, job_id: str) -> None:
         env = {**os.environ, **self.service.to_env()}
-        cmd = [sys.executable, "-m", "automl.jobs.execute", job_id]
+        cmd = [sys.executable, "-m", "automl.jobs.launch", job_id, str(os.getpid())]
         self.children[job_id] = subprocess.Popen(cmd, env=env, start_new_session=True)
         log.info("job %s started (pid %d)", job_id, self.children[job_id].pid)
 
@@ -73,8 +74,8 @@ class Runner:
                 "code": "interrupted", "message": "interrupted by a shutdown", "details": {}})
         self.children.clear()
 
-    def run_forever(self) -> None:
-        parent = os.getppid()
+    def run_forever(self, parent: int) -> None:
+        """Run until a signal, or until ``parent`` (the ``automl serve`` process) is gone."""
         while not self.stopping:
             self.step()
             if os.getppid() != parent:
@@ -103,7 +104,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     runner.recover()
     log.info("runner ready (%d job(s) at once)", service.max_concurrent_jobs)
-    runner.run_forever()
+    runner.run_forever(int(os.environ.get(PARENT_ENV) or os.getppid()))
     return 0
 
 
