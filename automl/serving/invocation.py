@@ -256,9 +256,12 @@ class Predictor:
         if isinstance(item, dict) and set(item) == {"features"}:
             item = item["features"]
         if isinstance(item, dict):
+            _check_scalars(item, row)
             return item
         if isinstance(item, list):
-            return dict(zip(self._column_order(len(item), row), item, strict=True))
+            record = dict(zip(self._column_order(len(item), row), item, strict=True))
+            _check_scalars(record, row)
+            return record
         raise InvalidRequest(
             f"row {row} is a {type(item).__name__}; each row must be a record (an object of "
             "column: value) or a list of values in the training column order", {"row": row})
@@ -280,9 +283,7 @@ class Predictor:
                 for k, p in zip(best, matrix, strict=True)]
 
     def raw_frame(self, rows: list[dict]) -> pd.DataFrame:
-        """The request rows as a frame of raw values (checked to be scalars)."""
-        for i, record in enumerate(rows, start=1):
-            _check_scalars(record, i)
+        """The request rows as a frame of raw values."""
         return pd.DataFrame.from_records(rows)
 
     def _fast_frame(self, record: dict) -> pd.DataFrame | None:
