@@ -1,0 +1,101 @@
+"""Explanations (SHAP, global and per row) and model-quality reports.
+
+See :mod:`automl.explain.shapley` for the explainer per model and the output scale.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from automl.explain.shapley import Explanation, explain, uses_permutation
+
+GLOBAL_ROWS = {"tree": 200, "permutation": 25}
+
+
+def _sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
+    return frame if len(frame) <= n else frame.sample(n, random_state=seed)
+
+
+def explain_global(bundle, frame: pd.DataFrame, max_rows: int | None = None) -> dict[str, float]:
+    """Mean absolute SHAP value per original column (summed over classes), largest first.
+
+    ``frame`` holds raw rows (schema columns; the target may be present and is ignored); a
+    sample of at most ``max_rows`` rows is explained.
+    """
+    return importance_of(_global_explanation(bundle, frame, max_rows))
+
+
+def _global_explanation(bundle, frame: pd.DataFrame, max_rows: int | None) -> Explanation:
+    n = max_rows or GLOBAL_ROWS["permutation" if uses_permutation(bundle) else "tree"]
+    return explain(bundle, _sample(frame, n))
+
+
+def importance_of(e: Explanation) -> dict[str, float]:
+    """Mean |SHAP| per column over rows, summed over outputs; largest first."""
+    importance = np.abs(e.values).mean(axis=0).sum(axis=1)
+    order = np.argsort(-importance, kind="stable")
+    return {e.columns[i]: float(importance[i]) for i in order}
+
+
+def explain_rows(bundle, frame: pd.DataFrame) -> list[dict]:
+    """Per row: ``base_value``, ``contributions`` {column: value}, ``prediction``, ``output``.
+
+    ``base_value + sum(contributions) == prediction`` on the scale named by ``output``
+    (binary: the second class; multiclass: the predicted class, named in ``class``).
+    """
+    e = explain(bundle, frame)
+    rows = []
+    for i in range(e.values.shape[0]):
+        k = _explained_output(e, i, bundle)
+        row = {"base_value": float(e.base[k]),
+               "contributions": {c: float(v) for c, v in zip(e.columns, e.values[i, :, k],
+                                                              strict=True)},
+               "prediction": float(e.prediction[i, k]), "output": e.output}
+        if bundle.task != "regression":
+            row["class"] = bundle.classes[k if e.prediction.shape[1] > 1 else 1]
+        rows.append(row)
+    return rows
+
+
+def _explained_output(e: Explanation, i: int, bundle) -> int:
+    if e.prediction.shape[1] == 1:
+        return 0
+    if bundle.task == "binary":
+        return 1
+    return int(np.argmax(e.prediction[i]))
+
+
+def write_explanations(job, output_dir: str | Path, frame: pd.DataFrame) -> dict[str, float]:
+    """``explanations/<winner_id>/importance.json`` and ``importance.svg``; returns timings."""
+    start = time.perf_counter()
+    directory = Path(output_dir) / "explanations" / job.winner.candidate_id
+    directory.mkdir(parents=True, exist_ok=True)
+    e = _global_explanation(job.bundle, frame, None)
+    importance, scale = importance_of(e), e.output
+    doc = {"candidate_id": job.winner.candidate_id, "output": scale,
+           "measure": "mean |SHAP value| per original column", "importance": importance}
+    (directory / "importance.json").write_text(json.dumps(doc, indent=2))
+    _bar_chart(importance, scale, directory / "importance.svg")
+    return {"explanations_s": time.perf_counter() - start}
+
+
+def _bar_chart(importance: dict[str, float], scale: str, path: Path, top: int = 20) -> None:
+    from automl.explain.quality import figure, save
+
+    items = list(importance.items())[:top][::-1]
+    fig, ax = figure((6, 0.3 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.set_xlabel(f"mean |SHAP| ({scale})")
+    save(fig, path)
+
+
+def write_transparency(job, output_dir, data_path) -> dict[str, float]:
+    """Notebooks, explanations and quality reports of ``job``; see :mod:`.transparency`."""
+    from automl.explain.transparency import write_transparency as write
+
+    return write(job, output_dir, data_path)

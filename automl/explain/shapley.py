@@ -1,0 +1,183 @@
+"""SHAP values of a model bundle, in terms of the ORIGINAL columns.
+
+Which explainer: ``TreeExplainer`` for LightGBM, HistGradientBoosting and forests, ``LinearExplainer``
+for linear models (both on the preprocessed matrix; the pieces of a one-hot, ordinal, date or
+text column are summed back to that column), and a permutation explainer on the coerced
+original columns for everything else (k-NN, the ensemble's weighted vote).
+
+Output scale (``"output"`` in every result): the scale the model adds up in, the same for the
+global and per-row explanations of a model: ``"log-odds"`` (raw margin) for boosted trees and
+logistic regression, ``"probability"`` for forests, k-NN and ensembles, ``"value"`` for
+regression. Binary classification explains the second class (``classes[1]``); multiclass
+explains each row's predicted class. In every row ``base_value + sum(contributions) ==
+prediction`` up to float rounding.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import shap
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import ElasticNet, LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from automl.explain.columns import column_of_features
+
+MARGIN_TREES = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+LINEAR = (LogisticRegression, ElasticNet)
+PERMUTATION_BACKGROUND = 20
+ADDITIVITY_TOL = 1e-6
+
+
+class Explanation:
+    """SHAP values per original column: ``values`` (rows, columns, outputs), ``base`` (outputs,)."""
+
+    def __init__(self, values: np.ndarray, base: np.ndarray, prediction: np.ndarray,
+                 columns: list[str], output: str):
+        self.values, self.base, self.prediction = values, base, prediction
+        self.columns, self.output = columns, output
+
+
+def explain(bundle, frame: pd.DataFrame, seed: int = 0) -> Explanation:
+    """SHAP values of ``bundle.model`` on the raw rows ``frame`` (validated by the schema)."""
+    X = bundle.prepare(frame)
+    model = bundle.model
+    if isinstance(model, Pipeline) and _kind(model[-1]) != "other":
+        result = _explain_pipeline(model, X, bundle.task)
+        if _additive(result):
+            return result  # else: a split shap cannot follow (HistGradientBoosting categories)
+    return _explain_permutation(model, X, bundle.task, seed)
+
+
+def _additive(e: Explanation) -> bool:
+    error = np.abs(e.base[None, :] + e.values.sum(axis=1) - e.prediction)
+    return bool(np.all(error <= ADDITIVITY_TOL * (1 + np.abs(e.prediction))))
+
+
+def uses_permutation(bundle) -> bool:
+    """True when ``bundle`` is explained by the (slower) permutation explainer."""
+    return not isinstance(bundle.model, Pipeline) or _kind(bundle.model[-1]) == "other"
+
+
+def _kind(estimator) -> str:
+    if _is_lightgbm(estimator) or isinstance(estimator, MARGIN_TREES + FORESTS):
+        return "tree"
+    return "linear" if isinstance(estimator, LINEAR) else "other"
+
+
+def _is_lightgbm(estimator) -> bool:
+    return type(estimator).__module__.startswith("lightgbm")
+
+
+def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str) -> Explanation:
+    pre, est = model[:-1], model[-1]
+    Z = pre.transform(X)
+    dense = Z.toarray() if hasattr(Z, "toarray") else Z
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shap's own deprecation and feature-name notices
+        if _kind(est) == "tree":
+            explainer = shap.TreeExplainer(est)
+            values = explainer.shap_values(dense, check_additivity=False)
+        else:
+            explainer = shap.LinearExplainer(est, shap.maskers.Independent(dense, max_samples=200))
+            values = explainer.shap_values(dense)
+    raw = _direct_output(est, Z, task)
+    output = "value" if task == "regression" else (
+        "probability" if isinstance(est, FORESTS) else "log-odds")
+    values, base = _as_3d(values, explainer.expected_value, raw.shape[1])
+    groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
+    return _grouped(values, base, raw, groups, list(X.columns), output)
+
+
+def _direct_output(est, Z, task: str) -> np.ndarray:
+    """The model's own output on the explained scale, (rows, outputs)."""
+    if task == "regression":
+        out = est.predict(Z)
+    elif isinstance(est, FORESTS):
+        out = est.predict_proba(Z)
+    elif _is_lightgbm(est):
+        out = est.predict(Z, raw_score=True)
+    else:
+        out = est.decision_function(Z)
+    out = np.asarray(out, dtype=float)
+    return out.reshape(len(out), -1)
+
+
+def _as_3d(values, expected, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, list):
+        values = np.stack(values, axis=-1)
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    base = np.atleast_1d(np.asarray(expected, dtype=float)).reshape(-1)
+    if values.shape[2] != n_outputs or base.shape[0] != n_outputs:
+        raise ValueError(f"SHAP gave {values.shape[2]} outputs, the model {n_outputs}")
+    return values, base
+
+
+def _grouped(values, base, raw, groups: list[str], columns: list[str], output: str) -> Explanation:
+    index = {c: i for i, c in enumerate(columns)}
+    summed = np.zeros((values.shape[0], len(columns), values.shape[2]))
+    for j, col in enumerate(groups):
+        summed[:, index[col], :] += values[:, j, :]
+    return Explanation(summed, base, raw, columns, output)
+
+
+def _explain_permutation(model, X: pd.DataFrame, task: str, seed: int) -> Explanation:
+    codes, decode = _encode(X)
+    rng = np.random.default_rng(seed)
+    background = codes[rng.choice(len(codes), min(PERMUTATION_BACKGROUND, len(codes)),
+                                  replace=False)]
+
+    def f(matrix: np.ndarray) -> np.ndarray:
+        frame = decode(matrix)
+        return model.predict(frame) if task == "regression" else model.predict_proba(frame)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.PermutationExplainer(f, shap.maskers.Independent(background),
+                                              seed=seed)
+        result = explainer(codes, max_evals=2 * codes.shape[1] + 1, silent=True)
+    raw = np.asarray(f(codes), dtype=float).reshape(len(codes), -1)
+    values, base = _as_3d(result.values, np.asarray(result.base_values)[0], raw.shape[1])
+    return Explanation(values, base, raw, list(X.columns), "value" if task == "regression"
+                       else "probability")
+
+
+def _encode(X: pd.DataFrame):
+    """A float matrix for the masker, and the way back to the model's clean frame."""
+    levels = {}
+    cols = []
+    for name in X.columns:
+        s = X[name]
+        if pd.api.types.is_numeric_dtype(s):
+            cols.append(s.to_numpy(dtype=float))
+        else:
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            levels[name] = np.asarray([*uniques, None], dtype=object)
+            cols.append(codes.astype(float))
+    matrix = np.column_stack(cols)
+
+    def decode(m: np.ndarray) -> pd.DataFrame:
+        out = {}
+        for j, name in enumerate(X.columns):
+            if name in levels:
+                idx = m[:, j].astype(int)
+                values = np.where(idx >= 0, levels[name][np.clip(idx, 0, None)], None)
+                out[name] = pd.Series(values, dtype=object).where(idx >= 0, np.nan)
+            else:
+                out[name] = m[:, j]
+        return pd.DataFrame(out, columns=X.columns)
+
+    return matrix, decode
