@@ -62,3 +62,13 @@ trials = Table(
     Column("result", JSON, nullable=False),
     Index("ix_trials_job_candidate", "job_id", "candidate_id", unique=True),
 )
+
+endpoints = Table(
+    "endpoints", metadata,
+    Column("name", String(63), primary_key=True),
+    Column("job_id", String(32), nullable=False, index=True),
+    Column("candidate_id", String(128), nullable=False),
+    Column("bundle_path", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
