@@ -119,8 +119,6 @@ def test_worker_killed_mid_trial_and_the_job_goes_on(make_dask_cluster):
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(strict=True, raises=ClusterLost,
-                   reason="finalize.refit runs on the executor and has no local fallback yet")
 def test_scheduler_lost_mid_job_ends_with_what_finished(make_dask_cluster):
     cluster = make_dask_cluster(1)
     seen: list[str] = []
