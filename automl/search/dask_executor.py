@@ -175,15 +175,20 @@ class DaskExecutor(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Fail what is still queued or running, then close the client (never the cluster)."""
+        """Fail and cancel what is still queued or running, remove the job's data from the
+        workers, and close the client (never the cluster). ``wait`` is not needed: nothing
+        of this executor's runs here."""
         if self._closed:
             return
         self._closed = True
         self._wakeup.set()
         self._thread.join(timeout=5)
+        remotes = [t.remote for t in self._running if t.remote is not None]
         self._fail_all(RuntimeError("executor shut down"))
         try:
             if self._client.status == "running":
+                if remotes:
+                    self._client.cancel(remotes, force=True)
                 for ref in self._data:
                     self._client.unregister_worker_plugin(ref.token)
         except Exception:  # the scheduler may be gone already; closing is all that is left
