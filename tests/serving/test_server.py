@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import boto3
@@ -126,7 +127,9 @@ def test_explain_flag_from_query_and_custom_attributes(titanic, titanic_rows):
     with app.test_request_context("/invocations"):
         assert not wants_explanation()
     one = titanic_rows.head(1).to_csv(header=False, index=False)
-    answer = client.post("/invocations?explain=true", data=one, content_type="text/csv")
+    with warnings.catch_warnings():  # importing shap -> matplotlib warns (not ours to fix)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        answer = client.post("/invocations?explain=true", data=one, content_type="text/csv")
     if answer.status_code == 501:  # until automl.explain exposes explain_rows
         assert "explanations not available" in answer.json["error"]["message"]
     else:
