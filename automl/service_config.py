@@ -25,8 +25,10 @@ _ENV = {
     "host": "AUTOML_HOST",
     "port": "AUTOML_PORT",
     "workers": "AUTOML_WORKERS",
+    "public_endpoints": "AUTOML_PUBLIC_ENDPOINTS",
 }
 _INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers"}
+_BOOLS = {"public_endpoints"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ServiceSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 2
+    public_endpoints: bool = False
 
     @property
     def db_url(self) -> str:
@@ -71,6 +74,8 @@ def resolve_service_settings(env: Mapping[str, str] | None = None, **overrides) 
 
 
 def _parse(name: str, raw: str):
+    if name in _BOOLS:
+        return raw.strip().lower() in ("1", "true", "yes", "on")
     if name not in _INTS:
         return raw
     try:

@@ -1,5 +1,10 @@
 """Optional bearer-token protection: with ``AUTOML_API_TOKEN`` set, every API route needs
-``Authorization: Bearer <token>`` (or a logged-in session) and every page needs a login."""
+``Authorization: Bearer <token>`` (or a logged-in session) and every page needs a login.
+
+Model invocations (``POST /endpoints/<name>/invocations``) need the token too, answered 401 in
+JSON like the API, unless ``AUTOML_PUBLIC_ENDPOINTS=1`` opens them (SageMaker clients sign with
+SigV4, which this service does not check; a boto3 client can add the bearer header with an
+event hook, as the endpoint page shows). ``GET /ping`` is always open, for health checks."""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from flask import Flask, redirect, request, session, url_for
 
 from web.errors import error_response
 
-OPEN_ENDPOINTS = {"pages.login", "static"}
+OPEN_ENDPOINTS = {"pages.login", "static", "endpoints.ping"}
+INVOCATIONS = "endpoints.invocations"
 
 
 def secret_key(data_dir: str) -> bytes:
@@ -32,19 +38,20 @@ def token_ok(token: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(token.encode(), given.encode())
 
 
-def init_auth(app: Flask, token: str | None) -> None:
+def init_auth(app: Flask, token: str | None, public_endpoints: bool = False) -> None:
     """Install the check before every request when a token is configured."""
     if not token:
         return
+    open_endpoints = OPEN_ENDPOINTS | ({INVOCATIONS} if public_endpoints else set())
 
     @app.before_request
     def require_token():
-        if request.endpoint in OPEN_ENDPOINTS or session.get("authenticated"):
+        if request.endpoint in open_endpoints or session.get("authenticated"):
             return None
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer ") and token_ok(token, header[7:].strip()):
             return None
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.endpoint == INVOCATIONS:
             return error_response("unauthorized", "missing or wrong API token; send "
                                   "'Authorization: Bearer <token>'", status=401)
         return redirect(url_for("pages.login", next=request.full_path))

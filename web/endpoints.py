@@ -1,10 +1,212 @@
-"""Model endpoints (``/api/v1/endpoints``, ``/endpoints/<name>/invocations``): issue 5.
+"""Model endpoints (DESIGN 3 and 4b): the JSON API under ``/api/v1/endpoints``, the SageMaker
+Runtime compatible ``POST /endpoints/<name>/invocations`` and ``GET /ping``, and the pages.
 
-A slot so that ``create_app`` already registers a blueprint for them; the serving work fills it.
+Views are thin: they parse, call :class:`web.endpoint_service.Endpoints` or
+:func:`automl.serving.invocation.invoke`, and answer. Invocations, ``/ping`` and the API always
+answer errors as JSON; the pages answer them as HTML.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from itertools import chain
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from automl.exceptions import AutoMLError
+from automl.serving.batch import stream_predictions
+from automl.serving.invocation import invoke
+from automl.serving.server import wants_explanation
+from web.api import CSV_TYPES, spec
+from web.endpoint_schemas import Endpoint, EndpointCreate, EndpointList, EndpointUpdate
+from web.endpoint_service import Endpoints, examples
+from web.errors import (
+    InvalidRequest,
+    UnsupportedMediaType,
+    error_response,
+    status_for,
+)
 
 bp = Blueprint("endpoints", __name__)
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+MACHINE_ROUTES = {"endpoints.invocations", "endpoints.ping"}
+CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
+
+
+@bp.record_once
+def _attach(state) -> None:
+    state.app.extensions["automl_endpoints"] = Endpoints(state.app.extensions["automl"])
+
+
+def endpoints() -> Endpoints:
+    return current_app.extensions["automl_endpoints"]
+
+
+# JSON API -------------------------------------------------------------------------------------
+
+@spec.route(api, "/endpoints", "POST", summary="Deploy a job's winner, or one of its candidates",
+            body=EndpointCreate, responses={201: Endpoint})
+def create_endpoint(body: EndpointCreate):
+    view = endpoints().create(body)
+    return jsonify(view), 201, {"Location": view["links"]["self"]}
+
+
+@spec.route(api, "/endpoints", "GET", summary="List endpoints, newest first",
+            responses={200: EndpointList}, query={"job_id": {"type": "string"}})
+def list_endpoints():
+    return jsonify({"endpoints": endpoints().list(request.args.get("job_id"))})
+
+
+@spec.route(api, "/endpoints/<name>", "GET", summary="One endpoint", responses={200: Endpoint})
+def get_endpoint(name: str):
+    return jsonify(endpoints().get(name))
+
+
+@spec.route(api, "/endpoints/<name>", "PUT", summary="Point an endpoint at another model "
+            "(atomically: requests see the old model or the new one)", body=EndpointUpdate,
+            responses={200: Endpoint})
+def update_endpoint(name: str, body: EndpointUpdate):
+    return jsonify(endpoints().update(name, body))
+
+
+@spec.route(api, "/endpoints/<name>", "DELETE", summary="Remove an endpoint",
+            responses={204: "text/plain"})
+def delete_endpoint(name: str):
+    endpoints().delete(name)
+    return "", 204
+
+
+@spec.route(api, "/endpoints/<name>/batch", "POST", summary="Predict a CSV with a header row "
+            "(streamed in and out): prediction and probability_<class> columns",
+            responses={200: "text/csv"}, request_content=CSV_BODY)
+def batch(name: str):
+    bundle = endpoints().bundle(name)
+    if request.mimetype not in CSV_TYPES:
+        raise UnsupportedMediaType(f"send the CSV as a text/csv body, not "
+                                   f"{request.mimetype or 'no content type'}")
+    pieces = stream_predictions(bundle, request.stream)
+    try:
+        first = next(pieces, b"")
+    except ValueError as exc:
+        raise InvalidRequest(f"cannot read the CSV: {exc}") from exc
+    return Response(stream_with_context(chain([first], pieces)), mimetype="text/csv")
+
+
+bp.register_blueprint(api)
+
+
+# SageMaker Runtime ----------------------------------------------------------------------------
+
+@bp.post("/endpoints/<name>/invocations")
+def invocations(name: str):
+    """InvokeEndpoint: the body goes to :func:`invoke` with the endpoint's current bundle."""
+    bundle = endpoints().bundle(name)
+    answer = invoke(bundle, request.get_data(cache=False), request.content_type,
+                    request.headers.get("Accept"), explain=wants_explanation())
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+
+@bp.get("/ping")
+def ping():
+    return Response(b"", 200)
+
+
+# Pages ----------------------------------------------------------------------------------------
+
+@bp.get("/endpoints")
+def list_page():
+    return render_template("endpoints.html", endpoints=endpoints().list())
+
+
+@bp.get("/endpoints/<name>")
+def page(name: str):
+    view = endpoints().get(name)
+    bundle = endpoints().bundle(name)
+    job = current_app.extensions["automl"].job(view["job_id"])
+    record = example_record(bundle, job["dataset_id"])
+    settings = current_app.extensions["automl"].settings
+    auth = "public" if settings.public_endpoints else "token"
+    auth = auth if settings.api_token else "open"
+    return render_template("endpoint.html", endpoint=view, bundle=bundle, record=record,
+                           auth=auth, examples=examples(request.url_root, name, record,
+                                                        auth == "token"))
+
+
+@bp.post("/jobs/<job_id>/deploy")
+def deploy_form(job_id: str):
+    """The Deploy button of the job and candidate pages."""
+    form = {"name": request.form.get("name", "").strip(), "job_id": job_id,
+            "candidate_id": request.form.get("candidate_id") or None}
+    try:
+        view = endpoints().create(EndpointCreate.model_validate(form))
+    except ValidationError:
+        return _list_with_error(form, "give the endpoint a name", 400)
+    except AutoMLError as exc:
+        return _list_with_error(form, exc.message, status_for(exc.code))
+    return redirect(url_for("endpoints.page", name=view["name"]))
+
+
+def _list_with_error(form: dict, message: str, status: int):
+    return render_template("endpoints.html", endpoints=endpoints().list(), error=message,
+                           form=form), status
+
+
+@bp.post("/endpoints/<name>/delete")
+def delete_form(name: str):
+    endpoints().delete(name)
+    return redirect(url_for("endpoints.list_page"))
+
+
+def example_record(bundle, dataset_id: str) -> dict:
+    """One row of the model's input columns with example values from the job's dataset."""
+    try:
+        columns = current_app.extensions["automl"].dataset(dataset_id)["columns"]
+    except AutoMLError:
+        columns = []
+    found = {c["name"]: c.get("example") for c in columns}
+    return {c.name: _example_value(found.get(c.name), c.role) for c in bundle.schema.columns}
+
+
+def _example_value(value, role: str):
+    if value in (None, ""):
+        return None
+    if role == "numeric":
+        try:
+            return float(value) if "." in str(value) else int(value)
+        except ValueError:
+            return value
+    return value
+
+
+# Errors: JSON for machines, HTML for people ---------------------------------------------------
+
+def _machine() -> bool:
+    return request.path.startswith("/api/") or request.endpoint in MACHINE_ROUTES
+
+
+@bp.errorhandler(AutoMLError)
+def on_error(exc: AutoMLError):
+    if _machine():
+        return error_response(exc.code, exc.message, exc.details)
+    status = status_for(exc.code)
+    return render_template("error.html", status=status, message=exc.message), status
+
+
+@bp.errorhandler(HTTPException)
+def on_http_error(exc: HTTPException):
+    if not _machine():
+        return exc
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+            415: "unsupported_media_type"}.get(exc.code or 400, "invalid_request")
+    return error_response(code, exc.description or exc.name, status=exc.code)

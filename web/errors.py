@@ -30,6 +30,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "conflict": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "invalid_endpoint_name": 400,
+    "endpoint_not_found": 404,
+    "endpoint_exists": 409,
+    "model_unavailable": 503,
 }
 
 

@@ -1,0 +1,199 @@
+"""What the endpoint views do: deploy, repoint and remove endpoints; find an endpoint's bundle.
+
+The store row is the only state; each web worker keeps a :class:`BundleCache` keyed by
+``(name, updated_at)``, so a PUT answered by one worker is seen by every other on its next
+request. A PUT loads the new bundle completely before it changes the row, and each request
+uses one bundle object from start to end, so no request fails or mixes models during a swap.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from automl.deploy import ensure_bundle, winner_id
+from automl.exceptions import AutoMLError, NotReady
+from automl.serving.bundle import ModelBundle
+from automl.serving.server import load_bundle
+from automl.store import COMPLETED
+from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointStore, check_name
+from automl.store.files import job_dir
+from web.core import Service, _check_id, iso
+from web.endpoint_schemas import EndpointCreate, EndpointUpdate
+
+
+class ModelUnavailable(AutoMLError):
+    """The endpoint exists but its bundle cannot be loaded (its job was deleted, say)."""
+
+    code = "model_unavailable"
+
+
+class BundleCache:
+    """Loaded bundles of one worker, by endpoint ``(name, updated_at)`` and by bundle path.
+
+    Reads take no lock; loads are serialised so one bundle is read from disk once.
+    """
+
+    def __init__(self, loader: Callable[[str], ModelBundle] = load_bundle):
+        self._loader = loader
+        self._entries: dict[str, tuple[float, str, ModelBundle]] = {}
+        self._paths: dict[str, ModelBundle] = {}
+        self._lock = threading.Lock()
+
+    def get(self, row: dict) -> ModelBundle:
+        """The bundle of an endpoint row, loaded on first use after each change."""
+        entry = self._entries.get(row["name"])
+        if entry is not None and entry[0] == row["updated_at"]:
+            return entry[2]
+        bundle = self.load(row["bundle_path"])
+        if entry is None or entry[0] < row["updated_at"]:
+            self._remember(row, bundle)
+        return bundle
+
+    def load(self, path: str) -> ModelBundle:
+        """The bundle at ``path``, read from disk only if no endpoint of this worker uses it."""
+        with self._lock:
+            bundle = self._paths.get(path)
+            if bundle is None:
+                try:
+                    bundle = self._loader(path)
+                except AutoMLError as exc:
+                    raise ModelUnavailable(f"the endpoint's model cannot be loaded: {exc.message}; "
+                                           "point the endpoint at another model (PUT)") from exc
+                self._paths[path] = bundle
+            return bundle
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._entries.pop(name, None)
+            self._prune()
+
+    def _remember(self, row: dict, bundle: ModelBundle) -> None:
+        with self._lock:
+            self._entries[row["name"]] = (row["updated_at"], row["bundle_path"], bundle)
+            self._prune()
+
+    def _prune(self) -> None:
+        used = {path for _, path, _ in self._entries.values()}
+        for path in [p for p in self._paths if p not in used]:
+            del self._paths[path]
+
+
+class Endpoints:
+    """Endpoint operations over the store, the job artifacts and this worker's bundle cache."""
+
+    def __init__(self, service: Service, cache: BundleCache | None = None):
+        self.service = service
+        self.store = EndpointStore(service.store.engine)
+        self.cache = cache or BundleCache()
+
+    def create(self, body: EndpointCreate) -> dict:
+        """Deploy a job's winner (or another completed candidate) under a new name."""
+        name = check_name(body.name)
+        self._free(name)
+        job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
+        self.cache.load(str(path))
+        row = self.store.add(name, job_id, cid, str(path))
+        self.cache.get(row)
+        return self.view(row)
+
+    def update(self, name: str, body: EndpointUpdate) -> dict:
+        """Point an endpoint at another model: load it fully, then swap the row in one UPDATE."""
+        self.store.get(name)
+        job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
+        self.cache.load(str(path))
+        row = self.store.repoint(name, job_id, cid, str(path))
+        self.cache.get(row)
+        return self.view(row)
+
+    def delete(self, name: str) -> None:
+        self.store.remove(name)
+        self.cache.forget(name)
+
+    def get(self, name: str) -> dict:
+        return self.view(self._row(name))
+
+    def list(self, job_id: str | None = None) -> list[dict]:
+        return [self.view(r) for r in self.store.list(job_id)]
+
+    def bundle(self, name: str) -> ModelBundle:
+        """The loaded bundle an endpoint serves now (404 for an unknown name)."""
+        try:
+            return self.cache.get(self._row(name))
+        except EndpointNotFound:
+            self.cache.forget(name)
+            raise
+
+    def view(self, row: dict) -> dict:
+        name = row["name"]
+        return {"name": name, "job_id": row["job_id"], "candidate_id": row["candidate_id"],
+                "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+                "links": {"self": f"/api/v1/endpoints/{name}",
+                          "invocations": f"/endpoints/{name}/invocations",
+                          "batch": f"/api/v1/endpoints/{name}/batch",
+                          "page": f"/endpoints/{name}", "job": f"/api/v1/jobs/{row['job_id']}"}}
+
+    def _row(self, name: str) -> dict:
+        if not isinstance(name, str) or len(name) > 63:
+            raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
+        return self.store.get(name)
+
+    def _free(self, name: str) -> None:
+        try:
+            self.store.get(name)
+        except EndpointNotFound:
+            return
+        raise EndpointExists(f"an endpoint named '{name}' already exists; choose another name, "
+                             "or PUT to point it at another model", {"name": name})
+
+    def _bundle_path(self, job_id: str, candidate_id: str | None) -> tuple[str, str, Path]:
+        """The job, candidate and bundle directory to serve, refitting a non-winner once."""
+        job = self.service.store.get_job(_check_id(job_id, "job"))
+        directory = job_dir(self.service.settings.data_dir, job["id"])
+        winner = winner_id(directory)
+        if job["status"] != COMPLETED or winner is None:
+            raise NotReady(f"job '{job['id']}' is {job['status']} and has no model to deploy; "
+                           "deploy a completed job", {"job_id": job["id"], "status": job["status"]})
+        cid = _check_id(candidate_id, "candidate") if candidate_id else winner
+        dataset = self.service.store.get_dataset(job["dataset_id"])
+        path = ensure_bundle(directory, cid, dataset["path"], job["target"], job["settings"])
+        return job["id"], cid, path
+
+
+def examples(base_url: str, name: str, record: dict, token: bool) -> dict[str, str]:
+    """Ready-to-paste curl and Python (boto3 ``sagemaker-runtime``) calls of an endpoint."""
+    url = f"{base_url.rstrip('/')}/endpoints/{name}/invocations"
+    body = json.dumps({"instances": [record]})
+    auth = ' -H "Authorization: Bearer $AUTOML_API_TOKEN"' if token else ""
+    curl = (f"curl -sS -X POST {shlex.quote(url)}{auth} \\\n"
+            f"  -H 'Content-Type: application/json' -H 'Accept: application/json' \\\n"
+            f"  --data {shlex.quote(body)}")
+    return {"url": url, "curl": curl,
+            "python": _python_example(base_url.rstrip("/"), name, record, token)}
+
+
+def _python_example(base_url: str, name: str, record: dict, token: bool) -> str:
+    lines = ["import json", "", "import boto3"]
+    if token:
+        lines += ["import os", "from botocore import UNSIGNED", "from botocore.config import Config"]
+    lines += ["", 'runtime = boto3.client(', '    "sagemaker-runtime",',
+              f"    endpoint_url={base_url!r},", '    region_name="us-east-1",',
+              '    aws_access_key_id="unused", aws_secret_access_key="unused",']
+    if token:
+        lines += ["    config=Config(signature_version=UNSIGNED),"]
+    lines += [")"]
+    if token:
+        lines += ["runtime.meta.events.register(",
+                  '    "before-send.sagemaker-runtime.InvokeEndpoint",',
+                  '    lambda request, **_: request.headers.__setitem__(',
+                  '        "Authorization", "Bearer " + os.environ["AUTOML_API_TOKEN"]),', ")"]
+    lines += [f"rows = [{json.dumps(record)}]",
+              "response = runtime.invoke_endpoint(",
+              f"    EndpointName={name!r},",
+              '    ContentType="application/json",', '    Accept="application/json",',
+              '    Body=json.dumps({"instances": rows}),', ")",
+              'print(json.loads(response["Body"].read()))']
+    return "\n".join(lines)
