@@ -222,6 +222,7 @@ def _affordable_winner(ranked: list[TrialResult], data: TrainingData, settings: 
 
 def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult) -> dict:
     return {"target": profile.target, "metric": metric.name,
+            "input_columns": [c.name for c in profile.columns if c.name != profile.target],
             "greater_is_better": metric.greater_is_better, "score": winner.score,
             "score_std": winner.score_std, "candidate_id": winner.candidate_id,
             "family": winner.family, "params": winner.params, "seed": settings.seed,
