@@ -19,7 +19,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import shap
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -32,6 +31,12 @@ from sklearn.linear_model import ElasticNet, LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from automl.explain.columns import column_of_features
+
+with warnings.catch_warnings():
+    # shap 0.51 calls a matplotlib colormap method that matplotlib marks for deprecation
+    warnings.filterwarnings("ignore", message=r"The set_(bad|over|under) function",
+                            category=PendingDeprecationWarning)
+    import shap
 
 MARGIN_TREES = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)

@@ -1,0 +1,141 @@
+"""SHAP explanations add up, speak in original columns; quality reports are written."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import automl
+from automl.candidates.generator import build_pipeline
+from automl.explain import explain_global, explain_rows, write_explanations
+from automl.explain.honesty import close_call
+from automl.explain.quality import write_quality
+from automl.explain.transparency import training_rows
+from automl.serving.bundle import ModelBundle
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, sample_data):
+    """A binary job on 300 titanic rows: text, categorical and numeric columns, an ensemble."""
+    path = tmp_path_factory.mktemp("explain") / "titanic.csv"
+    pd.read_csv(sample_data / "titanic.csv").head(300).to_csv(path, index=False)
+    result = automl.fit(path, "Survived", time_budget=None, max_candidates=6, n_jobs=2)
+    return result.job, path
+
+
+@pytest.fixture(scope="module")
+def regression_job(tmp_path_factory, sample_data):
+    path = tmp_path_factory.mktemp("explain-reg") / "abalone.csv"
+    pd.read_csv(sample_data / "abalone.csv").head(300).to_csv(path, index=False)
+    result = automl.fit(path, "Rings", time_budget=None, max_candidates=2, n_jobs=2)
+    return result.job, path
+
+
+def _bundle(job, candidate_id: str, path) -> ModelBundle:
+    """The candidate refitted on all rows, as a bundle (the job keeps only the winner's)."""
+    frame, y, _ = training_rows(job, path)
+    trial = job.trials[candidate_id]
+    pipeline = build_pipeline(trial.spec, trial.params, job.bundle.schema, trial.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(job.bundle.schema.coerce(frame, strict=False), y)
+    return ModelBundle(pipeline, job.bundle.schema, job.profile.task, job.bundle.classes)
+
+
+def _check_rows(bundle, frame) -> list[dict]:
+    rows = explain_rows(bundle, frame)
+    assert len(rows) == len(frame)
+    for row in rows:
+        assert set(row["contributions"]) == set(bundle.schema.names)
+        total = row["base_value"] + sum(row["contributions"].values())
+        assert total == pytest.approx(row["prediction"], abs=1e-6)
+    return rows
+
+
+def _families(job) -> dict[str, str]:
+    out = {}
+    for cid, trial in sorted(job.trials.items()):
+        out.setdefault(trial.spec.family, cid)
+    return out
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "linear", "random_forest",
+                                    "hist_gradient_boosting"])
+def test_contributions_add_up_to_the_prediction(job, family):
+    job, path = job
+    cid = _families(job).get(family)
+    if cid is None:
+        pytest.skip(f"no {family} trial in this small job")
+    bundle = _bundle(job, cid, path)
+    frame = pd.read_csv(path).head(5)
+    rows = _check_rows(bundle, frame)
+    proba = bundle.predict_proba(frame).to_numpy()[:, 1]
+    scale = rows[0]["output"]
+    got = np.array([r["prediction"] for r in rows])
+    expected = proba if scale == "probability" else np.log(proba / (1 - proba))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ensemble_rows_add_up_in_probability(job):
+    job, path = job
+    if not job.winner.members:
+        pytest.skip("no ensemble won")
+    frame = pd.read_csv(path).head(3)
+    rows = _check_rows(job.bundle, frame)
+    assert {r["output"] for r in rows} == {"probability"}
+    proba = job.bundle.predict_proba(frame).to_numpy()[:, 1]
+    np.testing.assert_allclose([r["prediction"] for r in rows], proba, atol=1e-9)
+
+
+def test_regression_rows_add_up_to_the_value(regression_job):
+    job, path = regression_job
+    frame = pd.read_csv(path).head(10)
+    rows = _check_rows(job.bundle, frame)
+    np.testing.assert_allclose([r["prediction"] for r in rows], job.bundle.predict(frame))
+
+
+def test_global_importance_is_per_original_column(job):
+    job, path = job
+    bundle = _bundle(job, _families(job)["linear"], path)  # one-hot and TF-IDF pieces
+    importance = explain_global(bundle, pd.read_csv(path), max_rows=60)
+    assert list(importance) and set(importance) == set(bundle.schema.names)
+    assert list(importance.values()) == sorted(importance.values(), reverse=True)
+    assert importance["Sex"] > 0
+
+
+def test_write_explanations_and_quality(job, tmp_path):
+    job, path = job
+    frame, y, folds = training_rows(job, path)
+    write_explanations(job, tmp_path, frame.head(30))
+    doc = json.loads((tmp_path / "explanations" / job.winner.candidate_id / "importance.json")
+                     .read_text())
+    assert set(doc["importance"]) == set(job.bundle.schema.names)
+    assert (tmp_path / "explanations" / job.winner.candidate_id / "importance.svg").is_file()
+    report = write_quality(job.winner, y, folds, "binary", job.bundle.classes, tmp_path)
+    directory = tmp_path / "quality" / job.winner.candidate_id
+    assert np.sum(report["confusion_matrix"]) == len(y)
+    assert [r["threshold"] for r in report["thresholds"]][4] == 0.5
+    for name in report["figures"]:
+        assert (directory / name).read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert json.loads((directory / "report.json").read_text())["rows"] == len(y)
+
+
+def test_regression_quality(regression_job, tmp_path):
+    job, path = regression_job
+    _, y, folds = training_rows(job, path)
+    report = write_quality(job.winner, y, folds, "regression", None, tmp_path)
+    assert report["rmse"] == pytest.approx(job.winner.secondary["rmse"], rel=1e-9)
+    assert {"residuals.svg", "predicted_vs_actual.svg"} <= set(report["figures"])
+
+
+def test_close_call():
+    board = pd.DataFrame({"rank": [1, 2], "candidate_id": ["a", "b"], "score": [0.90, 0.89],
+                          "score_std": [0.02, 0.01], "state": ["complete", "complete"]})
+    assert "close call" in close_call(board)
+    board["score"] = [0.95, 0.89]
+    assert close_call(board) is None
+    assert close_call(board.head(1)) is None

@@ -1,0 +1,100 @@
+"""Generated notebooks re-run a leaderboard row offline and print the same score."""
+
+from __future__ import annotations
+
+import warnings
+
+import nbformat
+import pandas as pd
+import pytest
+
+from automl.candidates.generator import build_pipeline
+from automl.notebooks import cells, execute, write_notebooks
+from automl.notebooks.render import Imports, render
+
+TOP = 5
+
+
+def _run(nb, cwd) -> dict:
+    """Execute ``nb``; return the kernel's ``cv_score`` (read back by an extra cell)."""
+    nb.cells.append(nbformat.v4.new_code_cell("print(repr(cv_score))"))
+    with warnings.catch_warnings():
+        # jupyter_client / zmq on this Python emit deprecation notices in the test process
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*zmq.*", category=RuntimeWarning)
+        execute(nb, cwd)
+    return float(nb.cells[-1].outputs[0]["text"])
+
+
+def _assert_same_4_digits(a: float, b: float) -> None:
+    assert f"{a:.4g}" == f"{b:.4g}", (a, b)
+
+
+def _notebooks(job, path, out):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        write_notebooks(job, out, path, execute_exploration=False)
+    return out / "notebooks"
+
+
+def test_top_candidates_reproduce_leaderboard_score(titanic_job, tmp_path):
+    job, path = titanic_job
+    directory = _notebooks(job, path, tmp_path)
+    done = job.leaderboard[job.leaderboard["state"] == "complete"].head(TOP)
+    assert "ensemble" in set(job.leaderboard["candidate_id"]) or len(done) == TOP
+    for cid, score in zip(done["candidate_id"], done["score"], strict=True):
+        nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
+        _assert_same_4_digits(_run(nb, directory), score)
+        assert (directory / f"{cid}.joblib").is_file()
+
+
+def test_awkward_column_names(awkward_job, tmp_path):
+    job, path = awkward_job
+    directory = _notebooks(job, path, tmp_path)
+    cid = job.winner.candidate_id
+    nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
+    _assert_same_4_digits(_run(nb, directory), job.winner.score)
+
+
+def test_every_completed_row_and_job_notebooks_are_written(titanic_job, tmp_path):
+    job, path = titanic_job
+    directory = _notebooks(job, path, tmp_path)
+    names = {p.stem for p in directory.glob("*.ipynb")}
+    assert {r.candidate_id for r in job.results if r.ok} <= names
+    assert {"data-exploration", "candidate-definitions"} <= names
+    definitions = nbformat.read(directory / "candidate-definitions.ipynb", as_version=4)
+    source = "\n".join(c.source for c in definitions.cells)
+    assert "CandidateSpec(" in source and "automl.fit(" in source
+
+
+def test_generated_coercion_equals_schema_coerce(awkward_job):
+    job, path = awkward_job
+    raw = pd.read_csv(path)
+    namespace = {"pd": pd, "np": __import__("numpy"), "raw": raw}
+    exec(cells.COERCE_HELPERS + "\n" + cells.coerce_cell(job.bundle.schema), namespace)
+    pd.testing.assert_frame_equal(namespace["X"], job.bundle.schema.coerce(raw, strict=False))
+
+
+@pytest.mark.parametrize("cid_index", range(3))
+def test_rendered_pipeline_round_trips(titanic_job, cid_index):
+    job, _ = titanic_job
+    trial = sorted(job.trials.values(), key=lambda t: t.candidate_id)[cid_index]
+    pipeline = build_pipeline(trial.spec, trial.params, job.bundle.schema, trial.seed)
+    imports = Imports()
+    code = render(pipeline, imports)
+    namespace: dict = {}
+    exec("import numpy as np\n" + "\n".join(imports.lines()) + f"\nobj = {code}", namespace)
+    assert render(namespace["obj"], Imports()) == code
+    assert repr(namespace["obj"]) == repr(pipeline)
+
+
+def test_exploration_notebook_is_executed(awkward_job, tmp_path):
+    job, path = awkward_job
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*zmq.*", category=RuntimeWarning)
+        write_notebooks(job, tmp_path, path)
+    nb = nbformat.read(tmp_path / "notebooks" / "data-exploration.ipynb", as_version=4)
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code_cells)
+    assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
