@@ -1,0 +1,298 @@
+"""Endpoints through the Flask test client: deploy, CRUD, invocations, batch, pages, auth, and
+an atomic repoint under concurrent invocations. One real job (titanic, two candidates) is run
+once for the module by the job runner's own ``execute``."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.jobs.execute import execute
+from automl.service_config import resolve_service_settings
+from automl.serving.batch import prediction_frame
+from automl.serving.bundle import ModelBundle
+from automl.store import FAILED
+from web import create_app
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "titanic.csv"
+ROW_CSV = '3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S\n'
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    data = tmp_path_factory.mktemp("endpoints") / "data"
+    return resolve_service_settings(env={}, data_dir=str(data))
+
+
+@pytest.fixture(scope="module")
+def app(settings):
+    return create_app({"TESTING": True, "SERVICE_SETTINGS": settings})
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def job(app, client, settings) -> dict:
+    """A completed job with a winner and at least one other completed candidate."""
+    dataset = client.post("/api/v1/datasets", data=SAMPLE.read_bytes(), content_type="text/csv",
+                          query_string={"name": "titanic.csv"}).json
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
+                                            "time_budget": None, "max_candidates": 2}).json
+    store = app.extensions["automl"].store
+    assert store.claim_next()["id"] == job["id"]
+    assert execute(store, settings, job["id"]) == "completed"
+    rows = client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]
+    others = [r["candidate_id"] for r in rows[1:] if r["state"] == "complete"]
+    assert others, rows
+    return {"id": job["id"], "dataset_id": dataset["id"], "winner": rows[0]["candidate_id"],
+            "other": others[-1], "dir": Path(settings.data_dir) / "jobs" / job["id"]}
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).drop(columns="Survived").head(30)
+
+
+def deploy(client, name: str, job_id: str, candidate_id: str | None = None):
+    body = {"name": name, "job_id": job_id}
+    if candidate_id is not None:
+        body["candidate_id"] = candidate_id
+    return client.post("/api/v1/endpoints", json=body)
+
+
+def invoke_csv(client, name: str, body: str, accept: str = "application/json"):
+    return client.post(f"/endpoints/{name}/invocations", data=body, content_type="text/csv",
+                       headers={"Accept": accept})
+
+
+def labels_of(client, name: str, rows: pd.DataFrame) -> list[float]:
+    response = invoke_csv(client, name, rows.to_csv(index=False))
+    assert response.status_code == 200, response.json
+    return [p["probability"] for p in response.json["predictions"]]
+
+
+def test_deploy_winner_and_invoke(client, job, rows):
+    response = deploy(client, "titanic-winner", job["id"])
+    assert response.status_code == 201, response.json
+    assert response.json["candidate_id"] == job["winner"]
+    assert response.headers["Location"] == "/api/v1/endpoints/titanic-winner"
+    bundle = ModelBundle.load(job["dir"] / "model")
+    expected = bundle.predict_proba(rows)
+    got = invoke_csv(client, "titanic-winner", rows.to_csv(index=False)).json["predictions"]
+    assert np.array([p["probabilities"] for p in got]) == pytest.approx(expected.to_numpy())
+    as_csv = invoke_csv(client, "titanic-winner", ROW_CSV, accept="text/csv")
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    assert as_csv.data.decode().split(",")[0] == str(bundle.predict(rows.head(1))[0])
+    record = rows.head(1).to_dict(orient="records")
+    as_json = client.post("/endpoints/titanic-winner/invocations", json={"instances": record})
+    assert as_json.json["predictions"][0]["labels"] == [0, 1]
+    assert client.get("/ping").status_code == 200
+
+
+def test_deploy_non_winner_refits_that_candidate(client, job, rows):
+    response = deploy(client, "titanic-other", job["id"], job["other"])
+    assert response.status_code == 201, response.json
+    directory = job["dir"] / "candidates" / job["other"] / "model"
+    bundle = ModelBundle.load(directory)
+    assert bundle.metadata["candidate_id"] == job["other"]
+    assert bundle.metadata["target"] == "Survived"
+    expected = bundle.predict_proba(rows)[1].tolist()
+    assert labels_of(client, "titanic-other", rows) == pytest.approx(
+        [max(p, 1 - p) for p in expected])
+    again = deploy(client, "titanic-other-2", job["id"], job["other"])
+    assert again.status_code == 201
+    assert ModelBundle.load(directory).metadata["created_at"] == bundle.metadata["created_at"]
+
+
+def test_list_read_put_delete(client, job):
+    assert deploy(client, "crud", job["id"]).status_code == 201
+    listed = client.get("/api/v1/endpoints").json["endpoints"]
+    assert "crud" in {e["name"] for e in listed}
+    assert client.get("/api/v1/endpoints", query_string={"job_id": "job_none"}).json == {
+        "endpoints": []}
+    assert client.get("/api/v1/endpoints/crud").json["candidate_id"] == job["winner"]
+    moved = client.put("/api/v1/endpoints/crud", json={"job_id": job["id"],
+                                                       "candidate_id": job["other"]})
+    assert moved.status_code == 200 and moved.json["candidate_id"] == job["other"]
+    assert client.delete("/api/v1/endpoints/crud").status_code == 204
+    gone = client.get("/api/v1/endpoints/crud")
+    assert gone.status_code == 404 and gone.json["error"]["code"] == "endpoint_not_found"
+    assert invoke_csv(client, "crud", ROW_CSV).status_code == 404
+    assert client.put("/api/v1/endpoints/crud", json={"job_id": job["id"]}).status_code == 404
+    assert client.delete("/api/v1/endpoints/crud").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["-bad", "bad-", "under_score", "dot.name", "x" * 64, "spa ce"])
+def test_bad_names_are_400(client, job, name):
+    response = deploy(client, name, job["id"])
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "invalid_endpoint_name"
+    assert "letters, digits and hyphens" in response.json["error"]["message"]
+
+
+def test_duplicate_name_is_409(client, job):
+    assert deploy(client, "twice", job["id"]).status_code == 201
+    response = deploy(client, "twice", job["id"], job["other"])
+    assert response.status_code == 409 and response.json["error"]["code"] == "endpoint_exists"
+
+
+def test_unknown_job_or_candidate_is_404_and_unfinished_job_409(app, client, job):
+    assert deploy(client, "nojob", "job_missing").status_code == 404
+    unknown = deploy(client, "nocand", job["id"], "lightgbm_999")
+    assert unknown.status_code == 404 and "lightgbm_999" in unknown.json["error"]["message"]
+    assert deploy(client, "traversal", job["id"], "../model").status_code == 404
+    queued = client.post("/api/v1/jobs", json={"dataset_id": job["dataset_id"],
+                                               "target": "Survived"}).json
+    response = deploy(client, "queued", queued["id"])
+    assert response.status_code == 409 and "queued" in response.json["error"]["message"]
+    store = app.extensions["automl"].store
+    store.claim_next()
+    store.finish(queued["id"], FAILED, error={"code": "x", "message": "boom", "details": {}})
+    response = deploy(client, "failed", queued["id"])
+    assert response.status_code == 409 and response.json["error"]["code"] == "not_ready"
+    missing_field = client.post("/api/v1/endpoints", json={"name": "x"})
+    assert missing_field.status_code == 400
+
+
+def test_invocation_errors(client, job):
+    assert deploy(client, "errors", job["id"]).status_code == 201
+    xml = client.post("/endpoints/errors/invocations", data="<a/>", content_type="application/xml")
+    assert xml.status_code == 415 and xml.json["error"]["code"] == "unsupported_media_type"
+    bad = client.post("/endpoints/errors/invocations", data="{not json",
+                      content_type="application/json")
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_request"
+    short = invoke_csv(client, "errors", "3,male\n")
+    assert short.status_code == 400 and short.json["error"]["code"] == "schema_mismatch"
+    unknown = invoke_csv(client, "no-such-endpoint", ROW_CSV)
+    assert unknown.status_code == 404 and unknown.json["error"]["code"] == "endpoint_not_found"
+    invalid = invoke_csv(client, "not_even_valid", ROW_CSV)
+    assert invalid.status_code == 404 and invalid.mimetype == "application/json"
+    assert invoke_csv(client, "errors", ROW_CSV).status_code == 200
+
+
+def test_repoint_is_atomic_under_concurrent_invocations(app, settings, client, job, rows):
+    """Every request during repeated PUTs answers 200 with one model or the other, never a mix;
+    a second app on the same store (another worker) follows each PUT."""
+    assert deploy(client, "swap", job["id"]).status_code == 201
+    body = rows.to_csv(index=False)
+    winner = labels_of(client, "swap", rows)
+    other = [max(p, 1 - p) for p in ModelBundle.load(
+        job["dir"] / "candidates" / job["other"] / "model").predict_proba(rows)[1]]
+    if deploy(client, "swap-other", job["id"], job["other"]).status_code != 201:
+        pytest.fail("could not deploy the other candidate")
+    assert winner != pytest.approx(other)
+    worker2 = create_app({"TESTING": True, "SERVICE_SETTINGS": settings}).test_client()
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def hammer(c):
+        while not stop.is_set():
+            response = invoke_csv(c, "swap", body)
+            if response.status_code != 200:
+                outcomes.append(f"status {response.status_code}")
+                continue
+            got = [p["probability"] for p in response.json["predictions"]]
+            outcomes.append("winner" if got == pytest.approx(winner) else
+                            "other" if got == pytest.approx(other) else "mixed")
+
+    threads = [threading.Thread(target=hammer, args=(c,))
+               for c in (app.test_client(), app.test_client(), worker2)]
+    for t in threads:
+        t.start()
+    try:
+        for target in [job["other"], job["winner"]] * 3:
+            put = client.put("/api/v1/endpoints/swap", json={"job_id": job["id"],
+                                                             "candidate_id": target})
+            assert put.status_code == 200
+            expected = winner if target == job["winner"] else other
+            assert labels_of(worker2, "swap", rows) == pytest.approx(expected)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert set(outcomes) <= {"winner", "other"}, {o for o in outcomes if o not in ("winner", "other")}
+    assert {"winner", "other"} <= set(outcomes) and len(outcomes) > 10
+
+
+def test_endpoints_survive_a_restart(settings, client, job, rows):
+    assert deploy(client, "lasting", job["id"]).status_code == 201
+    expected = labels_of(client, "lasting", rows)
+    restarted = create_app({"TESTING": True, "SERVICE_SETTINGS": settings}).test_client()
+    assert labels_of(restarted, "lasting", rows) == expected
+
+
+def test_batch_streams_predictions(client, job, rows):
+    assert deploy(client, "batch", job["id"]).status_code == 201
+    response = client.post("/api/v1/endpoints/batch/batch", data=rows.to_csv(index=False),
+                           content_type="text/csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.is_streamed
+    got = pd.read_csv(io.BytesIO(response.data))
+    expected = prediction_frame(ModelBundle.load(job["dir"] / "model"), rows)
+    assert list(got.columns) == ["prediction", "probability_0", "probability_1"]
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    assert got["probability_1"].to_numpy() == pytest.approx(expected["probability_1"].to_numpy())
+    wrong = client.post("/api/v1/endpoints/batch/batch", json={"a": 1})
+    assert wrong.status_code == 415
+    empty = client.post("/api/v1/endpoints/batch/batch", data=b"", content_type="text/csv")
+    assert empty.status_code == 400
+    assert client.post("/api/v1/endpoints/nope/batch", data="a\n1\n",
+                       content_type="text/csv").status_code == 404
+
+
+def test_pages_deploy_and_show_examples(client, job):
+    job_page = client.get(f"/jobs/{job['id']}").get_data(as_text=True)
+    assert 'id="deploy-form"' in job_page and "Deploy the winner" in job_page
+    candidate_page = client.get(f"/jobs/{job['id']}/candidates/{job['other']}").get_data(as_text=True)
+    assert f'name="candidate_id" value="{job["other"]}"' in candidate_page
+    response = client.post(f"/jobs/{job['id']}/deploy",
+                           data={"name": "from-page", "candidate_id": job["other"]})
+    assert response.status_code == 302 and response.headers["Location"] == "/endpoints/from-page"
+    page = client.get("/endpoints/from-page").get_data(as_text=True)
+    assert "http://localhost/endpoints/from-page/invocations" in page
+    assert "sagemaker-runtime" in page and "endpoint_url=&#39;http://localhost&#39;" in page
+    assert 'name="Sex"' in page and "curl -sS -X POST" in page
+    listing = client.get("/endpoints").get_data(as_text=True)
+    assert "from-page" in listing and 'href="/endpoints"' in listing
+    bad = client.post(f"/jobs/{job['id']}/deploy", data={"name": "no good"})
+    assert bad.status_code == 400 and "letters, digits and hyphens" in bad.get_data(as_text=True)
+    assert client.get("/endpoints/unknown-page").status_code == 404
+    assert client.post("/endpoints/from-page/delete").status_code == 302
+    assert client.get("/api/v1/endpoints/from-page").status_code == 404
+
+
+def test_openapi_describes_the_endpoint_api(client):
+    validate = pytest.importorskip("openapi_spec_validator").validate
+    doc = client.get("/api/v1/openapi.json").json
+    validate(doc)
+    assert {"/api/v1/endpoints", "/api/v1/endpoints/{name}",
+            "/api/v1/endpoints/{name}/batch"} <= set(doc["paths"])
+    assert set(doc["paths"]["/api/v1/endpoints/{name}"]) == {"get", "put", "delete"}
+
+
+@pytest.mark.parametrize("public", [False, True])
+def test_token_protects_invocations_unless_public(settings, job, public):
+    secured = resolve_service_settings(env={}, data_dir=settings.data_dir, api_token="s3cret",
+                                       public_endpoints=public)
+    client = create_app({"TESTING": True, "SERVICE_SETTINGS": secured}).test_client()
+    bearer = {"Authorization": "Bearer s3cret"}
+    name = f"secured-{int(public)}"
+    assert client.post("/api/v1/endpoints", json={"name": name, "job_id": job["id"]},
+                       headers=bearer).status_code == 201
+    anonymous = invoke_csv(client, name, ROW_CSV)
+    assert anonymous.status_code == (200 if public else 401)
+    if not public:
+        assert anonymous.json["error"]["code"] == "unauthorized"
+    with_token = client.post(f"/endpoints/{name}/invocations", data=ROW_CSV,
+                             content_type="text/csv", headers=bearer)
+    assert with_token.status_code == 200
+    assert client.get("/ping").status_code == 200
+    assert client.get("/api/v1/endpoints").status_code == 401
