@@ -1,0 +1,89 @@
+"""A live ``automl serve`` driven by boto3's ``sagemaker-runtime`` client: deploy a job's winner,
+invoke it as SageMaker code would, repoint it to another candidate, restart the service, and
+check every answer against the bundle's own in-process predictions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from automl.serving.bundle import ModelBundle
+
+sys.path.insert(0, str(Path(__file__).parent))
+from service_process import ServiceProcess  # noqa: E402
+
+pytestmark = pytest.mark.slow
+boto3 = pytest.importorskip("boto3")
+
+
+def runtime(url: str):
+    return boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="dummy", aws_secret_access_key="dummy")
+
+
+def invoke_json(client, name: str, rows: pd.DataFrame) -> np.ndarray:
+    response = client.invoke_endpoint(
+        EndpointName=name, ContentType="application/json", Accept="application/json",
+        Body=json.dumps({"instances": rows.to_dict(orient="records")}))
+    assert response["ContentType"] == "application/json"
+    return np.array([p["probabilities"] for p in json.loads(response["Body"].read())["predictions"]])
+
+
+def completed_job(service, sample_data) -> dict:
+    with open(sample_data / "titanic.csv", "rb") as fh:
+        dataset = service.post("/api/v1/datasets", files={"file": ("titanic.csv", fh)}).json()
+    job = service.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
+                                             "time_budget": None, "max_candidates": 2}).json()
+    job = service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"), 120)
+    assert job["status"] == "completed", job
+    return job
+
+
+def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data):
+    data_dir = tmp_path / "data"
+    service = ServiceProcess(data_dir).start()
+    try:
+        job = completed_job(service, sample_data)
+        rows = pd.read_csv(sample_data / "titanic.csv").drop(columns="Survived").head(25)
+        board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]
+        other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")
+        created = service.post("/api/v1/endpoints", json={"name": "titanic", "job_id": job["id"]})
+        assert created.status_code == 201, created.text
+        winner = ModelBundle.load(data_dir / "jobs" / job["id"] / "model")
+        client = runtime(service.url)
+        for _ in range(4):  # both gunicorn workers load it lazily from the store
+            assert invoke_json(client, "titanic", rows) == pytest.approx(
+                winner.predict_proba(rows).to_numpy())
+        as_csv = client.invoke_endpoint(EndpointName="titanic", ContentType="text/csv",
+                                        Accept="text/csv", Body=rows.to_csv(index=False))
+        labels = [line.split(",")[0] for line in as_csv["Body"].read().decode().splitlines()]
+        assert labels == [str(v) for v in winner.predict(rows)]
+
+        moved = requests_put(service, "titanic", {"job_id": job["id"], "candidate_id": other})
+        assert moved["candidate_id"] == other
+        refit = ModelBundle.load(data_dir / "jobs" / job["id"] / "candidates" / other / "model")
+        for _ in range(4):
+            assert invoke_json(client, "titanic", rows) == pytest.approx(
+                refit.predict_proba(rows).to_numpy())
+        with pytest.raises(client.exceptions.ClientError) as missing:
+            client.invoke_endpoint(EndpointName="nope", ContentType="text/csv", Body="1\n")
+        assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+        service.stop()
+        service = ServiceProcess(data_dir, port=service.port).start()
+        assert invoke_json(runtime(service.url), "titanic", rows) == pytest.approx(
+            refit.predict_proba(rows).to_numpy())
+    finally:
+        service.stop()
+
+
+def requests_put(service, name: str, body: dict) -> dict:
+    response = requests.put(f"{service.url}/api/v1/endpoints/{name}", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
