@@ -9,6 +9,7 @@ uses one bundle object from start to end, so no request fails or mixes models du
 from __future__ import annotations
 
 import json
+import pprint
 import shlex
 import threading
 from collections.abc import Callable
@@ -176,11 +177,11 @@ def examples(base_url: str, name: str, record: dict, token: bool) -> dict[str, s
 
 
 def _python_example(base_url: str, name: str, record: dict, token: bool) -> str:
-    lines = ["import json", "", "import boto3"]
+    lines = ["import json"] + (["import os"] if token else []) + ["", "import boto3"]
     if token:
-        lines += ["import os", "from botocore import UNSIGNED", "from botocore.config import Config"]
+        lines += ["from botocore import UNSIGNED", "from botocore.config import Config"]
     lines += ["", 'runtime = boto3.client(', '    "sagemaker-runtime",',
-              f"    endpoint_url={base_url!r},", '    region_name="us-east-1",',
+              f"    endpoint_url={json.dumps(base_url)},", '    region_name="us-east-1",',
               '    aws_access_key_id="unused", aws_secret_access_key="unused",']
     if token:
         lines += ["    config=Config(signature_version=UNSIGNED),"]
@@ -190,10 +191,14 @@ def _python_example(base_url: str, name: str, record: dict, token: bool) -> str:
                   '    "before-send.sagemaker-runtime.InvokeEndpoint",',
                   '    lambda request, **_: request.headers.__setitem__(',
                   '        "Authorization", "Bearer " + os.environ["AUTOML_API_TOKEN"]),', ")"]
-    lines += [f"rows = [{json.dumps(record)}]",
+    lines += ["rows = [", _indent(pprint.pformat(record, sort_dicts=False, width=90)) + ",", "]",
               "response = runtime.invoke_endpoint(",
-              f"    EndpointName={name!r},",
+              f"    EndpointName={json.dumps(name)},",
               '    ContentType="application/json",', '    Accept="application/json",',
               '    Body=json.dumps({"instances": rows}),', ")",
               'print(json.loads(response["Body"].read()))']
     return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

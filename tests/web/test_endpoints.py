@@ -258,7 +258,7 @@ def test_pages_deploy_and_show_examples(client, job):
     assert response.status_code == 302 and response.headers["Location"] == "/endpoints/from-page"
     page = client.get("/endpoints/from-page").get_data(as_text=True)
     assert "http://localhost/endpoints/from-page/invocations" in page
-    assert "sagemaker-runtime" in page and "endpoint_url=&#39;http://localhost&#39;" in page
+    assert "sagemaker-runtime" in page and "endpoint_url=&#34;http://localhost&#34;" in page
     assert 'name="Sex"' in page and "curl -sS -X POST" in page
     listing = client.get("/endpoints").get_data(as_text=True)
     assert "from-page" in listing and 'href="/endpoints"' in listing
