@@ -3,7 +3,9 @@
 A search space is a dict ``{param: {"type": "int"|"float"|"categorical", ...}}`` that round-trips
 through JSON and converts to Optuna distributions. A family declares its recipe, the tasks it
 supports, a relative cost, a data-dependent space, a portfolio of strong default configurations
-(tried first, cheapest first), and how to build its estimator from params.
+(tried first, cheapest first), and how to build its estimator from params. A family may also
+offer ``row_predictor(estimator, task, n_classes)``: a fast function from one encoded row
+(a 1 x n float array) to the prediction matrix, for serving single rows.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Family:
     defaults: Callable[[DataShape], list[dict]]
     build: Callable[[str, dict, int], Any]
     fixed: Callable[[DataShape], dict] = field(default=lambda shape: {})
+    row_predictor: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -95,3 +95,55 @@ def _linear(schema: InputSchema, seed: int) -> ColumnTransformer:
         parts.append(("cat", cat, schema.names_of("categorical")))
     parts += _dates(schema, impute=True) + _text(schema, seed, dense=False)
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)
+
+
+def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
+    """A function from one row's clean values (schema order) to the preprocessor's output row.
+
+    Only for fitted ``tree_native``/``tree_ordinal`` preprocessors over numeric, boolean and
+    categorical columns (categories become a dict lookup); ``None`` for anything else, which
+    then takes the general pipeline path. Used by serving's single-row fast path.
+    """
+    index = {name: i for i, name in enumerate(schema.names)}
+    steps: list[tuple[int, dict | None, float]] = []
+    declared = {name: t for name, t, _ in preprocessor.transformers}
+    for name, transformer, columns in preprocessor.transformers_:
+        if isinstance(transformer, str) and transformer == "drop" or not len(columns):
+            continue
+        if isinstance(declared.get(name), str) and declared[name] == "passthrough":
+            steps += [(index[c], None, np.nan) for c in columns]
+        elif name == "cat":
+            steps += _category_steps(transformer, columns, index)
+        else:
+            return None
+    return lambda values: np.array([[_encode(values[i], table, unknown) for i, table, unknown in steps]],
+                                   dtype=np.float64)
+
+
+def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]]:
+    encoder = transformer[0] if hasattr(transformer, "steps") else transformer
+    width = max(len(c) for c in encoder.categories_)
+    frame = {col: [cats[min(k, len(cats) - 1)] for k in range(width)]
+             for col, cats in zip(columns, encoder.categories_, strict=True)}
+    import pandas as pd
+
+    codes = encoder.transform(pd.DataFrame(frame, columns=list(columns)))
+    codes = np.asarray(codes, dtype=np.float64)
+    steps = []
+    for j, (col, cats) in enumerate(zip(columns, encoder.categories_, strict=True)):
+        table = {_key(cat): codes[k, j] for k, cat in enumerate(cats[:width])}
+        table[None] = float(encoder.encoded_missing_value)
+        steps.append((index[col], table, float(encoder.unknown_value)))
+    return steps
+
+
+def _key(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
+
+
+def _encode(value, table: dict | None, unknown: float) -> float:
+    if table is None:
+        return np.nan if value is None else float(value)
+    return table.get(_key(value), unknown)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.candidates.fastpath import compile_row_predictor
 from automl.data.schema import _FALSE, _TRUE, InputSchema
 from automl.exceptions import (
     AutoMLError,
@@ -197,6 +198,8 @@ class Predictor:
         self.dtypes = [_clean_dtype(c.role) for c in self.schema.columns]
         self.columns = pd.Index(self.names)
         self.csv_widths = _csv_widths(bundle)
+        self.n_classes = len(self.labels) if self.classification else 0
+        self.row_fn = compile_row_predictor(bundle.model, self.schema, bundle.task, self.n_classes)
 
     # parsing ---------------------------------------------------------------------------------
 
@@ -270,11 +273,10 @@ class Predictor:
 
     def predict(self, rows: list[dict]) -> list[dict]:
         """Per-row prediction dicts in the SageMaker Autopilot shape."""
-        X = self._fast_frame(rows[0]) if len(rows) == 1 else None
-        if X is None:
+        matrix = self._predict_one(rows[0]) if len(rows) == 1 else None
+        if matrix is None:
             X = self.schema.coerce(self.raw_frame(rows), strict=True)
-        matrix = predict_matrix(self.bundle.model, X, self.bundle.task,
-                                len(self.labels) if self.classification else 0)
+            matrix = predict_matrix(self.bundle.model, X, self.bundle.task, self.n_classes)
         if not self.classification:
             return [{"score": float(v)} for v in matrix]
         best = matrix.argmax(axis=1)
@@ -286,16 +288,21 @@ class Predictor:
         """The request rows as a frame of raw values."""
         return pd.DataFrame.from_records(rows)
 
-    def _fast_frame(self, record: dict) -> pd.DataFrame | None:
+    def _predict_one(self, record: dict) -> np.ndarray | None:
+        """One row's prediction matrix without the general path, or None to take it."""
         if not self.name_set.issubset(record):
             return None
-        arrays = []
-        for name, coerce, dtype in zip(self.names, self.coercers, self.dtypes, strict=True):
+        values = []
+        for name, coerce in zip(self.names, self.coercers, strict=True):
             value = coerce(record[name])
             if value is _SLOW:
                 return None
-            arrays.append(np.array([value], dtype=dtype))
-        return _frame(arrays, self.columns)
+            values.append(value)
+        if self.row_fn is not None:
+            return self.row_fn(values)
+        arrays = [np.array([v], dtype=d) for v, d in zip(values, self.dtypes, strict=True)]
+        return predict_matrix(self.bundle.model, _frame(arrays, self.columns), self.bundle.task,
+                              self.n_classes)
 
 
 _SLOW = object()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightgbm as lgb
+import numpy as np
 
 from automl.candidates.base import DataShape, Family, float_param, int_param
 from automl.metrics import TASKS
@@ -46,4 +47,24 @@ def build(task: str, params: dict, seed: int):
     return lgb.LGBMRegressor(**common) if task == "regression" else lgb.LGBMClassifier(**common)
 
 
-FAMILY = Family("lightgbm", "tree_native", TASKS, 1.0, space, defaults, build)
+def row_predictor(model, task: str, n_classes: int):
+    """Predict one encoded row with the booster directly, skipping the sklearn wrapper.
+
+    Category columns arrive as the ordinal codes the recipe's encoder gives, which are the
+    booster's category ids (the training codes are 0..k-1, all present).
+    """
+    if not isinstance(model, lgb.LGBMModel):
+        return None
+    booster = model.booster_
+    if task == "regression":
+        return lambda row: booster.predict(row, num_threads=1)
+    if n_classes == 2:
+        def binary(row):
+            p = booster.predict(row, num_threads=1)
+            return np.column_stack([1.0 - p, p])
+        return binary
+    return lambda row: booster.predict(row, num_threads=1).reshape(len(row), -1)
+
+
+FAMILY = Family("lightgbm", "tree_native", TASKS, 1.0, space, defaults, build,
+                row_predictor=row_predictor)

@@ -1,0 +1,59 @@
+"""The compiled single-row path gives exactly what the fitted pipeline gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.candidates.base import DataShape
+from automl.candidates.fastpath import compile_row_predictor
+from automl.candidates.generator import build_pipeline, generate_candidates
+from automl.data.profile import profile_dataset
+from automl.data.schema import InputSchema
+from automl.search.evaluate import predict_matrix
+
+
+def frame(task: str, n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=n)
+    df = pd.DataFrame({
+        "num": np.where(rng.random(n) < 0.1, np.nan, x),
+        "color": rng.choice(["red", "green", "blue", None], n),
+        "code": rng.integers(1, 6, n),
+        "flag": rng.choice(["yes", "no"], n),
+    })
+    noise = rng.normal(scale=0.5, size=n)
+    df["y"] = {"regression": 2 * x + noise,
+               "binary": np.where(x + noise > 0, "a", "b"),
+               "multiclass": np.digitize(x + noise, [-0.5, 0.5])}[task]
+    return df
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_lightgbm_row_predictor_matches_pipeline(task):
+    profile, kept = profile_dataset(frame(task), "y", task=task)
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
+    n_classes = 0 if task == "regression" else int(y.max()) + 1
+    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["lightgbm"])[0]
+    model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
+    row = compile_row_predictor(model, schema, task, n_classes)
+    assert row is not None
+    test = X.iloc[200:].copy()
+    test.iloc[0, test.columns.get_loc("color")] = "purple"
+    general = predict_matrix(model, test, task, n_classes)
+    values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
+    fast = np.concatenate([row(v) for v in values])
+    np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-12)
+
+
+def test_no_fast_path_for_other_families():
+    profile, kept = profile_dataset(frame("binary"), "y")
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    y = pd.factorize(kept["y"], sort=True)[0]
+    spec = generate_candidates(DataShape(len(X), 4, "binary", 2), families=["linear"])[0]
+    model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X, y)
+    assert compile_row_predictor(model, schema, "binary", 2) is None
