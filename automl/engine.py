@@ -7,7 +7,10 @@ The data flow of DESIGN section 1: intake, profile, candidates, search, ensemble
 from __future__ import annotations
 
 import json
+import logging
+import queue
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +37,8 @@ from automl.search.records import TrialResult, TrialSpec
 from automl.search.study import Budget, Search
 from automl.serving.bundle import ModelBundle, library_versions
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Callbacks:
@@ -57,33 +62,112 @@ class JobResult:
     bundle: ModelBundle
     winner: TrialResult
     timings: dict = field(default_factory=dict)
+    data_path: Path | None = None
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
-            callbacks: Callbacks | None = None) -> JobResult:
-    """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``."""
+            callbacks: Callbacks | None = None, data_path: str | Path | None = None) -> JobResult:
+    """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
+
+    ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
+    DataFrame is saved as ``output/data.csv``).
+    """
     cb = callbacks or Callbacks()
     start = time.time()
     deadline = None if settings.time_budget is None else start + settings.time_budget
     cb.on_stage("profiling")
     data, profile, metric = prepare_data(source, target, settings)
+    data_path = _data_path(source, data_path, output)
+    explorer = _start_exploration(profile, output, data_path)
     executor = make_executor(settings.n_jobs, settings.cluster)
     try:
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
-            search = _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb)
+            reports = QualityReports(data, output)
+            search = _search(data, data_ref, profile, metric, settings, executor, deadline, start,
+                             cb, artifacts=output is not None, reports=reports)
             results = search.run()
+            reports.close()
             timings = {"search_s": time.time() - start}
             cb.on_stage("finalizing")
             result = _finalize(data, profile, metric, settings, results, search.trials, timings,
                                executor, data_ref)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
+    result.data_path = data_path
     if output is not None:
-        write_artifacts(result, Path(output))
+        explorer.join()
+        write_artifacts(result, Path(output), exploration=False)
+        reports.join(timeout=max(2.0, (deadline or time.time()) - time.time()))
     result.timings["total_s"] = time.time() - start
     return result
+
+
+def _data_path(source, data_path, output) -> Path | None:
+    if data_path is not None:
+        return Path(data_path)
+    if not isinstance(source, pd.DataFrame):
+        return Path(source)
+    if output is None:
+        return None
+    Path(output).mkdir(parents=True, exist_ok=True)
+    source.to_csv(Path(output) / "data.csv", index=False)
+    return Path(output) / "data.csv"
+
+
+class QualityReports:
+    """Model-quality reports of trials written as they complete, off the search's thread.
+
+    The orchestrating process mostly waits on workers during the search, so the figures cost
+    the job's budget almost nothing there.
+    """
+
+    def __init__(self, data: TrainingData, output):
+        self.data, self.output = data, output
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="automl-quality", daemon=True)
+        if output is not None:
+            self.thread.start()
+
+    def add(self, result: TrialResult) -> None:
+        if self.output is not None and result.ok:
+            self.queue.put(result)
+
+    def close(self) -> None:
+        if self.output is not None:
+            self.queue.put(None)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the reports still queued, at most ``timeout`` seconds."""
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        from automl.explain.quality import write_quality
+
+        while (result := self.queue.get()) is not None:
+            try:
+                write_quality(result, self.data.y, self.data.folds, self.data.task,
+                              self.data.classes, self.output)
+            except Exception:  # noqa: BLE001 - a report must never fail the job
+                log.exception("quality report of %s failed", result.candidate_id)
+
+
+def _start_exploration(profile: DatasetProfile, output, data_path) -> threading.Thread:
+    """Write and execute the data-exploration notebook beside the search (it needs a kernel)."""
+    def explore() -> None:
+        from automl.notebooks import write_exploration
+
+        try:
+            write_exploration(profile, output, data_path)
+        except Exception:  # noqa: BLE001 - a notebook must never fail the job
+            log.exception("the data-exploration notebook could not be executed")
+
+    thread = threading.Thread(target=explore, name="automl-exploration", daemon=True)
+    if output is not None and data_path is not None:
+        thread.start()
+    return thread
 
 
 def prepare_data(source, target: str, settings: Settings) -> tuple[TrainingData, DatasetProfile, Metric]:
@@ -135,21 +219,32 @@ def _plain(value):
     return value
 
 
-def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb) -> Search:
+def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb,
+            artifacts: bool, reports: QualityReports) -> Search:
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
     specs = generate_candidates(shape)
     holder: list[Search] = []
     budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
-                    reserve=lambda: _reserve(holder, data, metric, settings))
+                    reserve=lambda: _reserve(holder, data, metric, settings, artifacts))
     progress = _Progress(start, deadline, metric)
 
     def on_result(result: TrialResult) -> None:
+        reports.add(result)
         cb.on_trial(result, progress.update(result))
 
-    search = Search(specs, data_ref, metric, executor, budget, settings.seed, settings.n_jobs,
-                    on_result=on_result, should_stop=cb.should_stop)
+    search = Search(specs, data_ref, metric, executor, budget, settings.seed,
+                    _parallelism(settings, executor), on_result=on_result,
+                    should_stop=cb.should_stop)
     holder.append(search)
     return search
+
+
+def _parallelism(settings: Settings, executor) -> int:
+    """Trials in flight: a cluster's worker threads under a time budget; else ``n_jobs``, so a
+    reproducible run's batches (and answers) do not depend on the cluster's size."""
+    if settings.cluster and not settings.reproducible:
+        return getattr(executor, "n_workers", settings.n_jobs)
+    return settings.n_jobs
 
 
 def _trial_timeout(settings: Settings) -> float | None:
@@ -158,13 +253,15 @@ def _trial_timeout(settings: Settings) -> float | None:
     return None if settings.time_budget is None else max(10.0, settings.time_budget / 2)
 
 
-def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings) -> float:
-    """Seconds to keep for ensembling, refit and writing artifacts."""
+def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings,
+             artifacts: bool) -> float:
+    """Seconds to keep for ensembling, refit and writing artifacts (notebooks, explanations)."""
     ok = [r for r in holder[0].results if r.ok] if holder else []
     top = sorted(ok, key=lambda r: metric.loss(r.score))[:3]
     n_train = np.mean([len(tr) for tr, _ in data.folds])
-    refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train
-    return 1.0 + 0.03 * (settings.time_budget or 0) + 1.5 * refit_s
+    refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train / min(settings.n_jobs, 2)
+    budget = settings.time_budget or 0
+    return 1.0 + 0.03 * budget + 1.5 * refit_s + ((1.5 + 0.02 * budget) if artifacts else 0.0)
 
 
 class _Progress:
@@ -231,8 +328,9 @@ def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winne
             "versions": library_versions()}
 
 
-def write_artifacts(result: JobResult, output: Path) -> None:
-    """The output directory: model/, leaderboard.csv/.json, profile.json, settings.json, trials/."""
+def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -> None:
+    """The output directory: model/, leaderboard.csv/.json, profile.json, settings.json, trials/,
+    and (when the data is a file) notebooks/, explanations/ and quality/."""
     output.mkdir(parents=True, exist_ok=True)
     result.bundle.save(output / "model")
     board = result.leaderboard.copy()
@@ -247,6 +345,20 @@ def write_artifacts(result: JobResult, output: Path) -> None:
         spec = result.trials.get(r.candidate_id)
         manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
         _dump(trials_dir / f"{r.candidate_id}.json", manifest)
+    if result.data_path is not None:
+        _write_transparency(result, output, exploration)
+
+
+def _write_transparency(result: JobResult, output: Path, exploration: bool) -> None:
+    from automl.explain.transparency import write_transparency
+
+    try:
+        quality_for = [r.candidate_id for r in result.results if r.members]
+        timings = write_transparency(result, output, result.data_path, exploration=exploration,
+                                     quality_for=None if exploration else quality_for)
+        result.timings["transparency_s"] = timings.get("total_s")
+    except Exception:  # noqa: BLE001 - reports must never lose a finished job
+        log.exception("notebooks or explanations could not be written")
 
 
 def _dump(path: Path, obj) -> None:

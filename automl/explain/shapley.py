@@ -65,6 +65,14 @@ def explain(bundle, frame: pd.DataFrame, seed: int = 0) -> Explanation:
     return _explain_permutation(model, X, bundle.task, seed)
 
 
+def exact_explanation(model, X: pd.DataFrame, task: str) -> Explanation | None:
+    """A tree or linear pipeline's exact SHAP values on the clean frame ``X``, else None."""
+    if not isinstance(model, Pipeline) or _kind(model[-1]) == "other":
+        return None
+    result = _explain_pipeline(model, X, task)
+    return result if _additive(result) else None
+
+
 def _additive(e: Explanation) -> bool:
     error = np.abs(e.base[None, :] + e.values.sum(axis=1) - e.prediction)
     return bool(np.all(error <= ADDITIVITY_TOL * (1 + np.abs(e.prediction))))

@@ -14,17 +14,20 @@ from automl.explain import write_explanations
 from automl.explain.quality import write_quality
 from automl.notebooks import write_notebooks
 
-QUALITY_TOP_N = 5
+QUALITY_TOP_N = 3
 
 
 def write_transparency(job, output_dir: str | Path, data_path: str | Path,
-                       top_n: int = QUALITY_TOP_N) -> dict[str, float]:
+                       top_n: int = QUALITY_TOP_N, exploration: bool = True,
+                       quality_for: list[str] | None = None) -> dict[str, float]:
     """Notebooks for every completed row, SHAP for the winner, quality for the ``top_n`` rows.
 
+    ``quality_for`` names the rows to report on instead (the engine reports on each trial as
+    it completes, during the search, and leaves only the ensemble for here).
     Returns timings in seconds (``total_s`` and one entry per part).
     """
     start = time.perf_counter()
-    timings = write_notebooks(job, output_dir, data_path)
+    timings = write_notebooks(job, output_dir, data_path, exploration=exploration)
     t0 = time.perf_counter()
     frame, y, folds = training_rows(job, data_path)
     timings["read_s"] = time.perf_counter() - t0
@@ -32,7 +35,7 @@ def write_transparency(job, output_dir: str | Path, data_path: str | Path,
     t0 = time.perf_counter()
     ranked = job.leaderboard[job.leaderboard["state"].astype(str) == "complete"]
     results = {r.candidate_id: r for r in job.results}
-    for cid in ranked["candidate_id"].head(top_n):
+    for cid in ranked["candidate_id"].head(top_n) if quality_for is None else quality_for:
         write_quality(results[cid], y, folds, job.profile.task, job.bundle.classes, output_dir)
     timings["quality_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start

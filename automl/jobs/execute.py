@@ -72,7 +72,7 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
         store.set_running_fields(job_id, profile=profile.to_dict(), metric=metric.name,
                                  greater_is_better=metric.greater_is_better,
                                  artifact_dir=str(out))
-        run_job(frame, job["target"], settings, out, cb.callbacks())
+        run_job(frame, job["target"], settings, out, cb.callbacks(), data_path=dataset["path"])
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 from nbclient import NotebookClient
@@ -20,18 +21,19 @@ EXECUTE_TIMEOUT_S = 300
 
 
 def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
-                    execute_exploration: bool = True) -> dict[str, float]:
-    """Write every notebook of ``job`` (run on the file ``data_path``); return timings in seconds."""
+                    execute_exploration: bool = True, exploration: bool = True) -> dict[str, float]:
+    """Write every notebook of ``job`` (run on the file ``data_path``); return timings in seconds.
+
+    ``exploration=False`` leaves the data-exploration notebook out (the engine writes it while
+    the search runs, with :func:`write_exploration`).
+    """
     directory = Path(output_dir) / "notebooks"
     directory.mkdir(parents=True, exist_ok=True)
     data_path = Path(data_path).resolve()
     timings = {}
-    start = time.perf_counter()
-    explore = exploration_notebook(job, data_path)
-    if execute_exploration:
-        execute(explore, directory)
-    nbformat.write(explore, directory / "data-exploration.ipynb")
-    timings["exploration_s"] = time.perf_counter() - start
+    if exploration:
+        timings["exploration_s"] = write_exploration(job.profile, output_dir, data_path,
+                                                     execute_exploration)
     start = time.perf_counter()
     nbformat.write(definitions_notebook(job, data_path), directory / "candidate-definitions.ipynb")
     for row in job.results:
@@ -40,6 +42,22 @@ def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
             nbformat.write(nb, directory / f"{row.candidate_id}.ipynb")
     timings["candidates_s"] = time.perf_counter() - start
     return timings
+
+
+def write_exploration(profile, output_dir: str | Path, data_path: str | Path,
+                      execute_it: bool = True) -> float:
+    """Write (and execute) ``notebooks/data-exploration.ipynb`` from a profile; returns seconds.
+
+    Needs only the profile, so the engine runs it beside the search.
+    """
+    start = time.perf_counter()
+    directory = Path(output_dir) / "notebooks"
+    directory.mkdir(parents=True, exist_ok=True)
+    explore = exploration_notebook(SimpleNamespace(profile=profile), Path(data_path).resolve())
+    if execute_it:
+        execute(explore, directory)
+    nbformat.write(explore, directory / "data-exploration.ipynb")
+    return time.perf_counter() - start
 
 
 def execute(nb: nbformat.NotebookNode, cwd: str | Path, timeout: int = EXECUTE_TIMEOUT_S):

@@ -96,7 +96,7 @@ class Search:
         return sorted(self.results, key=lambda r: r.number)
 
     def _finished_asking(self) -> bool:
-        if self.should_stop():
+        if self.should_stop() or getattr(self.executor, "broken", False):
             return True
         if self.budget.max_trials is not None and self._asked >= self.budget.max_trials:
             return True
