@@ -11,6 +11,7 @@ from web.schemas import (
     Candidate,
     Dataset,
     DatasetList,
+    Explanation,
     Job,
     JobCreate,
     JobList,
@@ -120,6 +121,21 @@ def trials(job_id: str):
             summary="One candidate: params, per-fold scores, spec", responses={200: Candidate})
 def candidate(job_id: str, candidate_id: str):
     return jsonify(service().candidate(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/figures/<name>", "GET",
+            summary="One model-quality figure of a candidate (SVG)",
+            responses={200: "image/svg+xml"})
+def candidate_figure(job_id: str, candidate_id: str, name: str):
+    return send_file(service().candidate_figure(job_id, candidate_id, name),
+                     mimetype="image/svg+xml")
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/explanation", "POST",
+            summary="Compute (once) the SHAP importance of any completed candidate",
+            responses={200: Explanation})
+def candidate_explanation(job_id: str, candidate_id: str):
+    return jsonify(service().explain_candidate(job_id, candidate_id))
 
 
 @spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/notebook", "GET",

@@ -31,6 +31,7 @@ from web.errors import Conflict, InvalidRequest
 from web.schemas import JobCreate
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+FIGURE_NAME = re.compile(r"^[a-z_]{1,40}\.svg$")
 JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
                  "candidate-definitions": "candidate-definitions.ipynb"}
 
@@ -141,7 +142,7 @@ class Service:
         final = self._artifacts(row) / "leaderboard.json"
         if row["status"] in FINISHED and final.is_file():
             board = json.loads(final.read_text())
-            return {**board, "final": True}
+            return {**board, "final": True, "note": _close_call(board["rows"])}
         trials = [t["result"] for t in self.store.list_trials(row["id"])]
         return {"metric": row["metric"], "greater_is_better": row["greater_is_better"],
                 "final": False, "rows": rank_rows(trials, row["greater_is_better"])}
@@ -163,7 +164,43 @@ class Service:
         links = {"page": f"/jobs/{row['id']}/candidates/{cid}"}
         if self._notebook(row, cid).is_file():
             links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
-        return {**data, "job_id": row["id"], "candidate_id": cid, "links": links}
+        base = f"/api/v1/jobs/{row['id']}/candidates/{cid}"
+        quality_dir = self._artifacts(row) / "quality" / cid
+        figures = {p.stem: f"{base}/figures/{p.name}" for p in sorted(quality_dir.glob("*.svg"))}
+        return {**data, "job_id": row["id"], "candidate_id": cid, "links": links,
+                "explanation": _read_json(self._artifacts(row) / "explanations" / cid
+                                          / "importance.json"),
+                "quality": _read_json(quality_dir / "report.json"), "figures": figures}
+
+    def candidate_figure(self, job_id: str, candidate_id: str, name: str) -> Path:
+        """One quality figure (SVG) of a candidate."""
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        if not FIGURE_NAME.match(name):
+            raise NotFound(f"no figure named '{name}'; figure names look like roc.svg")
+        path = self._artifacts(row) / "quality" / cid / name
+        if not path.is_file():
+            raise NotFound(f"candidate '{cid}' has no figure '{name}'",
+                           {"figures": sorted(p.name for p in path.parent.glob("*.svg"))})
+        return path
+
+    def explain_candidate(self, job_id: str, candidate_id: str) -> dict:
+        """SHAP importance of any completed candidate of a completed job, computed once."""
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        directory = self._artifacts(row) / "explanations" / cid
+        done = _read_json(directory / "importance.json")
+        if done is not None:
+            return done
+        if row["status"] != COMPLETED:
+            raise NotReady(_not_ready(row, f"explanation of '{cid}'"), {"status": row["status"]})
+        from automl.deploy import ensure_bundle
+        from automl.explain import write_candidate_explanation
+
+        dataset = self.store.get_dataset(row["dataset_id"])
+        path = ensure_bundle(self._artifacts(row), cid, dataset["path"], row["target"],
+                             row["settings"])
+        return write_candidate_explanation(path, cid, dataset["path"], directory)
 
     def model_zip(self, job_id: str) -> Path:
         """The winner's bundle as a zip (made once, then cached next to it)."""
@@ -207,6 +244,18 @@ class Service:
 
     def _manifest(self, row: dict, cid: str) -> Path:
         return self._artifacts(row) / "trials" / f"{cid}.json"
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _close_call(rows: list[dict]) -> str | None:
+    import pandas as pd
+
+    from automl.explain.honesty import close_call
+
+    return close_call(pd.DataFrame(rows)) if rows else None
 
 
 def dataset_view(row: dict) -> dict:

@@ -111,6 +111,8 @@ class Leaderboard(BaseModel):
     greater_is_better: bool | None
     final: bool
     rows: list[LeaderboardRow]
+    note: str | None = Field(None, description="set when the top two differ by less than "
+                                              "the spread of their fold scores")
 
 
 class TrialPoint(BaseModel):
@@ -143,3 +145,16 @@ class Candidate(BaseModel):
     members: dict[str, Any] = Field(default_factory=dict)
     spec: dict[str, Any] | None = None
     links: dict[str, str] = Field(default_factory=dict)
+    explanation: dict[str, Any] | None = Field(
+        None, description="SHAP importance per original column (the winner's is computed with "
+                          "the job; POST .../explanation computes any other candidate's)")
+    quality: dict[str, Any] | None = Field(
+        None, description="model-quality report on out-of-fold predictions")
+    figures: dict[str, str] = Field(default_factory=dict, description="figure name: URL (SVG)")
+
+
+class Explanation(BaseModel):
+    candidate_id: str
+    output: str
+    measure: str
+    importance: dict[str, float]

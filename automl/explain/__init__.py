@@ -132,6 +132,32 @@ def _bar_chart(importance: dict[str, float], scale: str, path: Path, top: int = 
     save(fig, path)
 
 
+def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
+                                directory: str | Path) -> dict:
+    """Global importance of one candidate's bundle on a sample of ``data_path``, written to
+    ``directory/importance.json`` and ``.svg``; returns the document (explanations on request)."""
+    from automl.data.intake import read_table
+    from automl.serving.bundle import ModelBundle
+
+    bundle = ModelBundle.load(bundle_dir)
+    frame = read_table(data_path)
+    frame = frame[frame[bundle.schema.target].notna()]
+    members = _members(bundle)
+    if members:
+        importance, scale = _ensemble_importance(bundle, members, frame), "share"
+        measure = "weighted mean of the members' normalised mean |SHAP value| per original column"
+    else:
+        e = _global_explanation(bundle, frame, None)
+        importance, scale, measure = importance_of(e), e.output, "mean |SHAP value| per original column"
+    doc = {"candidate_id": candidate_id, "output": scale, "measure": measure,
+           "importance": importance}
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "importance.json").write_text(json.dumps(doc, indent=2))
+    _bar_chart(importance, scale, directory / "importance.svg")
+    return doc
+
+
 def write_transparency(job, output_dir, data_path) -> dict[str, float]:
     """Notebooks, explanations and quality reports of ``job``; see :mod:`.transparency`."""
     from automl.explain.transparency import write_transparency as write

@@ -73,7 +73,24 @@ function renderBoard(jobId, board) {
     tbody.appendChild(tr);
   }
   document.getElementById("board-state").textContent = board.final ? "final" : "live";
+  const note = document.getElementById("board-note");
+  if (note) { note.textContent = board.note || ""; note.hidden = !board.note; }
 }
+
+function initExplainButton() {
+  const button = document.getElementById("explain-button");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    const status = document.getElementById("explain-status");
+    button.disabled = true; status.textContent = "computing (refits this candidate once)...";
+    const response = await fetch(button.dataset.url, {method: "POST", headers: {"Accept": "application/json"}});
+    if (response.ok) { window.location.reload(); return; }
+    const body = await response.json().catch(() => ({}));
+    status.textContent = (body.error && body.error.message) || ("failed: HTTP " + response.status);
+    button.disabled = false;
+  });
+}
+document.addEventListener("DOMContentLoaded", initExplainButton);
 
 let sortKey = null; let sortDir = 1; let lastBoard = null;
 
