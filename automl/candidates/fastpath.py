@@ -2,7 +2,8 @@
 
 ``compile_row_predictor(model, schema, task, n_classes)`` returns ``f(values) -> matrix`` that
 takes one row's clean values in schema order and gives what
-:func:`automl.search.evaluate.predict_matrix` gives for that row, or ``None`` when the model
+:func:`automl.search.evaluate.predict_matrix` gives for that row (``f.frame(X)`` does the same
+for a whole clean frame), or ``None`` when the model
 (an ensemble, a recipe with dates or text, a family without a row predictor) has no fast path.
 """
 
@@ -29,7 +30,20 @@ def compile_row_predictor(model, schema: InputSchema, task: str,
     encode = compile_row_encoder(preprocessor, schema)
     if encode is None:
         return None
-    return lambda values: predict(encode(values))
+    return CompiledPredictor(encode, predict)
+
+
+class CompiledPredictor:
+    """``f(values)`` for one row, ``f.frame(X)`` for a clean frame: the prediction matrix."""
+
+    def __init__(self, encode, predict):
+        self.encode, self.predict = encode, predict
+
+    def __call__(self, values: list) -> np.ndarray:
+        return self.predict(self.encode(values))
+
+    def frame(self, X) -> np.ndarray:
+        return self.predict(self.encode.frame(X))
 
 
 def _family_predictor(estimator, task: str, n_classes: int):

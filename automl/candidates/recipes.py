@@ -98,11 +98,12 @@ def _linear(schema: InputSchema, seed: int) -> ColumnTransformer:
 
 
 def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
-    """A function from one row's clean values (schema order) to the preprocessor's output row.
+    """A compiled encoder: from clean values (schema order) to the preprocessor's output.
 
     Only for fitted ``tree_native``/``tree_ordinal`` preprocessors over numeric, boolean and
     categorical columns (categories become a dict lookup); ``None`` for anything else, which
-    then takes the general pipeline path. Used by serving's single-row fast path.
+    then takes the general pipeline path. Used by serving's fast paths: ``encoder(values)`` for
+    one row (a list), ``encoder.frame(X)`` for a clean frame.
     """
     index = {name: i for i, name in enumerate(schema.names)}
     steps: list[tuple[int, dict | None, float]] = []
@@ -116,8 +117,32 @@ def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
             steps += _category_steps(transformer, columns, index)
         else:
             return None
-    return lambda values: np.array([[_encode(values[i], table, unknown) for i, table, unknown in steps]],
-                                   dtype=np.float64)
+    return RowEncoder(steps, schema.names)
+
+
+class RowEncoder:
+    """The plan of :func:`compile_row_encoder`: per output column, its input and lookup table."""
+
+    def __init__(self, steps: list[tuple[int, dict | None, float]], names: list[str]):
+        self.steps, self.names = steps, names
+
+    def __call__(self, values: list) -> np.ndarray:
+        return np.array([[_encode(values[i], table, unknown) for i, table, unknown in self.steps]],
+                        dtype=np.float64)
+
+    def frame(self, X) -> np.ndarray:
+        out = np.empty((len(X), len(self.steps)), dtype=np.float64)
+        for j, (i, table, unknown) in enumerate(self.steps):
+            column = X[self.names[i]]
+            if table is None:
+                out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                codes = column.map(table, na_action="ignore").to_numpy(dtype=np.float64,
+                                                                        na_value=np.nan)
+                known = column.isin(table.keys()).to_numpy()
+                missing = column.isna().to_numpy()
+                out[:, j] = np.where(missing, table[None], np.where(known, codes, unknown))
+        return out
 
 
 def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]]:

@@ -54,16 +54,35 @@ class ModelBundle:
         """Class probabilities, one column per class label (classification only)."""
         if self.task == "regression":
             raise TypeError("predict_proba is for classification models; this one is regression")
-        proba = predict_matrix(self.model, self.prepare(frame), self.task, len(self.classes))
+        proba = self.matrix(self.prepare(frame))
         return pd.DataFrame(proba, columns=self.classes, index=frame.index)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted labels (classification) or values (regression)."""
-        X = self.prepare(frame)
+        matrix = self.matrix(self.prepare(frame))
         if self.task == "regression":
-            return np.asarray(self.model.predict(X), dtype=float)
-        proba = predict_matrix(self.model, X, self.task, len(self.classes))
-        return np.asarray(self.classes, dtype=object)[proba.argmax(axis=1)]
+            return np.asarray(matrix, dtype=float)
+        return np.asarray(self.classes, dtype=object)[matrix.argmax(axis=1)]
+
+    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """Predictions of a clean frame: values, or probabilities over ``classes``.
+
+        Uses the model's compiled path where its family has one (the same numbers, without
+        the pipeline's per-call overhead), the pipeline otherwise.
+        """
+        compiled = self.compiled()
+        if compiled is not None:
+            return compiled.frame(X)
+        return predict_matrix(self.model, X, self.task, len(self.classes or ()))
+
+    def compiled(self):
+        """The compiled predictor of :mod:`automl.candidates.fastpath`, or None (cached)."""
+        if not hasattr(self, "_compiled"):
+            from automl.candidates.fastpath import compile_row_predictor
+
+            self._compiled = compile_row_predictor(self.model, self.schema, self.task,
+                                                   len(self.classes or ()))
+        return self._compiled
 
     def save(self, directory: str | Path) -> Path:
         directory = Path(directory)

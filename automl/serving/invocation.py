@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.candidates.fastpath import compile_row_predictor
 from automl.data.schema import _FALSE, _TRUE, InputSchema
 from automl.exceptions import (
     AutoMLError,
@@ -199,7 +198,7 @@ class Predictor:
         self.columns = pd.Index(self.names)
         self.csv_widths = _csv_widths(bundle)
         self.n_classes = len(self.labels) if self.classification else 0
-        self.row_fn = compile_row_predictor(bundle.model, self.schema, bundle.task, self.n_classes)
+        self.row_fn = bundle.compiled()
 
     # parsing ---------------------------------------------------------------------------------
 
@@ -275,8 +274,7 @@ class Predictor:
         """Per-row prediction dicts in the SageMaker Autopilot shape."""
         matrix = self._predict_one(rows[0]) if len(rows) == 1 else None
         if matrix is None:
-            X = self.schema.coerce(self.raw_frame(rows), strict=True)
-            matrix = predict_matrix(self.bundle.model, X, self.bundle.task, self.n_classes)
+            matrix = self.bundle.matrix(self.schema.coerce(self.raw_frame(rows), strict=True))
         if not self.classification:
             return [{"score": float(v)} for v in matrix]
         best = matrix.argmax(axis=1)

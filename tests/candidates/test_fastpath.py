@@ -57,3 +57,19 @@ def test_no_fast_path_for_other_families():
     spec = generate_candidates(DataShape(len(X), 4, "binary", 2), families=["linear"])[0]
     model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X, y)
     assert compile_row_predictor(model, schema, "binary", 2) is None
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_frame_path_matches_pipeline(task):
+    profile, kept = profile_dataset(frame(task), "y", task=task)
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
+    n_classes = 0 if task == "regression" else int(y.max()) + 1
+    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["lightgbm"])[0]
+    model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
+    compiled = compile_row_predictor(model, schema, task, n_classes)
+    test = X.iloc[200:].copy()
+    test.iloc[:5, test.columns.get_loc("color")] = "purple"
+    np.testing.assert_allclose(compiled.frame(test), predict_matrix(model, test, task, n_classes),
+                               rtol=1e-12, atol=1e-12)
