@@ -4,8 +4,8 @@ Role rules, in order (documented in the README):
   * constant: one distinct value (or none): dropped.
   * boolean: a bool column, or strings that are all true/false, yes/no, t/f, y/n.
   * numeric: a number column, except integer columns with 3 to 10 distinct values (integer
-    codes: categorical) and integer columns whose values are all distinct and evenly spaced
-    (a row id: id-like).
+    codes: categorical, unless more than 70% of them are 0, which reads as a count) and integer
+    columns whose values are all distinct and evenly spaced (a row id: id-like).
   * datetime: strings of which at least 95% parse as dates or timestamps.
   * text: strings with 3 or more words on average and more than half of the rows distinct.
   * id-like: other strings with more than 95% of the values distinct: dropped with a warning.
@@ -114,7 +114,7 @@ def _numeric_role(values: pd.Series, n_unique: int) -> str:
     as_float = values.to_numpy(dtype=float)
     if not np.all(np.mod(as_float, 1) == 0):
         return "numeric"
-    if 3 <= n_unique <= 10:
+    if 3 <= n_unique <= 10 and (as_float == 0).mean() <= 0.7:
         return "categorical"
     if n_unique == len(values) and len(values) >= 20:
         steps = np.unique(np.diff(np.sort(as_float)))

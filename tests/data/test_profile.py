@@ -17,6 +17,7 @@ N = 200
     (RNG.normal(size=N), "numeric"),
     (RNG.integers(0, 1000, N), "numeric"),
     (RNG.integers(1, 6, N), "categorical"),
+    (np.where(RNG.random(N) < 0.8, 0, RNG.integers(1, 6, N)), "numeric"),
     (RNG.choice(["red", "green", "blue"], N), "categorical"),
     (RNG.choice(["yes", "no"], N), "boolean"),
     (RNG.choice([True, False], N), "boolean"),
