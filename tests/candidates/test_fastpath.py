@@ -30,8 +30,8 @@ def frame(task: str, n: int = 300) -> pd.DataFrame:
     return df
 
 
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_lightgbm_row_predictor_matches_pipeline(task):
+def fitted_lightgbm(task: str):
+    """A LightGBM pipeline fitted on 200 rows, its schema, the 100 held-out clean rows."""
     profile, kept = profile_dataset(frame(task), "y", task=task)
     schema = InputSchema.from_profile(profile)
     X = schema.coerce(kept, strict=False)
@@ -39,10 +39,16 @@ def test_lightgbm_row_predictor_matches_pipeline(task):
     n_classes = 0 if task == "regression" else int(y.max()) + 1
     spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["lightgbm"])[0]
     model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
+    test = X.iloc[200:].copy()
+    test.iloc[:5, test.columns.get_loc("color")] = "purple"
+    return model, schema, test, n_classes
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_lightgbm_row_predictor_matches_pipeline(task):
+    model, schema, test, n_classes = fitted_lightgbm(task)
     row = compile_row_predictor(model, schema, task, n_classes)
     assert row is not None
-    test = X.iloc[200:].copy()
-    test.iloc[0, test.columns.get_loc("color")] = "purple"
     general = predict_matrix(model, test, task, n_classes)
     values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
     fast = np.concatenate([row(v) for v in values])
@@ -61,15 +67,7 @@ def test_no_fast_path_for_other_families():
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_frame_path_matches_pipeline(task):
-    profile, kept = profile_dataset(frame(task), "y", task=task)
-    schema = InputSchema.from_profile(profile)
-    X = schema.coerce(kept, strict=False)
-    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
-    n_classes = 0 if task == "regression" else int(y.max()) + 1
-    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["lightgbm"])[0]
-    model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
+    model, schema, test, n_classes = fitted_lightgbm(task)
     compiled = compile_row_predictor(model, schema, task, n_classes)
-    test = X.iloc[200:].copy()
-    test.iloc[:5, test.columns.get_loc("color")] = "purple"
     np.testing.assert_allclose(compiled.frame(test), predict_matrix(model, test, task, n_classes),
                                rtol=1e-12, atol=1e-12)
