@@ -1,6 +1,7 @@
 """The error hierarchy. Each error carries a stable ``code`` and a message a user can act on.
 
-``web/`` maps codes to HTTP statuses in one table; the CLI prints the message and exits with 2.
+:data:`HTTP_STATUS` is the one table from codes to HTTP statuses, used by the web service and
+the standalone model server alike; the CLI prints the message and exits with 2.
 """
 
 from __future__ import annotations
@@ -54,3 +55,70 @@ class NotReady(AutoMLError):
     """The thing asked for exists but is not available yet (job still running, trial failed)."""
 
     code = "not_ready"
+
+
+class InvalidRequest(AutoMLError):
+    """The request cannot be read: empty or malformed body, missing field, wrong type."""
+
+    code = "invalid_request"
+
+
+class Unauthorized(AutoMLError):
+    code = "unauthorized"
+
+
+class Conflict(AutoMLError):
+    """The request is valid but the resource's state does not allow it now."""
+
+    code = "conflict"
+
+
+class UnsupportedMediaType(AutoMLError):
+    code = "unsupported_media_type"
+
+
+class NotAcceptable(AutoMLError):
+    code = "not_acceptable"
+
+
+class PayloadTooLarge(AutoMLError):
+    code = "payload_too_large"
+
+
+class ExplanationsUnavailable(AutoMLError):
+    code = "not_implemented"
+
+
+HTTP_STATUS: dict[str, int] = {
+    "automl_error": 400,
+    "invalid_request": 400,
+    "invalid_dataset": 400,
+    "invalid_config": 400,
+    "schema_mismatch": 400,
+    "invalid_endpoint_name": 400,
+    "unauthorized": 401,
+    "not_found": 404,
+    "job_not_found": 404,
+    "endpoint_not_found": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "not_ready": 409,
+    "conflict": 409,
+    "endpoint_exists": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "not_implemented": 501,
+    "model_unavailable": 503,
+}
+
+
+def http_status(error: AutoMLError | str) -> int:
+    """The HTTP status of an error or error code: a subclass with a code of its own that the
+    table lacks takes its nearest ancestor's status; anything unknown is a client error (400)."""
+    if isinstance(error, str):
+        return HTTP_STATUS.get(error, 400)
+    for cls in type(error).__mro__:
+        code = cls.__dict__.get("code")
+        if code in HTTP_STATUS:
+            return HTTP_STATUS[code]
+    return 400

@@ -13,52 +13,23 @@ from flask import Flask, g, jsonify, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from automl.exceptions import AutoMLError
+from automl.exceptions import (  # noqa: F401 - re-exported for the views
+    HTTP_STATUS,
+    AutoMLError,
+    Conflict,
+    InvalidRequest,
+    Unauthorized,
+    UnsupportedMediaType,
+    http_status,
+)
 
 log = logging.getLogger("automl.web")
 
-STATUS_BY_CODE: dict[str, int] = {
-    "invalid_request": 400,
-    "invalid_dataset": 400,
-    "invalid_config": 400,
-    "schema_mismatch": 400,
-    "unauthorized": 401,
-    "not_found": 404,
-    "job_not_found": 404,
-    "method_not_allowed": 405,
-    "not_ready": 409,
-    "conflict": 409,
-    "payload_too_large": 413,
-    "unsupported_media_type": 415,
-    "invalid_endpoint_name": 400,
-    "endpoint_not_found": 404,
-    "endpoint_exists": 409,
-    "model_unavailable": 503,
-}
-
-
-class InvalidRequest(AutoMLError):
-    """The request is malformed: bad JSON, missing field, wrong type."""
-
-    code = "invalid_request"
-
-
-class Unauthorized(AutoMLError):
-    code = "unauthorized"
-
-
-class Conflict(AutoMLError):
-    """The request is valid but the resource's state does not allow it now."""
-
-    code = "conflict"
-
-
-class UnsupportedMediaType(AutoMLError):
-    code = "unsupported_media_type"
+STATUS_BY_CODE = HTTP_STATUS  # the one table lives in automl.exceptions
 
 
 def status_for(code: str) -> int:
-    return STATUS_BY_CODE.get(code, 400)
+    return http_status(code)
 
 
 def error_response(code: str, message: str, details: dict | None = None, status: int | None = None):

@@ -24,13 +24,15 @@ import numpy as np
 import pandas as pd
 
 from automl.data.schema import _FALSE, _TRUE, InputSchema
-from automl.exceptions import (
+from automl.exceptions import (  # noqa: F401 - the request errors are part of this API
     AutoMLError,
-    ConfigError,
-    DatasetError,
-    NotFound,
-    NotReady,
+    ExplanationsUnavailable,
+    InvalidRequest,
+    NotAcceptable,
+    PayloadTooLarge,
     SchemaError,
+    UnsupportedMediaType,
+    http_status,
 )
 from automl.search.evaluate import predict_matrix
 from automl.serving.bundle import ModelBundle
@@ -42,44 +44,6 @@ OUTPUT_FORMATS = (CSV, JSON)
 MAX_ROWS = 10_000
 MAX_FIELDS_SHOWN = 20
 _BLANK = frozenset({"", "?", "NA", "NaN", "nan", "null", "None"})
-
-
-class InvalidRequest(AutoMLError):
-    """The request body cannot be read: empty, malformed JSON or CSV, not records."""
-
-    code = "invalid_request"
-
-
-class UnsupportedMediaType(AutoMLError):
-    code = "unsupported_media_type"
-
-
-class NotAcceptable(AutoMLError):
-    code = "not_acceptable"
-
-
-class PayloadTooLarge(AutoMLError):
-    code = "payload_too_large"
-
-
-class ExplanationsUnavailable(AutoMLError):
-    code = "not_implemented"
-
-
-# The one error -> HTTP status table; the most specific class in an error's MRO wins.
-STATUS_BY_ERROR: dict[type[AutoMLError], int] = {
-    InvalidRequest: 400,
-    SchemaError: 400,
-    DatasetError: 400,
-    ConfigError: 400,
-    NotFound: 404,
-    NotAcceptable: 406,
-    NotReady: 409,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    ExplanationsUnavailable: 501,
-    AutoMLError: 400,
-}
 
 
 @dataclass(frozen=True)
@@ -95,11 +59,8 @@ class Response:
 
 
 def status_for(exc: AutoMLError) -> int:
-    """The HTTP status of an error, from :data:`STATUS_BY_ERROR`."""
-    for cls in type(exc).__mro__:
-        if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]
-    return 400
+    """The HTTP status of an error, from the one table, :data:`automl.exceptions.HTTP_STATUS`."""
+    return http_status(exc)
 
 
 def error_response(exc: AutoMLError) -> Response:
