@@ -34,6 +34,7 @@ from web.endpoint_service import Endpoints, examples
 from web.errors import (
     InvalidRequest,
     UnsupportedMediaType,
+    code_for_http,
     error_response,
     status_for,
 )
@@ -207,6 +208,4 @@ def on_error(exc: AutoMLError):
 def on_http_error(exc: HTTPException):
     if not _machine():
         return exc
-    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-            415: "unsupported_media_type"}.get(exc.code or 400, "invalid_request")
-    return error_response(code, exc.description or exc.name, status=exc.code)
+    return error_response(code_for_http(exc.code), exc.description or exc.name, status=exc.code)

@@ -28,6 +28,12 @@ log = logging.getLogger("automl.web")
 STATUS_BY_CODE = HTTP_STATUS  # the one table lives in automl.exceptions
 
 
+def code_for_http(status: int | None) -> str:
+    """The error code for an HTTP error werkzeug raised (unknown route, method, size, type)."""
+    return {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+            415: "unsupported_media_type"}.get(status or 400, "invalid_request")
+
+
 def status_for(code: str) -> int:
     return http_status(code)
 
@@ -66,8 +72,7 @@ def register_error_handlers(app: Flask, wants_json) -> None:
     def on_http_error(exc: HTTPException):
         if not wants_json():
             return exc
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-                415: "unsupported_media_type"}.get(exc.code or 400, "invalid_request")
+        code = code_for_http(exc.code)
         message = _HTTP_MESSAGES.get(exc.code or 400, exc.description or exc.name)
         return error_response(code, message, status=exc.code)
 

@@ -37,6 +37,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from automl.exceptions import ConfigError
 from automl.search.executors import TaskTimeout
+from automl.search.executors import _Task as _LocalTask
 
 _POLL_S = 0.05
 _GATHER_TIMEOUT_S = 60.0
@@ -96,12 +97,9 @@ def _name(fn) -> str:
 
 
 @dataclass
-class _Task:
-    future: Future
-    fn: object
-    args: tuple
-    kwargs: dict
-    timeout: float | None
+class _Task(_LocalTask):
+    """A local task plus its Dask future and when it was sent to the cluster."""
+
     remote: object = None
     sent: float = field(default_factory=time.monotonic)
 
