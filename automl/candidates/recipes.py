@@ -137,12 +137,25 @@ class RowEncoder:
             if table is None:
                 out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
-                codes = column.map(table, na_action="ignore").to_numpy(dtype=np.float64,
-                                                                        na_value=np.nan)
-                known = column.isin(table.keys()).to_numpy()
-                missing = column.isna().to_numpy()
-                out[:, j] = np.where(missing, table[None], np.where(known, codes, unknown))
+                out[:, j] = self._lookup(j, table, unknown)(column)
         return out
+
+    def _lookup(self, j: int, table: dict, unknown: float):
+        """Column j's vectorised table lookup (built once): one hash pass per column."""
+        lookups = self.__dict__.setdefault("_lookups", {})
+        if j not in lookups:
+            import pandas as pd
+
+            keys = [k for k in table if k is not None]
+            index = pd.Index(keys, dtype=object)
+            codes = np.append(np.array([table[k] for k in keys], dtype=np.float64), unknown)
+
+            def lookup(column):
+                found = codes[index.get_indexer(column.astype(object))]
+                return np.where(column.isna().to_numpy(), table[None], found)
+
+            lookups[j] = lookup
+        return lookups[j]
 
 
 def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]]:

@@ -163,8 +163,8 @@ class Predictor:
 
     # parsing ---------------------------------------------------------------------------------
 
-    def parse(self, body: bytes, kind: str, max_rows: int) -> list[dict]:
-        """The rows of a request body as records (column: raw value)."""
+    def parse(self, body: bytes, kind: str, max_rows: int) -> Sequence:
+        """The rows of a request body: records (column: raw value), or a :class:`CsvRows`."""
         text = _decode(body)
         if not text.strip():
             raise InvalidRequest("the request body is empty; send at least one row")
@@ -175,7 +175,7 @@ class Predictor:
                 "use batch prediction for large files", {"rows": len(rows), "limit": max_rows})
         return rows
 
-    def _parse_csv(self, text: str, max_rows: int) -> list[dict]:
+    def _parse_csv(self, text: str, max_rows: int) -> CsvRows:
         try:
             lines = [r for r in islice(csv.reader(io.StringIO(text)), max_rows + 2) if r]
         except csv.Error as exc:
@@ -184,9 +184,16 @@ class Predictor:
             raise InvalidRequest("the request body has no CSV rows")
         header = [f.strip() for f in lines[0]]
         if self._is_header(header):
-            return [self._csv_record(header, r, i) for i, r in enumerate(lines[1:], start=2)]
-        order = self._column_order(len(lines[0]), 1)
-        return [self._csv_record(order, r, i) for i, r in enumerate(lines, start=1)]
+            return self._csv_rows(header, lines[1:], first=2)
+        return self._csv_rows(self._column_order(len(lines[0]), 1), lines, first=1)
+
+    def _csv_rows(self, order: list[str], lines: list[list[str]], first: int) -> CsvRows:
+        for i, fields in enumerate(lines, start=first):
+            if len(fields) != len(order):
+                raise SchemaError(
+                    f"row {i} has {len(fields)} fields; expected {len(order)} like the first row",
+                    {"row": i, "fields": len(fields), "expected": len(order)})
+        return CsvRows(order, lines)
 
     def _is_header(self, fields: list[str]) -> bool:
         return sum(f in self.name_set for f in fields) * 2 >= len(self.names)
@@ -200,13 +207,6 @@ class Predictor:
             f"row {row} has {n_fields} fields; expected {widths} (the columns "
             f"{_shown(self.names)} in this order, or a header row naming them)",
             {"row": row, "fields": n_fields, "expected": len(self.names), "columns": self.names})
-
-    def _csv_record(self, order: list[str], fields: list[str], row: int) -> dict:
-        if len(fields) != len(order):
-            raise SchemaError(
-                f"row {row} has {len(fields)} fields; expected {len(order)} like the first row",
-                {"row": row, "fields": len(fields), "expected": len(order)})
-        return dict(zip(order, fields, strict=True))
 
     def _parse_json(self, text: str) -> list[dict]:
         try:
@@ -231,20 +231,24 @@ class Predictor:
 
     # predicting ------------------------------------------------------------------------------
 
-    def predict(self, rows: list[dict]) -> list[dict]:
+    def predict(self, rows: Sequence) -> list[dict]:
         """Per-row prediction dicts in the SageMaker Autopilot shape."""
         matrix = self._predict_one(rows[0]) if len(rows) == 1 else None
         if matrix is None:
             matrix = self.bundle.matrix(self.schema.coerce(self.raw_frame(rows), strict=True))
         if not self.classification:
-            return [{"score": float(v)} for v in matrix]
+            return [{"score": v} for v in np.asarray(matrix, dtype=float).tolist()]
         best = matrix.argmax(axis=1)
-        return [{"predicted_label": self.labels[k], "probability": float(p[k]),
-                 "probabilities": p.tolist(), "labels": self.labels}
-                for k, p in zip(best, matrix, strict=True)]
+        top = matrix[np.arange(len(matrix)), best].tolist()
+        labels = self.labels
+        return [{"predicted_label": labels[k], "probability": t, "probabilities": p,
+                 "labels": labels}
+                for k, t, p in zip(best.tolist(), top, matrix.tolist(), strict=True)]
 
-    def raw_frame(self, rows: list[dict]) -> pd.DataFrame:
+    def raw_frame(self, rows: Sequence) -> pd.DataFrame:
         """The request rows as a frame of raw values."""
+        if isinstance(rows, CsvRows):
+            return rows.frame()
         return pd.DataFrame.from_records(rows)
 
     def _predict_one(self, record: dict) -> np.ndarray | None:
@@ -262,6 +266,31 @@ class Predictor:
         arrays = [np.array([v], dtype=d) for v, d in zip(values, self.dtypes, strict=True)]
         return predict_matrix(self.bundle.model, _frame(arrays, self.columns), self.bundle.task,
                               self.n_classes)
+
+
+class CsvRows(Sequence):
+    """CSV request rows kept as lists of fields with their column order (no dict per row).
+
+    ``rows[i]`` is row i as a record; :meth:`frame` builds the raw frame column by column.
+    """
+
+    def __init__(self, order: list[str], lines: list[list[str]]):
+        self.order, self.lines = order, lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [dict(zip(self.order, r, strict=True)) for r in self.lines[i]]
+        return dict(zip(self.order, self.lines[i], strict=True))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.lines:
+            return pd.DataFrame(columns=self.order)
+        columns = list(zip(*self.lines, strict=True))
+        unique = dict(zip(self.order, columns, strict=True))  # a repeated name: the last wins
+        return pd.DataFrame({name: np.array(values, dtype=object) for name, values in unique.items()})
 
 
 _SLOW = object()

@@ -24,6 +24,7 @@ from automl.serving.invocation import MAX_ROWS, invoke
 
 log = logging.getLogger("automl.serving")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+_CUSTOM_ATTRIBUTES_KEY = "HTTP_" + CUSTOM_ATTRIBUTES.upper().replace("-", "_")  # WSGI environ
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
@@ -45,8 +46,9 @@ def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_R
     app.extensions["automl_bundle"] = bundle
 
     def invocations(name: str | None = None) -> Response:
-        answer = invoke(bundle, request.get_data(cache=False), request.content_type,
-                        request.headers.get("Accept"), explain=wants_explanation(),
+        environ = request.environ
+        answer = invoke(bundle, request.get_data(cache=False), environ.get("CONTENT_TYPE"),
+                        environ.get("HTTP_ACCEPT"), explain=wants_explanation(),
                         max_rows=max_rows)
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
@@ -76,10 +78,12 @@ def describe(bundle: ModelBundle) -> dict[str, Any]:
 
 def wants_explanation() -> bool:
     """``?explain=true`` or ``X-Amzn-SageMaker-Custom-Attributes: explain=true``."""
-    if request.args.get("explain", "").lower() in ("1", "true", "yes"):
+    environ = request.environ
+    if environ.get("QUERY_STRING") and \
+            request.args.get("explain", "").lower() in ("1", "true", "yes"):
         return True
-    attributes = request.headers.get(CUSTOM_ATTRIBUTES, "")
-    for item in attributes.replace(";", ",").split(","):
+    attributes = environ.get(_CUSTOM_ATTRIBUTES_KEY, "")
+    for item in attributes.replace(";", ",").split(",") if attributes else ():
         key, _, value = item.partition("=")
         if key.strip().lower() == "explain" and value.strip().lower() in ("1", "true", "yes"):
             return True

@@ -71,3 +71,27 @@ def test_frame_path_matches_pipeline(task):
     compiled = compile_row_predictor(model, schema, task, n_classes)
     np.testing.assert_allclose(compiled.frame(test), predict_matrix(model, test, task, n_classes),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
+    """One row goes through LightGBM's single-row C API, with one config per thread."""
+    import threading
+
+    model, schema, test, n_classes = fitted_lightgbm("multiclass")
+    compiled = compile_row_predictor(model, schema, "multiclass", n_classes)
+    values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
+    expected = predict_matrix(model, test, "multiclass", n_classes)
+    results = {}
+
+    def run(k: int) -> None:
+        results[k] = np.concatenate([compiled(v) for v in values])
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert compiled.predict._fast_config() is not None
+    assert len(compiled.predict._configs) == 3 + 1  # three threads and this one
+    for k in range(3):
+        np.testing.assert_allclose(results[k], expected, rtol=1e-12, atol=1e-12)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
+import threading
+import weakref
+
 import lightgbm as lgb
 import numpy as np
 
 from automl.candidates.base import DataShape, Family, float_param, int_param
 from automl.metrics import TASKS
+
+try:  # LightGBM's own handle on its C library: the single-row fast path calls it directly
+    from lightgbm.basic import _LIB
+except ImportError:  # pragma: no cover - then every prediction takes Booster.predict
+    _LIB = None
+_PREDICT_NORMAL, _DTYPE_FLOAT64 = 0, 1  # C_API_PREDICT_NORMAL, C_API_DTYPE_FLOAT64 (c_api.h)
 
 
 def space(shape: DataShape) -> dict:
@@ -48,22 +58,85 @@ def build(task: str, params: dict, seed: int):
 
 
 def row_predictor(model, task: str, n_classes: int):
-    """Predict one encoded row with the booster directly, skipping the sklearn wrapper.
+    """Predict encoded rows with the booster directly, skipping the sklearn wrapper.
 
     Category columns arrive as the ordinal codes the recipe's encoder gives, which are the
     booster's category ids (the training codes are 0..k-1, all present).
     """
     if not isinstance(model, lgb.LGBMModel):
         return None
-    booster = model.booster_
-    if task == "regression":
-        return lambda row: booster.predict(row, num_threads=1)
-    if n_classes == 2:
-        def binary(row):
-            p = booster.predict(row, num_threads=1)
-            return np.column_stack([1.0 - p, p])
-        return binary
-    return lambda row: booster.predict(row, num_threads=1).reshape(len(row), -1)
+    return BoosterPredictor(model.booster_, task, n_classes)
+
+
+class BoosterPredictor:
+    """``f(rows) -> matrix`` for a fitted booster: values, or probabilities over the classes.
+
+    One row goes through LightGBM's single-row fast C API (its prediction config is built once
+    per thread instead of on every call, which is most of the cost of ``Booster.predict`` for
+    one row); a few rows use one thread, and large batches every core.
+    """
+
+    THREADED_FROM_ROWS = 2000
+
+    def __init__(self, booster: lgb.Booster, task: str, n_classes: int):
+        self.booster, self.task = booster, task
+        self.width = n_classes if task == "multiclass" else 1
+        self.n_features = booster.num_feature()
+        self._local = threading.local()
+        self._configs: list[ctypes.c_void_p] = []
+        weakref.finalize(self, _free_configs, self._configs)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 1:
+            raw = self._one(rows[0])[None, :]
+        else:
+            threads = 0 if len(rows) >= self.THREADED_FROM_ROWS else 1
+            raw = self.booster.predict(rows, num_threads=threads).reshape(len(rows), -1)
+        if self.task == "regression":
+            return raw[:, 0]
+        if self.width == 1:
+            return np.concatenate([1.0 - raw, raw], axis=1)
+        return raw
+
+    def _one(self, row: np.ndarray) -> np.ndarray:
+        config = self._fast_config()
+        if config is None:
+            return self.booster.predict(row[None, :], num_threads=1).reshape(-1)
+        row = np.ascontiguousarray(row, dtype=np.float64)
+        out = np.empty(self.width, dtype=np.float64)
+        out_len = ctypes.c_int64(0)
+        status = _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+            config, ctypes.c_void_p(row.ctypes.data), ctypes.byref(out_len),
+            ctypes.c_void_p(out.ctypes.data))
+        if status != 0 or out_len.value != self.width:
+            return self.booster.predict(row[None, :], num_threads=1).reshape(-1)
+        return out
+
+    def _fast_config(self) -> ctypes.c_void_p | None:
+        config = getattr(self._local, "config", False)
+        if config is False:
+            config = self._local.config = self._init_config()
+        return config
+
+    def _init_config(self) -> ctypes.c_void_p | None:
+        if _LIB is None:
+            return None
+        config = ctypes.c_void_p()
+        status = _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            self.booster._handle, ctypes.c_int(_PREDICT_NORMAL), ctypes.c_int(0),
+            ctypes.c_int(max(0, self.booster.best_iteration)), ctypes.c_int(_DTYPE_FLOAT64),
+            ctypes.c_int32(self.n_features), ctypes.c_char_p(b"num_threads=1"),
+            ctypes.byref(config))
+        if status != 0:
+            return None
+        self._configs.append(config)
+        return config
+
+
+def _free_configs(configs: list) -> None:
+    for config in configs:
+        _LIB.LGBM_FastConfigFree(config)
+    configs.clear()
 
 
 FAMILY = Family("lightgbm", "tree_native", TASKS, 1.0, space, defaults, build,
