@@ -21,6 +21,7 @@ import pandas as pd
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
+from automl.candidates.transformers import count_columns
 from automl.config import Settings
 from automl.data.intake import file_hash, frame_hash, read_table
 from automl.data.profile import DatasetProfile, profile_dataset
@@ -222,7 +223,7 @@ def _plain(value):
 def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb,
             artifacts: bool, reports: QualityReports) -> Search:
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
-    specs = generate_candidates(shape)
+    specs = generate_candidates(shape, counts=count_columns(data.X))
     holder: list[Search] = []
     budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
                     reserve=lambda: _reserve(holder, data, metric, settings, artifacts))

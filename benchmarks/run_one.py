@@ -184,6 +184,9 @@ class Ours(System):
             time_budget=self.budget,
             seed=self.seed,
         )
+        keep = os.environ.get("AUTOML_BENCH_LEADERBOARD")
+        if keep:  # to study which candidates won: the leaderboard as CSV
+            self.model.leaderboard.to_csv(keep, index=False)
 
     def predict_raw(self, features: pd.DataFrame) -> Any:
         if self.is_classification:

@@ -54,6 +54,7 @@ class CandidateSpec:
     space: dict
     defaults: tuple[dict, ...] = ()
     cost: float = 1.0
+    recipe_options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,6 +5,9 @@
 * ``tree_ordinal``: numbers as they are, categories as ordinal codes (random forest, extra trees).
 * ``linear``: numbers imputed (with missing indicators) and standardised, categories one-hot
   encoded with rare levels grouped (linear models, k-nearest neighbours).
+* ``linear_counts``: as ``linear``, except that count columns (whole, non-negative, mostly
+  zero: a bag of words, event tallies) become unit-length rows of ``log1p`` frequencies, the
+  way text models read term counts. The generator offers it when most features are counts.
 Dates become numeric parts and free text becomes TF-IDF (reduced by SVD for trees) in all three.
 """
 
@@ -17,16 +20,22 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FunctionTransformer, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from automl.candidates.transformers import DateTimeParts, TextSVD, to_category
+from automl.candidates.transformers import CountFrequencies, DateTimeParts, TextSVD, to_category
 from automl.data.schema import InputSchema
 
-RECIPES = ("tree_native", "tree_ordinal", "linear")
+RECIPES = ("tree_native", "tree_ordinal", "linear", "linear_counts")
 MAX_CATEGORIES = 200
 
 
-def build_preprocessor(recipe: str, schema: InputSchema, seed: int = 0) -> ColumnTransformer:
-    """The preprocessing step of recipe ``recipe`` for ``schema``'s columns."""
-    builders = {"tree_native": _tree_native, "tree_ordinal": _tree_ordinal, "linear": _linear}
+def build_preprocessor(recipe: str, schema: InputSchema, seed: int = 0,
+                       counts: list[str] | tuple[str, ...] = ()) -> ColumnTransformer:
+    """The preprocessing step of recipe ``recipe`` for ``schema``'s columns.
+
+    ``counts`` names the count columns (``linear_counts`` only; see
+    :func:`automl.candidates.transformers.count_columns`).
+    """
+    builders = {"tree_native": _tree_native, "tree_ordinal": _tree_ordinal, "linear": _linear,
+                "linear_counts": lambda schema, seed: _linear(schema, seed, counts)}
     if recipe not in builders:
         raise ValueError(f"unknown recipe {recipe!r}; known: {RECIPES}")
     return builders[recipe](schema, seed)
@@ -82,11 +91,15 @@ def _tree_ordinal(schema: InputSchema, seed: int) -> ColumnTransformer:
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
 
 
-def _linear(schema: InputSchema, seed: int) -> ColumnTransformer:
+def _linear(schema: InputSchema, seed: int, counts=()) -> ColumnTransformer:
     parts = []
-    if _numbers(schema):
+    counted = [n for n in _numbers(schema) if n in set(counts)]
+    numbers = [n for n in _numbers(schema) if n not in set(counted)]
+    if numbers:
         num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
-        parts.append(("num", num, _numbers(schema)))
+        parts.append(("num", num, numbers))
+    if counted:
+        parts.append(("counts", CountFrequencies(), counted))
     if schema.names_of("categorical"):
         cat = make_pipeline(
             SimpleImputer(strategy="constant", fill_value="__missing__"),

@@ -83,3 +83,39 @@ class TextSVD(TransformerMixin, BaseEstimator):
 def _as_text(X) -> list[str]:
     values = np.asarray(X, dtype=object).ravel()
     return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values]
+
+
+def count_columns(X: pd.DataFrame, min_zero_share: float = 0.5) -> list[str]:
+    """Numeric columns that read as counts: whole, non-negative numbers, mostly zero.
+
+    Bag-of-words matrices and event tallies look like this; the ``linear_counts`` recipe
+    treats them as term frequencies.
+    """
+    names = []
+    for name in X.columns:
+        values = X[name]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        v = values.to_numpy(dtype=float, na_value=np.nan)
+        v = v[~np.isnan(v)]
+        if len(v) and v.min() >= 0 and np.all(v == np.round(v)) and (v == 0).mean() >= min_zero_share:
+            names.append(name)
+    return names
+
+
+class CountFrequencies(TransformerMixin, BaseEstimator):
+    """Counts as sub-linear term frequencies: ``log1p(count)``, then each row scaled to unit
+    length (the document-length normalisation of text models). Missing counts are zeros."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def transform(self, X):
+        values = np.log1p(np.clip(np.nan_to_num(np.asarray(X, dtype=float)), 0, None))
+        norms = np.linalg.norm(values, axis=1, keepdims=True)
+        return values / np.where(norms > 0, norms, 1.0)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features if input_features is not None else
+                          [f"x{i}" for i in range(self.n_features_in_)], dtype=object)

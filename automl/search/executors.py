@@ -21,8 +21,21 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
-_PRELOAD = ["automl.search.evaluate", "lightgbm", "sklearn.ensemble", "pandas"]
+_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", "lightgbm",
+            "sklearn.ensemble", "pandas"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _describe_main_for_forkserver() -> None:
+    """Tell the forkserver (started on first use, inheriting the environment) which module is
+    the main one here, so that its workers do not import it again: see ``_forkserver_boot``."""
+    import json
+    from multiprocessing import spawn
+
+    data = spawn.get_preparation_data("automl-worker")
+    os.environ["AUTOML_PARENT_MAIN"] = json.dumps(
+        {"pid": os.getpid(), "path": data.get("init_main_from_path"),
+         "name": data.get("init_main_from_name")})
 
 
 class TaskTimeout(Exception):
@@ -72,6 +85,7 @@ class LocalExecutor(Executor):
     """A pool of ``n_workers`` killable worker processes (see the module doc)."""
 
     def __init__(self, n_workers: int):
+        _describe_main_for_forkserver()
         self._ctx = mp.get_context("forkserver")
         self._ctx.set_forkserver_preload(_PRELOAD)
         self._n = n_workers

@@ -62,3 +62,29 @@ def test_tasks_run_in_parallel(executor):
     for f in futures:
         f.result(timeout=60)
     assert time.monotonic() - start < 2.9
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_a_script_without_a_main_guard_runs_its_job_once(tmp_path, how):
+    """Workers must not re-run the caller's top-level code (multiprocessing would, by default)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "titanic.csv"
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "import automl\n"
+        "print('top-level code ran', flush=True)\n"
+        f"result = automl.fit({str(sample)!r}, target='Survived', time_budget=None,\n"
+        "                    max_candidates=2, seed=0)\n"
+        "print('states', sorted(set(result.leaderboard['state'])))\n")
+    if how == "script":
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             timeout=240, cwd=tmp_path)
+    else:
+        run = subprocess.run([sys.executable, "-"], input=script.read_text(),
+                             capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("top-level code ran") == 1
+    assert "states ['complete']" in run.stdout
