@@ -223,7 +223,7 @@ def _plain(value):
 def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb,
             artifacts: bool, reports: QualityReports) -> Search:
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
-    specs = generate_candidates(shape, counts=count_columns(data.X))
+    specs = generate_candidates(shape, counts=_counts(data.X))
     holder: list[Search] = []
     budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
                     reserve=lambda: _reserve(holder, data, metric, settings, artifacts))
@@ -240,6 +240,14 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
     return search
 
 
+def _counts(X: pd.DataFrame) -> list[str]:
+    """Every whole, non-negative column when most columns are mostly-zero counts (a bag of
+    words), else none: what the ``linear_counts`` recipe reads as term frequencies."""
+    if len(count_columns(X, min_zero_share=0.5)) * 2 < X.shape[1]:
+        return []
+    return count_columns(X, min_zero_share=0.0)
+
+
 def _parallelism(settings: Settings, executor) -> int:
     """Trials in flight: a cluster's worker threads under a time budget; else ``n_jobs``, so a
     reproducible run's batches (and answers) do not depend on the cluster's size."""
@@ -251,7 +259,9 @@ def _parallelism(settings: Settings, executor) -> int:
 def _trial_timeout(settings: Settings) -> float | None:
     if settings.trial_timeout is not None:
         return settings.trial_timeout
-    return None if settings.time_budget is None else max(10.0, settings.time_budget / 2)
+    # A quarter of the budget: one slow configuration (a wide multiclass boosting run) cannot
+    # hold a worker for half of the job.
+    return None if settings.time_budget is None else max(10.0, settings.time_budget / 4)
 
 
 def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings,

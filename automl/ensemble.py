@@ -14,14 +14,14 @@ ENSEMBLE_ID = "ensemble"
 
 
 def greedy_ensemble(results: list[TrialResult], y: np.ndarray, folds: list[Fold], metric: Metric,
-                    task: str, size: int = 25, pool: int = 15) -> TrialResult | None:
+                    task: str, size: int = 25, per_family: int = 3) -> TrialResult | None:
     """The weighted average of trials that scores best on the out-of-fold rows, as a result row.
 
-    Members are drawn with replacement from the ``pool`` best trials; ``None`` when fewer than
-    two distinct trials would be used.
+    Members are drawn with replacement from the ``per_family`` best trials of each family (the
+    best trials overall are often near-copies of one family's winner, which adds nothing to an
+    average); ``None`` when fewer than two distinct trials would be used.
     """
-    ranked = sorted((r for r in results if r.ok and r.oof is not None),
-                    key=lambda r: metric.loss(r.score))[:pool]
+    ranked = candidate_pool(results, metric, per_family)
     if len(ranked) < 2:
         return None
     rows = np.concatenate([valid for _, valid in folds])
@@ -33,6 +33,19 @@ def greedy_ensemble(results: list[TrialResult], y: np.ndarray, folds: list[Fold]
     members = [r for r in ranked if r.candidate_id in weights]
     oof = sum(weights[r.candidate_id] * r.oof for r in members)
     return _result(members, weights, oof, y, folds, metric, task)
+
+
+def candidate_pool(results: list[TrialResult], metric: Metric, per_family: int) -> list[TrialResult]:
+    """The best ``per_family`` completed trials of every family, best first."""
+    ranked = sorted((r for r in results if r.ok and r.oof is not None),
+                    key=lambda r: metric.loss(r.score))
+    taken: Counter = Counter()
+    pool = []
+    for result in ranked:
+        if taken[result.family] < per_family:
+            taken[result.family] += 1
+            pool.append(result)
+    return pool
 
 
 def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, size: int) -> Counter:

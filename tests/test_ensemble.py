@@ -51,3 +51,18 @@ def test_single_candidate_gives_no_ensemble():
     metric = METRICS["rmse"]
     only = result("m0", y + rng.normal(size=len(y)), y, folds, metric)
     assert greedy_ensemble([only], y, folds, metric, "regression") is None
+
+
+def test_pool_keeps_the_best_few_of_each_family():
+    from automl.ensemble import candidate_pool
+
+    rng, y, folds = setup()
+    metric = METRICS["rmse"]
+    same = [result(f"a{i}", y + rng.normal(scale=0.3 + 0.1 * i, size=len(y)), y, folds, metric)
+            for i in range(6)]
+    other = result("b0", y + rng.normal(scale=0.8, size=len(y)), y, folds, metric)
+    other.family = "g"
+    pool = candidate_pool(same + [other], metric, per_family=3)
+    best_three = sorted(same, key=lambda r: r.score)[:3]
+    assert [r.candidate_id for r in pool if r.family == "f"] == [r.candidate_id for r in best_three]
+    assert other in pool

@@ -93,19 +93,20 @@ def _tree_ordinal(schema: InputSchema, seed: int) -> ColumnTransformer:
 
 def _linear(schema: InputSchema, seed: int, counts=()) -> ColumnTransformer:
     parts = []
-    counted = [n for n in _numbers(schema) if n in set(counts)]
+    counted = [n for n in schema.names if n in set(counts)]
     numbers = [n for n in _numbers(schema) if n not in set(counted)]
+    categories = [n for n in schema.names_of("categorical") if n not in set(counted)]
     if numbers:
         num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
         parts.append(("num", num, numbers))
     if counted:
         parts.append(("counts", CountFrequencies(), counted))
-    if schema.names_of("categorical"):
+    if categories:
         cat = make_pipeline(
             SimpleImputer(strategy="constant", fill_value="__missing__"),
             OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=50),
         )
-        parts.append(("cat", cat, schema.names_of("categorical")))
+        parts.append(("cat", cat, categories))
     parts += _dates(schema, impute=True) + _text(schema, seed, dense=False)
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)
 

@@ -86,21 +86,33 @@ def _as_text(X) -> list[str]:
 
 
 def count_columns(X: pd.DataFrame, min_zero_share: float = 0.5) -> list[str]:
-    """Numeric columns that read as counts: whole, non-negative numbers, mostly zero.
+    """Columns that read as counts: whole, non-negative numbers, at least ``min_zero_share`` of
+    them zero (0 takes every whole, non-negative column). Integer codes kept as text (a
+    categorical column of small counts) count too.
 
     Bag-of-words matrices and event tallies look like this; the ``linear_counts`` recipe
     treats them as term frequencies.
     """
     names = []
     for name in X.columns:
-        values = X[name]
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        v = _as_numbers(X[name])
+        if v is None:
             continue
-        v = values.to_numpy(dtype=float, na_value=np.nan)
         v = v[~np.isnan(v)]
         if len(v) and v.min() >= 0 and np.all(v == np.round(v)) and (v == 0).mean() >= min_zero_share:
             names.append(name)
     return names
+
+
+def _as_numbers(values: pd.Series) -> np.ndarray | None:
+    if pd.api.types.is_bool_dtype(values):
+        return None
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().sum() > values.isna().sum():
+        return None  # some text is not a number
+    return numbers.to_numpy(dtype=float, na_value=np.nan)
 
 
 class CountFrequencies(TransformerMixin, BaseEstimator):
@@ -112,7 +124,11 @@ class CountFrequencies(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        values = np.log1p(np.clip(np.nan_to_num(np.asarray(X, dtype=float)), 0, None))
+        frame = pd.DataFrame(X).copy()
+        for name in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")  # integer codes as text
+        numbers = frame.to_numpy(dtype=float, na_value=np.nan)
+        values = np.log1p(np.clip(np.nan_to_num(numbers), 0, None))
         norms = np.linalg.norm(values, axis=1, keepdims=True)
         return values / np.where(norms > 0, norms, 1.0)
 

@@ -101,3 +101,45 @@ def test_candidates_cheapest_first_and_knn_skipped_on_large_data():
     assert [s.cost for s in specs] == sorted(s.cost for s in specs)
     assert "knn" not in {s.family for s in specs}
     assert len({s.family for s in generate_candidates(DataShape(1000, 10, "binary", 2))}) >= 6
+    assert specs[0].family == "lightgbm"  # the first result comes from the cheap, strong default
+
+
+def test_wide_data_skips_hist_gradient_boosting_and_elastic_net():
+    specs = {s.name: s for s in generate_candidates(DataShape(1000, 500, "multiclass", 9))}
+    assert "hist_gradient_boosting" not in specs
+    assert "l1_ratio" not in specs["linear"].space
+
+
+def bag_of_words(n=240, words=40, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    topic = rng.integers(0, 3, n)
+    rates = rng.gamma(0.3, 1.0, size=(3, words))
+    counts = rng.poisson(rates[topic] * rng.integers(1, 6, n)[:, None])
+    frame = pd.DataFrame(counts, columns=[f"w{i}" for i in range(words)])
+    frame["length"] = rng.normal(size=n)  # one column that is not a count
+    frame["topic"] = np.array(["a", "b", "c"])[topic]
+    return frame
+
+
+def test_count_data_gets_a_term_frequency_linear_candidate():
+    from automl.engine import _counts
+
+    profile, kept = profile_dataset(bag_of_words(), "topic")
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    counts = _counts(X)
+    assert "length" not in counts and len(counts) >= 30
+    specs = {s.name: s for s in generate_candidates(DataShape(len(X), X.shape[1], "multiclass", 3),
+                                                     counts=counts)}
+    spec = specs["linear_counts"]
+    assert spec.family == "linear" and spec.recipe == "linear_counts"
+    assert json.loads(json.dumps(spec.to_dict())) == json.loads(json.dumps(spec.to_dict()))
+    y = pd.factorize(kept["topic"], sort=True)[0]
+    pipeline = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X, y)
+    block = pipeline[0].named_transformers_["counts"].transform(X[counts])
+    norms = np.linalg.norm(block, axis=1)
+    np.testing.assert_allclose(norms[norms > 0], 1.0)
+    assert pipeline.score(X, y) > 0.8
+    # not offered when counts are a minority of the columns
+    plain = generate_candidates(DataShape(len(X), 400, "multiclass", 3), counts=counts)
+    assert "linear_counts" not in {s.name for s in plain}
