@@ -53,6 +53,7 @@ class _Task:
     args: tuple
     kwargs: dict
     timeout: float | None
+    stop_reason: str | None = None  # set by stop(): the worker is killed at the next check
 
 
 @dataclass
@@ -115,6 +116,17 @@ class LocalExecutor(Executor):
         self._wakeup_w.send(b"")
         return future
 
+    def stop(self, future: Future, reason: str) -> None:
+        """Cancel ``future`` if it is queued; if it is running, kill its worker (within 0.1 s)
+        and fail it with :class:`TaskTimeout` (``reason``). Done futures are left alone."""
+        if future.cancel():
+            return
+        with self._lock:
+            for worker in self._workers:
+                if worker.task is not None and worker.task.future is future:
+                    worker.task.stop_reason = reason
+        self._wakeup_w.send(b"")
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closed = True
         with self._lock:
@@ -173,6 +185,8 @@ class LocalExecutor(Executor):
                 task.future.set_exception(RuntimeError(value))
         elif not worker.process.is_alive():
             self._replace(worker, WorkerDied(_death(worker.process)))
+        elif task.stop_reason is not None:
+            self._replace(worker, TaskTimeout(task.stop_reason))
         elif task.timeout is not None and time.monotonic() - worker.started > task.timeout:
             self._replace(worker, TaskTimeout(f"ran past its {task.timeout:.0f} s limit"))
 

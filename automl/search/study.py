@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 
@@ -27,6 +27,7 @@ from automl.search.executors import TaskTimeout
 from automl.search.records import TrialResult, TrialSpec, TrialState
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+STOP_GRACE_S = 0.5
 
 
 @dataclass
@@ -141,18 +142,32 @@ class Search:
     def _collect(self, wait_all: bool) -> None:
         if not self._pending:
             return
-        timeout = None if wait_all else 0.5
+        timeout = None if wait_all and self.budget.deadline is None else 0.5
         done, _ = wait_futures(list(self._pending), timeout=timeout,
                                return_when="ALL_COMPLETED" if wait_all else FIRST_COMPLETED)
+        self._stop_overdue(done)
         for future in sorted(done, key=lambda f: self._pending[f][0].number):
             spec, trial = self._pending.pop(future)
             self._record(spec, trial, self._result(future, spec))
+
+    def _stop_overdue(self, done: set) -> None:
+        """Stop running trials once the search deadline has passed. A trial's own deadline was
+        set when it started; the deadline moves earlier as results show what the refit will
+        cost, and the job must still end within its budget."""
+        stop = getattr(self.executor, "stop", None)
+        if stop is None or self.budget.time_left() > -STOP_GRACE_S:
+            return
+        for future in self._pending:
+            if future not in done:
+                stop(future, "stopped at the time budget")
 
     def _result(self, future: Future, spec: TrialSpec) -> TrialResult:
         try:
             return future.result()
         except TaskTimeout as exc:
             return _lost(spec, TrialState.TIMED_OUT, f"trial {exc}")
+        except CancelledError:
+            return _lost(spec, TrialState.TIMED_OUT, "trial stopped at the time budget")
         except Exception as exc:
             return _lost(spec, TrialState.FAILED, str(exc).splitlines()[0][:300])
 

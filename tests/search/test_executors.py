@@ -56,6 +56,21 @@ def test_dead_worker_is_reported_and_replaced(executor):
     assert pids_before
 
 
+def test_stop_kills_a_running_task_and_cancels_a_queued_one(executor):
+    running = [executor.submit(time.sleep, 60) for _ in range(2)]
+    queued = executor.submit(time.sleep, 60)
+    time.sleep(1.0)  # both workers busy, the third task waits
+    start = time.monotonic()
+    for future in running + [queued]:
+        executor.stop(future, "stopped at the time budget")
+    for future in running:
+        with pytest.raises(TaskTimeout, match="stopped at the time budget"):
+            future.result(timeout=30)
+    assert queued.cancelled()
+    assert time.monotonic() - start < 10
+    assert executor.submit(sum, [3, 3]).result(timeout=60) == 6
+
+
 def test_tasks_run_in_parallel(executor):
     start = time.monotonic()
     futures = [executor.submit(time.sleep, 1.5) for _ in range(2)]
