@@ -1,10 +1,11 @@
-"""Compile a fitted candidate pipeline into a single-row function, where its family allows.
+"""Compile a fitted model into a single-row function, where its parts allow.
 
 ``compile_row_predictor(model, schema, task, n_classes)`` returns ``f(values) -> matrix`` that
 takes one row's clean values in schema order and gives what
 :func:`automl.search.evaluate.predict_matrix` gives for that row (``f.frame(X)`` does the same
-for a whole clean frame), or ``None`` when the model
-(an ensemble, a recipe with dates or text, a family without a row predictor) has no fast path.
+for a whole clean frame), or ``None`` when the model (a recipe with dates or text, a family
+without a row predictor) has no fast path. An ensemble compiles member by member: members
+with a fast path use it, the others share one one-row frame built for them.
 """
 
 from __future__ import annotations
@@ -12,15 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
+from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from automl.candidates.recipes import compile_row_encoder
 from automl.candidates.registry import FAMILIES
 from automl.data.schema import InputSchema
+from automl.search.evaluate import predict_matrix
 
 
 def compile_row_predictor(model, schema: InputSchema, task: str,
                           n_classes: int) -> Callable[[list], np.ndarray] | None:
+    if isinstance(model, VotingClassifier | VotingRegressor):
+        return _compile_ensemble(model, schema, task, n_classes)
     if not isinstance(model, Pipeline) or len(model.steps) != 2:
         return None
     preprocessor, estimator = model.steps[0][1], model.steps[1][1]
@@ -44,6 +50,67 @@ class CompiledPredictor:
 
     def frame(self, X) -> np.ndarray:
         return self.predict(self.encode.frame(X))
+
+
+class EnsemblePredictor:
+    """The weighted average of members' predictions; compiled members skip pandas."""
+
+    def __init__(self, members: list[tuple[float, object, object]], schema: InputSchema,
+                 task: str, n_classes: int):
+        self.members, self.task, self.n_classes = members, task, n_classes
+        self.total = sum(w for w, _, _ in members)
+        self.columns = pd.Index(schema.names)
+        self.dtypes = [clean_dtype(c.role) for c in schema.columns]
+        self.any_general = any(compiled is None for _, compiled, _ in members)
+
+    def __call__(self, values: list) -> np.ndarray:
+        frame = one_row_frame(values, self.dtypes, self.columns) if self.any_general else None
+        return self._average(lambda compiled: compiled(values), frame)
+
+    def frame(self, X) -> np.ndarray:
+        return self._average(lambda compiled: compiled.frame(X), X)
+
+    def _average(self, fast, frame) -> np.ndarray:
+        total = None
+        for weight, compiled, pipeline in self.members:
+            if compiled is not None:
+                p = fast(compiled)
+            else:
+                p = predict_matrix(pipeline, frame, self.task, self.n_classes)
+            total = weight * p if total is None else total + weight * p
+        return total / self.total
+
+
+def _compile_ensemble(model, schema: InputSchema, task: str, n_classes: int):
+    if not hasattr(model, "estimators_"):
+        return None
+    weights = model.weights if model.weights is not None else [1.0] * len(model.estimators_)
+    members = [(float(w), compile_row_predictor(m, schema, task, n_classes), m)
+               for w, m in zip(weights, model.estimators_, strict=True)]
+    if all(compiled is None for _, compiled, _ in members):
+        return None
+    return EnsemblePredictor(members, schema, task, n_classes)
+
+
+def clean_dtype(role: str) -> type:
+    """The dtype :meth:`InputSchema.coerce` gives a column of ``role``."""
+    return np.float64 if role in ("numeric", "boolean") else object
+
+
+_ONE_ROW = pd.RangeIndex(1)
+
+
+def one_row_frame(values: list, dtypes: list, columns: pd.Index) -> pd.DataFrame:
+    """A one-row clean frame from values in schema order, without pandas' dtype inference.
+
+    ``DataFrame._from_arrays`` is private but stable since pandas 0.23 and about 6x faster
+    than building a Series per column; the public route is the fallback.
+    """
+    arrays = [np.array([v], dtype=d) for v, d in zip(values, dtypes, strict=True)]
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is not None:
+        return from_arrays(arrays, columns=columns, index=_ONE_ROW, verify_integrity=False)
+    return pd.DataFrame({n: pd.Series(a, dtype=a.dtype) for n, a in zip(columns, arrays, strict=True)})
 
 
 def _family_predictor(estimator, task: str, n_classes: int):

@@ -95,3 +95,29 @@ def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
     assert len(compiled.predict._configs) == 3 + 1  # three threads and this one
     for k in range(3):
         np.testing.assert_allclose(results[k], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_ensemble_compiles_member_by_member(task):
+    """A voting ensemble of a LightGBM (compiled) and a linear pipeline (general path) gives
+    what the ensemble itself gives, row by row and for a frame."""
+    from automl.finalize import assemble_ensemble
+    from automl.search.evaluate import TrainingData
+
+    model, schema, test, n_classes = fitted_lightgbm(task)
+    profile, kept = profile_dataset(frame(task), "y", task=task)
+    X = schema.coerce(kept, strict=False)
+    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
+    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["linear"])[0]
+    linear = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
+    data = TrainingData(X.iloc[:200], y[:200], task, n_classes, schema, [])
+    ensemble = assemble_ensemble({"lgbm": model, "linear": linear}, {"lgbm": 0.7, "linear": 0.3},
+                                 data)
+    compiled = compile_row_predictor(ensemble, schema, task, n_classes)
+    assert compiled is not None
+    expected = predict_matrix(ensemble, test, task, n_classes)
+    # missing values as serving's scalar coercers give them: NaN
+    values = test.astype(object).where(test.notna(), np.nan).to_numpy().tolist()
+    rows = np.concatenate([compiled(v) for v in values])
+    np.testing.assert_allclose(rows, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-12)
