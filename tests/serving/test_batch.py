@@ -53,3 +53,13 @@ def test_predict_csv_writes_every_row_in_order(tmp_path, abalone_dir, abalone, a
     out = pd.read_csv(output)
     assert list(out.columns) == ["prediction"] and len(out) == len(big)
     assert np.allclose(out["prediction"], abalone.predict(big))
+
+
+def test_prediction_csv_is_what_pandas_writes(titanic, titanic_rows, abalone, abalone_rows):
+    """The fast CSV writer gives the text of prediction_frame(...).to_csv, header or not."""
+    from automl.serving.batch import prediction_csv
+
+    for bundle, rows in ((titanic, titanic_rows), (abalone, abalone_rows)):
+        expected = prediction_frame(bundle, rows).to_csv(index=False)
+        assert prediction_csv(bundle, rows, header=True) == expected
+        assert prediction_csv(bundle, rows, header=False) == expected.split("\n", 1)[1]
