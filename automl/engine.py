@@ -300,7 +300,7 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
         reasons = sorted({r.reason for r in results if r.reason})[:3]
         raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
                           + "; give a larger time budget or check the data")
-    ensemble = greedy_ensemble(results, data.y, data.folds, metric, data.task, settings.ensemble_size)
+    ensemble = _affordable_ensemble(results, data, metric, settings, timings)
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = _affordable_winner(rank_results(everything, metric), data, settings, timings)
     t0 = time.time()
@@ -312,18 +312,43 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
                      make_leaderboard(everything, metric), bundle, winner, timings)
 
 
+def _affordable_ensemble(results: list[TrialResult], data: TrainingData, metric: Metric,
+                         settings: Settings, timings: dict) -> TrialResult | None:
+    """The greedy ensemble, or, when refitting its members would overrun the budget, the best
+    ensemble of cheaper trials: the dearest member is left out until the refit fits."""
+    pool = [r for r in results if r.ok]
+    while True:
+        ensemble = greedy_ensemble(pool, data.y, data.folds, metric, data.task,
+                                   settings.ensemble_size)
+        if ensemble is None or settings.time_budget is None:
+            return ensemble
+        by_id = {r.candidate_id: r for r in pool}
+        members = [by_id[m] for m in ensemble.members]
+        if _refit_cost(members, data, settings) <= _time_left(settings, timings):
+            return ensemble
+        dearest = max(members, key=lambda m: m.fit_s)
+        pool = [r for r in pool if r is not dearest]
+
+
+def _refit_cost(members: list[TrialResult], data: TrainingData, settings: Settings) -> float:
+    """Seconds to refit ``members`` on all rows, side by side on the workers."""
+    scale = len(data.y) / np.mean([len(tr) for tr, _ in data.folds])
+    return sum(m.fit_s for m in members) * scale / max(1, min(settings.n_jobs, len(members)))
+
+
+def _time_left(settings: Settings, timings: dict) -> float:
+    return settings.time_budget - timings["search_s"]
+
+
 def _affordable_winner(ranked: list[TrialResult], data: TrainingData, settings: Settings,
                        timings: dict) -> TrialResult:
     """The best row whose refit fits in the time left (an ensemble refits all its members)."""
     if settings.time_budget is None:
         return ranked[0]
-    left = settings.time_budget - timings["search_s"]
-    scale = len(data.y) / np.mean([len(tr) for tr, _ in data.folds])
     by_id = {r.candidate_id: r for r in ranked}
     for row in ranked:
         members = [by_id[m] for m in row.members] if row.members else [row]
-        cost = sum(m.fit_s for m in members) * scale / max(1, min(settings.n_jobs, len(members)))
-        if cost <= left:
+        if _refit_cost(members, data, settings) <= _time_left(settings, timings):
             return row
     return next(r for r in ranked if not r.members)
 

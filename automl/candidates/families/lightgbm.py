@@ -21,7 +21,7 @@ _PREDICT_NORMAL, _DTYPE_FLOAT64 = 0, 1  # C_API_PREDICT_NORMAL, C_API_DTYPE_FLOA
 
 def space(shape: DataShape) -> dict:
     return {
-        "n_estimators": int_param(50, 3000 if shape.n_rows < 100_000 else 1000, log=True),
+        "n_estimators": int_param(50, _max_trees(shape.n_rows), log=True),
         "learning_rate": float_param(0.01, 0.3, log=True),
         "num_leaves": int_param(4, min(512, max(8, shape.n_rows // 10)), log=True),
         "min_child_samples": int_param(2, min(200, max(3, shape.n_rows // 20)), log=True),
@@ -30,18 +30,26 @@ def space(shape: DataShape) -> dict:
         "reg_lambda": float_param(1e-3, 30.0, log=True),
         "reg_alpha": float_param(1e-3, 10.0, log=True),
         "min_split_gain": float_param(0.0, 0.5),
+        # finer histograms pay off on smooth numeric features (diamonds: RMSE -0.5 to -0.8 %)
+        "max_bin": int_param(31, 1023, log=True),
     }
+
+
+def _max_trees(n_rows: int) -> int:
+    """More rows make each tree dearer: a trial of 3000 trees on 30,000 rows takes a whole
+    slice of a minute-long budget on one thread, and the tuner's first random draws would."""
+    return 3000 if n_rows < 10_000 else 1500 if n_rows < 100_000 else 1000
 
 
 def defaults(shape: DataShape) -> list[dict]:
     base = {"colsample_bytree": 1.0, "subsample": 1.0, "reg_lambda": 1e-3, "reg_alpha": 1e-3,
-            "min_split_gain": 0.0}
+            "min_split_gain": 0.0, "max_bin": 255}
     small = shape.n_rows < 5000
     return [
         {**base, "n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20},
         {**base, "n_estimators": 400 if small else 600, "learning_rate": 0.03,
          "num_leaves": 15 if small else 63, "min_child_samples": 10 if small else 20,
-         "colsample_bytree": 0.7, "subsample": 0.8, "reg_lambda": 1.0},
+         "colsample_bytree": 0.7, "subsample": 0.8, "reg_lambda": 1.0, "max_bin": 1023},
         {**base, "n_estimators": 300, "learning_rate": 0.05, "num_leaves": 8,
          "min_child_samples": 5 if small else 30, "colsample_bytree": 0.5, "subsample": 0.7,
          "reg_lambda": 5.0},
