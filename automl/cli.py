@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--time-budget", type=float, default=None,
                      help="wall-clock seconds for the whole job (default 60, or none with --max-candidates)")
     run.add_argument("--max-candidates", type=int, default=None, help="maximum number of trials")
+    run.add_argument("--trial-timeout", type=float, default=None,
+                     help="seconds one trial may run (default: a quarter of the time budget)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default: cores)")
     run.add_argument("--output", default=None, help="directory for the bundle, leaderboard, notebooks")
@@ -75,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with JobProgress(budget, args.max_candidates) as progress:
         result = fit(args.data, args.target, task=None if args.task == "auto" else args.task,
                      metric=args.metric, time_budget=budget, max_candidates=args.max_candidates,
-                     seed=args.seed, n_jobs=args.n_jobs, cluster=args.cluster, output=output,
+                     seed=args.seed, n_jobs=args.n_jobs, cluster=args.cluster,
+                     trial_timeout=args.trial_timeout, output=output,
                      callbacks=progress.callbacks())
     print_leaderboard(result)
     print(f"saved to {output}/ (model/, leaderboard.csv, leaderboard.json, profile.json)")

@@ -58,6 +58,9 @@ class JobCreate(BaseModel):
     metric: str | None = Field(default=None, max_length=32)
     time_budget: float | None = Field(default=60.0, ge=1, le=MAX_TIME_BUDGET)
     max_candidates: int | None = Field(default=None, ge=1, le=100_000)
+    trial_timeout: float | None = Field(
+        default=None, gt=0, le=MAX_TIME_BUDGET,
+        description="seconds one trial may run; default a quarter of the time budget")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 

@@ -89,7 +89,7 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
 
 
 def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
-    allowed = ("task", "metric", "time_budget", "max_candidates", "seed")
+    allowed = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout")
     values = {k: job_settings.get(k) for k in allowed if k in job_settings}
     values["n_jobs"] = max(1, (os.cpu_count() or 1) // service.max_concurrent_jobs)
     return values

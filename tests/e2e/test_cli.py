@@ -80,15 +80,23 @@ def test_predict_names_missing_columns(titanic_run, sample_data, tmp_path):
 def test_regression_run_and_predict(sample_data, tmp_path):
     out = tmp_path / "abalone"
     proc = automl_cli("run", sample_data / "abalone.csv", "--target", "Rings",
-                      "--max-candidates", 3, "--output", out)
+                      "--max-candidates", 3, "--trial-timeout", 30, "--output", out)
     assert proc.returncode == 0, proc.stderr
     assert "leaderboard (rmse, lower is better)" in proc.stdout
+    assert json.loads((out / "settings.json").read_text())["trial_timeout"] == 30
     proc = automl_cli("predict", out / "model", sample_data / "abalone.csv", "--output", tmp_path / "p.csv")
     assert proc.returncode == 0, proc.stderr
     pred = pd.read_csv(tmp_path / "p.csv")
     truth = pd.read_csv(sample_data / "abalone.csv")["Rings"]
     assert list(pred.columns) == ["prediction"]
     assert ((pred["prediction"] - truth) ** 2).mean() ** 0.5 < 3.0
+
+
+def test_a_trial_timeout_must_be_positive(tmp_path, sample_data):
+    proc = automl_cli("run", sample_data / "abalone.csv", "--target", "Rings",
+                      "--trial-timeout", -1, "--output", tmp_path / "x")
+    assert proc.returncode == 2 and "trial_timeout must be positive" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_unknown_model_directory(tmp_path, sample_data):

@@ -89,11 +89,13 @@ def test_upload_name_cannot_escape_the_data_dir(client, settings, tmp_path):
 
 def test_create_job_queues_it(client, dataset):
     response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
-                                                  "time_budget": 10, "metric": "accuracy"})
+                                                  "time_budget": 10, "metric": "accuracy",
+                                                  "trial_timeout": 4})
     assert response.status_code == 202
     job = response.json
     assert job["status"] == "queued"
     assert job["settings"]["time_budget"] == 10
+    assert job["settings"]["trial_timeout"] == 4
     assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
     assert client.get(f"/api/v1/jobs/{job['id']}").json["status"] == "queued"
     assert [j["id"] for j in client.get("/api/v1/jobs").json["jobs"]] == [job["id"]]
@@ -109,6 +111,7 @@ def test_create_job_queues_it(client, dataset):
     ({"time_budget": -5}, 400, "invalid_request", "schema"),
     ({"time_budget": 1e12}, 400, "invalid_request", "schema"),
     ({"max_candidates": 0}, 400, "invalid_request", "schema"),
+    ({"trial_timeout": 0}, 400, "invalid_request", "schema"),
     ({"time_budget": None}, 400, "invalid_config", "time budget"),
     ({"dataset_id": "ds_unknown"}, 404, "not_found", "not found"),
     ({"dataset_id": "../../etc"}, 404, "not_found", "not found"),
