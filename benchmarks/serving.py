@@ -8,7 +8,8 @@ Trains (unless --bundle) a LightGBM-won job on ../shared/datasets/adult.csv (two
 no time budget), starts the standalone server under gunicorn, and over loopback measures:
 p50/p99 latency of single-row CSV requests from one client; requests/s with 1, 4 and 16
 concurrent clients; the same for a Flask app that returns a constant, under the identical
-gunicorn settings, with the ratio; in-process single-row latency (the invocation fast path and,
+gunicorn settings, with the ratio (the two servers measured in alternating rounds, medians
+kept); in-process single-row latency (the invocation fast path and,
 for comparison, ``bundle.predict_proba`` on a one-row frame); batch rows/s for 10,000 rows.
 Clients are threads in this process on the same machine, so they compete with the server for
 CPU: the constant app pays the same client cost. Prints a table and appends a JSON line to
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "datasets" / "adult.csv"
 TARGET = "class"
 RESULTS = ROOT / "benchmarks" / "results" / "serving.jsonl"
+ROUNDS = 5
 TARGETS = {"p50_ms": 3.0, "p99_ms": 15.0, "throughput_ratio": 0.70, "batch_rows_per_s": 100_000}
 
 
@@ -46,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--requests", type=int, default=1000, help="latency requests")
-    parser.add_argument("--seconds", type=float, default=4.0, help="per throughput level")
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="per throughput level and server, over all rounds")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--constant-server", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -151,6 +154,9 @@ def throughput(port: int, bodies: list[bytes], clients: int, seconds: float) -> 
 
 
 def measure_http(args: argparse.Namespace, bundle_dir: Path, bodies: list[bytes]) -> dict:
+    """Both servers run at once, idle in turn: every measurement alternates between them in
+    ``ROUNDS`` rounds and keeps the median, so drift in what else the machine does (it has two
+    cores) falls on both alike."""
     here = [sys.executable, str(Path(__file__).resolve()), "--workers", str(args.workers),
             "--threads", str(args.threads)]
     servers = {
@@ -159,18 +165,33 @@ def measure_http(args: argparse.Namespace, bundle_dir: Path, bodies: list[bytes]
                             "--threads", str(args.threads)],
         "constant": lambda p: [*here, "--constant-server", str(p)],
     }
-    out = {}
-    for name, cmd in servers.items():
-        port = free_port()
-        proc = start(cmd(port), port)
-        try:
-            latency(port, bodies, 50)  # warm-up
-            out[name] = latency(port, bodies, args.requests)
-            for clients in (1, 4, 16):
-                out[name][f"rps_{clients}"] = throughput(port, bodies, clients, args.seconds)
-        finally:
+    ports = {name: free_port() for name in servers}
+    procs = {}
+    try:
+        for name, cmd in servers.items():
+            procs[name] = start(cmd(ports[name]), ports[name])
+            latency(ports[name], bodies, 50)  # warm-up
+        out = {name: {"p50_ms": [], "p99_ms": []} for name in servers}
+        for _ in range(ROUNDS):
+            for name in servers:
+                figures = latency(ports[name], bodies, args.requests // ROUNDS)
+                for key, value in figures.items():
+                    out[name][key].append(value)
+        for clients in (1, 4, 16):
+            runs = {name: [] for name in servers}
+            for _ in range(ROUNDS):
+                for name in servers:
+                    runs[name].append(throughput(ports[name], bodies, clients,
+                                                 args.seconds / ROUNDS))
+            for name in servers:
+                out[name][f"rps_{clients}"] = float(np.median(runs[name]))
+        for name in servers:
+            for key in ("p50_ms", "p99_ms"):
+                out[name][key] = float(np.median(out[name][key]))
+        return out
+    finally:
+        for proc in procs.values():
             stop(proc)
-    return out
 
 
 def measure_in_process(bundle, rows: pd.DataFrame, bodies: list[bytes]) -> dict:

@@ -376,12 +376,11 @@ def _num(value: Any) -> Any:
         return float(value)
     if type(value) is not str or "_" in value:
         return np.nan if value is None else _SLOW
-    if _blank(value):
-        return np.nan
     try:
-        return float(value)
+        return float(value)  # "nan" and "NaN" are missing either way
     except ValueError:
-        return _SLOW  # the general path raises SchemaError naming the row and column
+        pass
+    return np.nan if _blank(value) else _SLOW  # the general path names the row and column
 
 
 def _bool(value: Any) -> Any:
@@ -416,6 +415,9 @@ def _code_str(value: str) -> Any:
 
 
 def _str(value: Any) -> Any:
+    if type(value) is str:
+        text = value.strip()
+        return np.nan if text in _BLANK else text
     if not _plain(value):
         return _SLOW
     return np.nan if _blank(value) else str(value).strip()

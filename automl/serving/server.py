@@ -9,6 +9,7 @@ the work is :func:`automl.serving.invocation.invoke`.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import uuid
 from pathlib import Path
@@ -135,8 +136,17 @@ def serve_model(args: argparse.Namespace) -> int:
     bundle = app.extensions["automl_bundle"]
     print(f"serving {bundle.task} model {bundle.metadata.get('candidate_id', '')} from "
           f"{args.bundle} on http://{options['bind']}", flush=True)
+    freeze_heap()
     _GunicornApp(app, options).run()
     return 0
+
+
+def freeze_heap() -> None:
+    """Move everything loaded so far (libraries, the model) out of the garbage collector's
+    reach before gunicorn forks: full collections no longer walk those objects on every
+    worker, and the workers keep sharing their pages with the master."""
+    gc.collect()
+    gc.freeze()
 
 
 class _GunicornApp(BaseApplication):
