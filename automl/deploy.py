@@ -65,9 +65,10 @@ def ensure_bundle(job_dir: Path, candidate_id: str, dataset: str | Path, target:
                        {"candidate_id": candidate_id, "state": record.get("state")})
     settings = resolve_settings(**{k: job_settings.get(k) for k in _SETTINGS}, n_jobs=1)
     data, _, _ = prepare_data(str(dataset), target, settings)
-    model = _fit(job_dir, record, data, settings.seed)
+    seed = settings.seed
+    model = _fit(job_dir, record, data, seed)
     bundle = ModelBundle(model, data.schema, data.task, data.classes,
-                         _metadata(job_dir, record))
+                         _metadata(job_dir, record), ModelBundle.background_of(data.X, seed))
     return _write_once(bundle, target_dir)
 
 

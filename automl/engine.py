@@ -307,7 +307,7 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
     model = refit(winner, trials, data, executor, data_ref)
     timings["refit_s"] = time.time() - t0
     bundle = ModelBundle(model, data.schema, data.task, data.classes, _metadata(
-        profile, metric, settings, winner))
+        profile, metric, settings, winner), ModelBundle.background_of(data.X, settings.seed))
     return JobResult(profile, settings, metric, everything, trials,
                      make_leaderboard(everything, metric), bundle, winner, timings)
 

@@ -58,11 +58,16 @@ def explain(bundle, frame: pd.DataFrame, seed: int = 0) -> Explanation:
     """SHAP values of ``bundle.model`` on the raw rows ``frame`` (validated by the schema)."""
     X = bundle.prepare(frame)
     model = bundle.model
+    # The reference rows: the training sample kept with the bundle, else the rows themselves
+    # (then a single row is its own reference and every contribution is 0).
+    background = getattr(bundle, "background", None)
+    if background is None:
+        background = X
     if isinstance(model, Pipeline) and _kind(model[-1]) != "other":
-        result = _explain_pipeline(model, X, bundle.task)
+        result = _explain_pipeline(model, X, bundle.task, background)
         if _additive(result):
             return result  # else: a split shap cannot follow (HistGradientBoosting categories)
-    return _explain_permutation(model, X, bundle.task, seed)
+    return _explain_permutation(model, X, bundle.task, seed, background)
 
 
 def exact_explanation(model, X: pd.DataFrame, task: str) -> Explanation | None:
@@ -93,17 +98,20 @@ def _is_lightgbm(estimator) -> bool:
     return type(estimator).__module__.startswith("lightgbm")
 
 
-def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str) -> Explanation:
+def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str,
+                      background: pd.DataFrame | None = None) -> Explanation:
     pre, est = model[:-1], model[-1]
     Z = pre.transform(X)
-    dense = Z.toarray() if hasattr(Z, "toarray") else Z
+    dense = _dense(Z)
+    reference = dense if background is None else _dense(pre.transform(background))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # shap's own deprecation and feature-name notices
         if _kind(est) == "tree":
             explainer = shap.TreeExplainer(est)
             values = explainer.shap_values(dense, check_additivity=False)
         else:
-            explainer = shap.LinearExplainer(est, shap.maskers.Independent(dense, max_samples=200))
+            explainer = shap.LinearExplainer(est, shap.maskers.Independent(reference,
+                                                                          max_samples=200))
             values = explainer.shap_values(dense)
     raw = _direct_output(est, Z, task)
     output = "value" if task == "regression" else (
@@ -111,6 +119,10 @@ def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str) -> Explanatio
     values, base = _as_3d(values, explainer.expected_value, raw.shape[1])
     groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
     return _grouped(values, base, raw, groups, list(X.columns), output)
+
+
+def _dense(Z):
+    return Z.toarray() if hasattr(Z, "toarray") else Z
 
 
 def _direct_output(est, Z, task: str) -> np.ndarray:
@@ -147,11 +159,14 @@ def _grouped(values, base, raw, groups: list[str], columns: list[str], output: s
     return Explanation(summed, base, raw, columns, output)
 
 
-def _explain_permutation(model, X: pd.DataFrame, task: str, seed: int) -> Explanation:
-    codes, decode = _encode(X)
+def _explain_permutation(model, X: pd.DataFrame, task: str, seed: int,
+                         reference: pd.DataFrame | None = None) -> Explanation:
+    reference = X if reference is None else reference[list(X.columns)]
+    both, decode = _encode(pd.concat([X, reference], ignore_index=True))
+    codes, pool = both[:len(X)], both[len(X):]
     rng = np.random.default_rng(seed)
-    background = codes[rng.choice(len(codes), min(PERMUTATION_BACKGROUND, len(codes)),
-                                  replace=False)]
+    background = pool[rng.choice(len(pool), min(PERMUTATION_BACKGROUND, len(pool)),
+                                 replace=False)]
 
     def f(matrix: np.ndarray) -> np.ndarray:
         frame = decode(matrix)

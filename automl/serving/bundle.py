@@ -23,6 +23,8 @@ from automl.exceptions import NotFound
 from automl.search.evaluate import predict_matrix
 
 MODEL_FILE, SCHEMA_FILE, METADATA_FILE = "model.joblib", "schema.json", "metadata.json"
+BACKGROUND_FILE = "background.joblib"
+BACKGROUND_ROWS = 100
 _LIBRARIES = ("automl", "scikit-learn", "lightgbm", "pandas", "numpy", "optuna", "joblib")
 
 
@@ -45,6 +47,12 @@ class ModelBundle:
     task: str
     classes: list | None
     metadata: dict = field(default_factory=dict)
+    background: pd.DataFrame | None = None  # clean training rows, the explainers' reference
+
+    @staticmethod
+    def background_of(X: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+        """A sample of ``BACKGROUND_ROWS`` clean training rows to keep with a bundle."""
+        return X.sample(min(BACKGROUND_ROWS, len(X)), random_state=seed)
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Validate and coerce raw rows against the schema (raises :class:`SchemaError`)."""
@@ -88,6 +96,8 @@ class ModelBundle:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self.model, directory / MODEL_FILE)
+        if self.background is not None:
+            joblib.dump(self.background, directory / BACKGROUND_FILE)
         self.schema.save(directory / SCHEMA_FILE)
         meta = {**self.metadata, "task": self.task, "classes": self.classes}
         (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
@@ -99,7 +109,9 @@ class ModelBundle:
         meta = json.loads((directory / METADATA_FILE).read_text())
         schema = InputSchema.load(directory / SCHEMA_FILE)
         model = joblib.load(directory / MODEL_FILE)
-        return cls(model, schema, meta["task"], meta.get("classes"), meta)
+        background = (joblib.load(directory / BACKGROUND_FILE)
+                      if (directory / BACKGROUND_FILE).is_file() else None)
+        return cls(model, schema, meta["task"], meta.get("classes"), meta, background)
 
 
 def find_bundle(path: str | Path) -> Path:

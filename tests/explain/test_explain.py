@@ -156,3 +156,15 @@ def test_close_call():
     board["score"] = [0.95, 0.89]
     assert close_call(board) is None
     assert close_call(board.head(1)) is None
+
+
+def test_one_row_is_explained_against_the_training_rows(job):
+    """A single request row: the reference is the bundle's training sample, not the row itself
+    (which would make every contribution 0)."""
+    job, path = job
+    bundle = _ensemble_bundle(job, path)
+    frame, _, _ = training_rows(job, path)
+    bundle.background = ModelBundle.background_of(bundle.prepare(frame))
+    rows = _check_rows(bundle, pd.read_csv(path).head(1))
+    assert any(abs(v) > 1e-6 for v in rows[0]["contributions"].values())
+    assert rows[0]["base_value"] != pytest.approx(rows[0]["prediction"])
