@@ -21,7 +21,7 @@ import pandas as pd
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
-from automl.candidates.transformers import count_columns
+from automl.candidates.transformers import bag_of_words_columns
 from automl.config import Settings
 from automl.data.intake import file_hash, frame_hash, read_table
 from automl.data.profile import DatasetProfile, profile_dataset
@@ -223,7 +223,7 @@ def _plain(value):
 def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb,
             artifacts: bool, reports: QualityReports) -> Search:
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
-    specs = generate_candidates(shape, counts=_counts(data.X))
+    specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
     holder: list[Search] = []
     budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
                     reserve=lambda: _reserve(holder, data, metric, settings, artifacts))
@@ -238,14 +238,6 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
                     should_stop=cb.should_stop)
     holder.append(search)
     return search
-
-
-def _counts(X: pd.DataFrame) -> list[str]:
-    """Every whole, non-negative column when most columns are mostly-zero counts (a bag of
-    words), else none: what the ``linear_counts`` recipe reads as term frequencies."""
-    if len(count_columns(X, min_zero_share=0.5)) * 2 < X.shape[1]:
-        return []
-    return count_columns(X, min_zero_share=0.0)
 
 
 def _parallelism(settings: Settings, executor) -> int:

@@ -104,15 +104,28 @@ def count_columns(X: pd.DataFrame, min_zero_share: float = 0.5) -> list[str]:
     return names
 
 
+def bag_of_words_columns(X: pd.DataFrame) -> list[str]:
+    """Every whole, non-negative column when most columns are mostly-zero counts (a bag of
+    words), else none: what the ``linear_counts`` recipe reads as term frequencies."""
+    if len(count_columns(X, min_zero_share=0.5)) * 2 < X.shape[1]:
+        return []
+    return count_columns(X, min_zero_share=0.0)
+
+
 def _as_numbers(values: pd.Series) -> np.ndarray | None:
     if pd.api.types.is_bool_dtype(values):
         return None
-    if pd.api.types.is_numeric_dtype(values):
-        return values.to_numpy(dtype=float, na_value=np.nan)
-    numbers = pd.to_numeric(values, errors="coerce")
+    numbers = _numeric(values)
     if numbers.isna().sum() > values.isna().sum():
         return None  # some text is not a number
     return numbers.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    """Numbers as they are; integer codes kept as text parsed (what is not a number: NaN)."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values
+    return pd.to_numeric(values, errors="coerce")
 
 
 class CountFrequencies(TransformerMixin, BaseEstimator):
@@ -124,10 +137,7 @@ class CountFrequencies(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        frame = pd.DataFrame(X).copy()
-        for name in frame.columns[[not pd.api.types.is_numeric_dtype(t) for t in frame.dtypes]]:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce")  # integer codes as text
-        numbers = frame.to_numpy(dtype=float, na_value=np.nan)
+        numbers = pd.DataFrame(X).apply(_numeric).to_numpy(dtype=float, na_value=np.nan)
         values = np.log1p(np.clip(np.nan_to_num(numbers), 0, None))
         norms = np.linalg.norm(values, axis=1, keepdims=True)
         return values / np.where(norms > 0, norms, 1.0)

@@ -122,7 +122,7 @@ def bag_of_words(n=240, words=40, seed=0) -> pd.DataFrame:
 
 
 def test_count_data_gets_a_term_frequency_linear_candidate():
-    from automl.engine import _counts
+    from automl.candidates.transformers import bag_of_words_columns as _counts
 
     profile, kept = profile_dataset(bag_of_words(), "topic")
     schema = InputSchema.from_profile(profile)

@@ -108,17 +108,16 @@ class BoosterPredictor:
 
     def _one(self, row: np.ndarray) -> np.ndarray:
         config = self._fast_config()
-        if config is None:
-            return self.booster.predict(row[None, :], num_threads=1).reshape(-1)
-        row = np.ascontiguousarray(row, dtype=np.float64)
-        out = np.empty(self.width, dtype=np.float64)
-        out_len = ctypes.c_int64(0)
-        status = _LIB.LGBM_BoosterPredictForMatSingleRowFast(
-            config, ctypes.c_void_p(row.ctypes.data), ctypes.byref(out_len),
-            ctypes.c_void_p(out.ctypes.data))
-        if status != 0 or out_len.value != self.width:
-            return self.booster.predict(row[None, :], num_threads=1).reshape(-1)
-        return out
+        if config is not None:
+            row = np.ascontiguousarray(row, dtype=np.float64)
+            out = np.empty(self.width, dtype=np.float64)
+            out_len = ctypes.c_int64(0)
+            status = _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                config, ctypes.c_void_p(row.ctypes.data), ctypes.byref(out_len),
+                ctypes.c_void_p(out.ctypes.data))
+            if status == 0 and out_len.value == self.width:
+                return out
+        return self.booster.predict(row[None, :], num_threads=1).reshape(-1)
 
     def _fast_config(self) -> ctypes.c_void_p | None:
         config = getattr(self._local, "config", False)
