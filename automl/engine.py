@@ -264,7 +264,7 @@ def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings:
     n_train = np.mean([len(tr) for tr, _ in data.folds])
     refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train / min(settings.n_jobs, 2)
     budget = settings.time_budget or 0
-    return 1.0 + 0.03 * budget + 1.5 * refit_s + ((1.5 + 0.02 * budget) if artifacts else 0.0)
+    return 1.0 + 0.03 * budget + 1.5 * refit_s + ((2.0 + 0.03 * budget) if artifacts else 0.0)
 
 
 class _Progress:
