@@ -25,7 +25,8 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
     column densely and is many times slower than LightGBM there, whose exclusive feature
     bundling packs sparse columns). When most features are count columns (``counts``, at least
     ``MIN_COUNT_COLUMNS``: a bag of words), a second linear candidate reads them as term
-    frequencies (the ``linear_counts`` recipe).
+    frequencies (the ``linear_counts`` recipe), and the multi-layer perceptron reads them so
+    instead of standardised counts.
     """
     names = families or list(FAMILIES)
     specs = []
@@ -45,6 +46,9 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
         ))
         if name == "linear" and _mostly_counts(shape, counts):
             specs.append(_linear_counts(specs[-1], counts))
+        elif name == "mlp" and _mostly_counts(shape, counts):
+            specs[-1] = replace(specs[-1], recipe="linear_counts",
+                                recipe_options={"counts": list(counts)})
     return sorted(specs, key=lambda s: s.cost)
 
 

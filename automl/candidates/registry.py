@@ -9,6 +9,7 @@ from automl.candidates.families import (
     knn,
     lightgbm,
     linear,
+    mlp,
     random_forest,
 )
 
@@ -21,6 +22,7 @@ FAMILIES: dict[str, Family] = {
         extra_trees.FAMILY,
         linear.FAMILY,
         knn.FAMILY,
+        mlp.FAMILY,
     )
 }
 

@@ -140,6 +140,14 @@ def test_count_data_gets_a_term_frequency_linear_candidate():
     norms = np.linalg.norm(block, axis=1)
     np.testing.assert_allclose(norms[norms > 0], 1.0)
     assert pipeline.score(X, y) > 0.8
+    assert specs["mlp"].recipe == "linear_counts"  # the perceptron reads the same frequencies
     # not offered when counts are a minority of the columns
-    plain = generate_candidates(DataShape(len(X), 400, "multiclass", 3), counts=counts)
-    assert "linear_counts" not in {s.name for s in plain}
+    plain = {s.name: s for s in generate_candidates(DataShape(len(X), 400, "multiclass", 3),
+                                                     counts=counts)}
+    assert "linear_counts" not in plain and plain["mlp"].recipe == "linear"
+
+
+def test_mlp_trains_fewer_epochs_on_large_data():
+    small = FAMILIES["mlp"].fixed(DataShape(1_000, 10, "binary", 2))
+    large = FAMILIES["mlp"].fixed(DataShape(1_000_000, 10, "binary", 2))
+    assert small["max_iter"] > large["max_iter"] >= 20
