@@ -23,6 +23,7 @@ from automl.explain.shapley import (
 # Rows explained for global importance. Forests get fewer: TreeExplainer's cost grows with
 # their unpruned depth (credit_g: an extra-trees member took 6.8 s on 200 rows).
 GLOBAL_ROWS = {"tree": 200, "forest": 40, "permutation": 25}
+PERMUTATION_EVALS = 5_000
 
 
 def _sample(frame: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:
@@ -39,8 +40,17 @@ def explain_global(bundle, frame: pd.DataFrame, max_rows: int | None = None) -> 
 
 
 def _global_explanation(bundle, frame: pd.DataFrame, max_rows: int | None) -> Explanation:
-    kind = "permutation" if uses_permutation(bundle) else _tree_kind(bundle.model)
-    return explain(bundle, _sample(frame, max_rows or GLOBAL_ROWS[kind]))
+    if uses_permutation(bundle):
+        rows = permutation_rows(len(bundle.schema.names))
+    else:
+        rows = GLOBAL_ROWS[_tree_kind(bundle.model)]
+    return explain(bundle, _sample(frame, max_rows or rows))
+
+
+def permutation_rows(n_columns: int) -> int:
+    """Rows for a permuted global importance: 25, fewer on wide data (each row costs about
+    2 x columns evaluations of the model), never under 5."""
+    return int(np.clip(PERMUTATION_EVALS // (2 * n_columns + 1), 5, GLOBAL_ROWS["permutation"]))
 
 
 def _tree_kind(model) -> str:

@@ -3,11 +3,13 @@
 Which explainer: ``TreeExplainer`` for LightGBM, HistGradientBoosting and forests, ``LinearExplainer``
 for linear models (both on the preprocessed matrix; the pieces of a one-hot, ordinal, date or
 text column are summed back to that column), and a permutation explainer on the coerced
-original columns for everything else (k-NN, the ensemble's weighted vote).
+original columns for everything else (k-NN, the perceptron, the ensemble's weighted vote:
+:mod:`automl.explain.permutation`); a
+pipeline over more than ``WIDE`` columns is permuted on its preprocessed matrix instead.
 
 Output scale (``"output"`` in every result): the scale the model adds up in, the same for the
 global and per-row explanations of a model: ``"log-odds"`` (raw margin) for boosted trees and
-logistic regression, ``"probability"`` for forests, k-NN and ensembles, ``"value"`` for
+logistic regression, ``"probability"`` for forests, k-NN, perceptrons and ensembles, ``"value"`` for
 regression. Binary classification explains the second class (``classes[1]``); multiclass
 explains each row's predicted class. In every row ``base_value + sum(contributions) ==
 prediction`` up to float rounding.
@@ -31,6 +33,7 @@ from sklearn.linear_model import ElasticNet, LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from automl.explain.columns import column_of_features
+from automl.explain.permutation import permutation_shap
 
 with warnings.catch_warnings():
     # shap 0.51 calls a matplotlib colormap method that matplotlib marks for deprecation
@@ -42,6 +45,7 @@ MARGIN_TREES = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
 LINEAR = (LogisticRegression, ElasticNet)
 PERMUTATION_BACKGROUND = 20
+WIDE = 100  # above this many columns, permute the model's encoded input (see _explain_encoded)
 ADDITIVITY_TOL = 1e-6
 
 
@@ -67,6 +71,8 @@ def explain(bundle, frame: pd.DataFrame, seed: int = 0) -> Explanation:
         result = _explain_pipeline(model, X, bundle.task, background)
         if _additive(result):
             return result  # else: a split shap cannot follow (HistGradientBoosting categories)
+    if isinstance(model, Pipeline) and X.shape[1] > WIDE:
+        return _explain_encoded(model, X, bundle.task, seed, background)
     return _explain_permutation(model, X, bundle.task, seed, background)
 
 
@@ -174,13 +180,31 @@ def _explain_permutation(model, X: pd.DataFrame, task: str, seed: int,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        explainer = shap.PermutationExplainer(f, shap.maskers.Independent(background),
-                                              seed=seed)
-        result = explainer(codes, max_evals=2 * codes.shape[1] + 1, silent=True)
+        values, base = permutation_shap(f, codes, background, seed)
     raw = np.asarray(f(codes), dtype=float).reshape(len(codes), -1)
-    values, base = _as_3d(result.values, np.asarray(result.base_values)[0], raw.shape[1])
     return Explanation(values, base, raw, list(X.columns), "value" if task == "regression"
                        else "probability")
+
+
+def _explain_encoded(model: Pipeline, X: pd.DataFrame, task: str, seed: int,
+                     reference: pd.DataFrame) -> Explanation:
+    """The permutation explainer on the preprocessed matrix, summed back to the columns.
+
+    For wide data (a bag of words): the cost of permuting grows with the columns, and each
+    evaluation here is one product of the model, not a trip through the preprocessing.
+    """
+    pre, est = model[:-1], model[-1]
+    Z, ref = _dense(pre.transform(X)), _dense(pre.transform(reference))
+    rng = np.random.default_rng(seed)
+    background = ref[rng.choice(len(ref), min(PERMUTATION_BACKGROUND, len(ref)), replace=False)]
+    f = est.predict if task == "regression" else est.predict_proba
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values, base = permutation_shap(f, Z, background, seed)
+    raw = np.asarray(f(Z), dtype=float).reshape(len(Z), -1)
+    groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
+    output = "value" if task == "regression" else "probability"
+    return _grouped(values, base, raw, groups, list(X.columns), output)
 
 
 def _encode(X: pd.DataFrame):

@@ -16,6 +16,7 @@ from automl.candidates.base import DataShape, Family, float_param, int_param
 from automl.metrics import TASKS
 
 MAX_EPOCHS = 200
+MIN_EPOCHS = 5
 EPOCH_ROWS = 2_000_000  # fewer epochs when rows x epochs would pass this many
 
 
@@ -34,7 +35,7 @@ def defaults(shape: DataShape) -> list[dict]:
 
 def fixed(shape: DataShape) -> dict:
     """Epochs and mini-batch size for the data size (a fold trains on at least half the rows)."""
-    return {"max_iter": int(max(20, min(MAX_EPOCHS, EPOCH_ROWS // max(shape.n_rows, 1)))),
+    return {"max_iter": int(max(MIN_EPOCHS, min(MAX_EPOCHS, EPOCH_ROWS // max(shape.n_rows, 1)))),
             "batch_size": int(max(1, min(128, shape.n_rows // 2)))}
 
 
