@@ -81,6 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                      trial_timeout=args.trial_timeout, output=output,
                      callbacks=progress.callbacks())
     print_leaderboard(result)
+    job = result.job
+    print(f"winner: {job.winner.candidate_id}, {job.bundle.metadata['finalized']['method']}")
     print(f"saved to {output}/ (model/, leaderboard.csv, leaderboard.json, profile.json)")
     return 0
 

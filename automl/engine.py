@@ -29,7 +29,7 @@ from automl.data.schema import InputSchema
 from automl.data.splits import default_n_folds, make_folds
 from automl.ensemble import greedy_ensemble
 from automl.exceptions import AutoMLError
-from automl.finalize import refit
+from automl.finalize import baggable, bagged_score, fit_bag, refit
 from automl.leaderboard import leaderboard_json, make_leaderboard, rank_results
 from automl.metrics import Metric, get_metric
 from automl.search.evaluate import TrainingData
@@ -39,6 +39,7 @@ from automl.search.study import Budget, Search
 from automl.serving.bundle import ModelBundle, library_versions
 
 log = logging.getLogger(__name__)
+BAG_SHARE = 0.15
 
 
 @dataclass
@@ -93,7 +94,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
             timings = {"search_s": time.time() - start}
             cb.on_stage("finalizing")
             result = _finalize(data, profile, metric, settings, results, search.trials, timings,
-                               executor, data_ref)
+                               executor, data_ref, artifacts=output is not None)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     result.data_path = data_path
@@ -258,13 +259,19 @@ def _trial_timeout(settings: Settings) -> float | None:
 
 def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings,
              artifacts: bool) -> float:
-    """Seconds to keep for ensembling, refit and writing artifacts (notebooks, explanations)."""
+    """Seconds to keep for ensembling, bagging (when it costs at most ``BAG_SHARE`` of the
+    budget), refit and writing artifacts (notebooks, explanations)."""
     ok = [r for r in holder[0].results if r.ok] if holder else []
     top = sorted(ok, key=lambda r: metric.loss(r.score))[:3]
     n_train = np.mean([len(tr) for tr, _ in data.folds])
-    refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train / min(settings.n_jobs, 2)
+    parallel = min(settings.n_jobs, 2)
+    refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train / parallel
     budget = settings.time_budget or 0
-    return 1.0 + 0.03 * budget + 1.5 * refit_s + ((2.0 + 0.03 * budget) if artifacts else 0.0)
+    bag_s = _bagging_cost(sum(r.fit_s for r in top) / parallel, len(data.folds)) \
+        if len(data.folds) >= 3 else 0.0
+    if bag_s > BAG_SHARE * budget:
+        bag_s = 0.0  # bagging would starve the search: keep nothing for it
+    return 1.0 + 0.03 * budget + 1.5 * refit_s + bag_s + _artifacts_s(settings, artifacts)
 
 
 class _Progress:
@@ -287,7 +294,7 @@ class _Progress:
 
 
 def _finalize(data, profile, metric, settings, results, trials, timings, executor,
-              data_ref) -> JobResult:
+              data_ref, artifacts: bool) -> JobResult:
     if not any(r.ok for r in results):
         reasons = sorted({r.reason for r in results if r.reason})[:3]
         raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
@@ -296,10 +303,12 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = _affordable_winner(rank_results(everything, metric), data, settings, timings)
     t0 = time.time()
-    model = refit(winner, trials, data, executor, data_ref)
+    model, finalized = _final_model(winner, everything, trials, data, metric, settings, timings,
+                                    executor, data_ref, artifacts)
     timings["refit_s"] = time.time() - t0
     bundle = ModelBundle(model, data.schema, data.task, data.classes, _metadata(
-        profile, metric, settings, winner), ModelBundle.background_of(data.X, settings.seed))
+        profile, metric, settings, winner, finalized),
+        ModelBundle.background_of(data.X, settings.seed))
     return JobResult(profile, settings, metric, everything, trials,
                      make_leaderboard(everything, metric), bundle, winner, timings)
 
@@ -320,6 +329,57 @@ def _affordable_ensemble(results: list[TrialResult], data: TrainingData, metric:
             return ensemble
         dearest = max(members, key=lambda m: m.fit_s)
         pool = [r for r in pool if r is not dearest]
+
+
+def _final_model(winner: TrialResult, results: list[TrialResult], trials: dict[str, TrialSpec],
+                 data: TrainingData, metric: Metric, settings: Settings, timings: dict,
+                 executor, data_ref, artifacts: bool) -> tuple[object, dict]:
+    """The winner bagged over the folds when the check of :mod:`automl.finalize` says that
+    scores better and the time left allows both; else refit on all rows. Also says which."""
+    weights = dict(winner.members) or {winner.candidate_id: 1.0}
+    by_id = {r.candidate_id: r for r in results}
+    members = [by_id[cid] for cid in weights]
+    how: dict = {"method": "refit on all rows"}
+    check_end = _bag_check_deadline(members, data, settings, timings, artifacts)
+    if check_end is not False:
+        t0 = time.time()
+        score = bagged_score(weights, trials, data, metric, executor, data_ref, check_end)
+        timings["bag_check_s"] = time.time() - t0
+        how["bagged_score"] = score
+        if score is not None and metric.is_better(score, winner.score):
+            model = fit_bag(weights, trials, data, executor, data_ref)
+            if model is not None:
+                return model, {**how, "method": f"bagged over {len(data.folds)} folds"}
+    return refit(winner, trials, data, executor, data_ref), how
+
+
+def _bag_check_deadline(members: list[TrialResult], data: TrainingData, settings: Settings,
+                        timings: dict, artifacts: bool) -> float | None | bool:
+    """When the bagging check must end (``None``: no time budget), or ``False`` to skip it: a
+    holdout has no folds to bag (:func:`automl.finalize.baggable`), and the check, the bag and
+    a refit must fit in the time left."""
+    if not baggable(data):
+        return False
+    if settings.time_budget is None:
+        return None
+    parallel = max(1, min(settings.n_jobs, 2))
+    fold_fits = sum(m.fit_s for m in members) / parallel
+    spare = _time_left(settings, timings) - _artifacts_s(settings, artifacts) \
+        - _refit_cost(members, data, settings)
+    if _bagging_cost(fold_fits, len(data.folds)) > spare:
+        return False
+    return time.time() + spare - len(data.folds) * fold_fits
+
+
+def _bagging_cost(fold_fit_s: float, n_folds: int) -> float:
+    """Seconds to check bagging and fit the bag, from the seconds of one fold's fit: the
+    check's n(n-1)/2 fits on (n-2)/(n-1) of a fold's rows, then n fold fits."""
+    return fold_fit_s * (n_folds * (n_folds - 2) / 2 + n_folds)
+
+
+def _artifacts_s(settings: Settings, artifacts: bool) -> float:
+    """Seconds kept for notebooks, explanations and reports after the model is final."""
+    return (2.0 + 0.03 * (settings.time_budget or 0)) if artifacts else 0.0
 
 
 def _refit_cost(members: list[TrialResult], data: TrainingData, settings: Settings) -> float:
@@ -345,12 +405,14 @@ def _affordable_winner(ranked: list[TrialResult], data: TrainingData, settings: 
     return next(r for r in ranked if not r.members)
 
 
-def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult) -> dict:
+def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult,
+              finalized: dict) -> dict:
     return {"target": profile.target, "metric": metric.name,
             "input_columns": [c.name for c in profile.columns if c.name != profile.target],
             "greater_is_better": metric.greater_is_better, "score": winner.score,
             "score_std": winner.score_std, "candidate_id": winner.candidate_id,
-            "family": winner.family, "params": winner.params, "seed": settings.seed,
+            "family": winner.family, "params": winner.params, "finalized": finalized,
+            "seed": settings.seed,
             "data_hash": profile.data_hash, "n_rows": profile.n_rows,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": library_versions()}

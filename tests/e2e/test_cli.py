@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -31,6 +32,7 @@ def test_run_prints_progress_and_leaderboard(titanic_run):
     assert "complete" in proc.stderr
     assert "leaderboard (auc, higher is better)" in proc.stdout
     assert "saved to" in proc.stdout
+    assert re.search(r"winner: \S+, (refit on all rows|bagged over 5 folds)", proc.stdout)
 
 
 def test_output_directory_holds_bundle_and_reports(titanic_run):
