@@ -39,7 +39,7 @@ from automl.search.study import Budget, Search
 from automl.serving.bundle import ModelBundle, library_versions
 
 log = logging.getLogger(__name__)
-BAG_SHARE = 0.15
+BAG_SHARE = 0.10
 
 
 @dataclass
