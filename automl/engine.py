@@ -77,12 +77,12 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     cb = callbacks or Callbacks()
     start = time.time()
     deadline = None if settings.time_budget is None else start + settings.time_budget
-    executor = make_executor(settings.n_jobs, settings.cluster)  # workers boot while data is read
+    cb.on_stage("profiling")
+    data, profile, metric = prepare_data(source, target, settings)
+    data_path = _data_path(source, data_path, output)
+    explorer = _start_exploration(profile, output, data_path)
+    executor = make_executor(settings.n_jobs, settings.cluster)
     try:
-        cb.on_stage("profiling")
-        data, profile, metric = prepare_data(source, target, settings)
-        data_path = _data_path(source, data_path, output)
-        explorer = _start_exploration(profile, output, data_path)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
