@@ -264,11 +264,11 @@ def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings:
     ok = [r for r in holder[0].results if r.ok] if holder else []
     top = sorted(ok, key=lambda r: metric.loss(r.score))[:3]
     n_train = np.mean([len(tr) for tr, _ in data.folds])
-    parallel = min(settings.n_jobs, 2)
+    parallel = _parallel(settings)
     refit_s = sum(r.fit_s for r in top) * len(data.y) / n_train / parallel
     budget = settings.time_budget or 0
     bag_s = _bagging_cost(sum(r.fit_s for r in top) / parallel, len(data.folds)) \
-        if len(data.folds) >= 3 else 0.0
+        if baggable(data) else 0.0
     if bag_s > BAG_SHARE * budget:
         bag_s = 0.0  # bagging would starve the search: keep nothing for it
     return 1.0 + 0.03 * budget + 1.5 * refit_s + bag_s + _artifacts_s(settings, artifacts)
@@ -362,13 +362,17 @@ def _bag_check_deadline(members: list[TrialResult], data: TrainingData, settings
         return False
     if settings.time_budget is None:
         return None
-    parallel = max(1, min(settings.n_jobs, 2))
-    fold_fits = sum(m.fit_s for m in members) / parallel
+    fold_fits = sum(m.fit_s for m in members) / _parallel(settings)
     spare = _time_left(settings, timings) - _artifacts_s(settings, artifacts) \
         - _refit_cost(members, data, settings)
     if _bagging_cost(fold_fits, len(data.folds)) > spare:
         return False
     return time.time() + spare - len(data.folds) * fold_fits
+
+
+def _parallel(settings: Settings) -> int:
+    """Fits side by side at the end of a job (the estimates assume at most two workers)."""
+    return max(1, min(settings.n_jobs, 2))
 
 
 def _bagging_cost(fold_fit_s: float, n_folds: int) -> float:

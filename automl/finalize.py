@@ -105,20 +105,18 @@ def fit_bag(weights: dict[str, float], trials: dict[str, TrialSpec], data: Train
     """One model per (member, fold) averaged with the member's weight: a voting ensemble;
     ``None`` if the executor failed."""
     names = [(cid, k) for cid in weights for k in range(len(data.folds))]
-    try:
-        futures = [executor.submit(fit_member, trials[cid], data_ref, k) for cid, k in names]
-        fitted = {f"{cid}_fold{k}": f.result() for (cid, k), f in zip(names, futures, strict=True)}
-    except Exception:  # noqa: BLE001 - any executor failure means: refit instead
+    fitted = _fit_on_executor([(trials[cid], k) for cid, k in names], executor, data_ref)
+    if fitted is None:
         return None
     votes = {f"{cid}_fold{k}": weights[cid] / len(data.folds) for cid, k in names}
-    return assemble_ensemble(fitted, votes, data)
+    return assemble_ensemble(dict(zip(votes, fitted, strict=True)), votes, data)
 
 
 def refit(winner: TrialResult, trials: dict[str, TrialSpec], data: TrainingData, executor,
           data_ref) -> object:
     """The winner fitted on every row: a pipeline, or a voting ensemble of fitted pipelines."""
     ids = list(winner.members) or [winner.candidate_id]
-    fitted = _fit_on_executor(ids, trials, executor, data_ref)
+    fitted = _fit_on_executor([(trials[cid], None) for cid in ids], executor, data_ref)
     if fitted is None:  # the executor is gone (a lost cluster): fit here instead
         fitted = [fit_member(trials[cid], data) for cid in ids]
     if not winner.members:
@@ -126,11 +124,12 @@ def refit(winner: TrialResult, trials: dict[str, TrialSpec], data: TrainingData,
     return assemble_ensemble(dict(zip(ids, fitted, strict=True)), winner.members, data)
 
 
-def _fit_on_executor(ids: list[str], trials: dict[str, TrialSpec], executor, data_ref):
+def _fit_on_executor(jobs: list[tuple[TrialSpec, int | None]], executor, data_ref):
+    """``fit_member`` for each (trial, fold) on the workers, in order; ``None`` if any failed."""
     try:
-        futures = [executor.submit(fit_member, trials[cid], data_ref) for cid in ids]
+        futures = [executor.submit(fit_member, trial, data_ref, fold) for trial, fold in jobs]
         return [f.result() for f in futures]
-    except Exception:  # noqa: BLE001 - any executor failure means: refit locally
+    except Exception:  # noqa: BLE001 - any executor failure means: the caller falls back
         return None
 
 

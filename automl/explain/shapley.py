@@ -169,21 +169,13 @@ def _explain_permutation(model, X: pd.DataFrame, task: str, seed: int,
                          reference: pd.DataFrame | None = None) -> Explanation:
     reference = X if reference is None else reference[list(X.columns)]
     both, decode = _encode(pd.concat([X, reference], ignore_index=True))
-    codes, pool = both[:len(X)], both[len(X):]
-    rng = np.random.default_rng(seed)
-    background = pool[rng.choice(len(pool), min(PERMUTATION_BACKGROUND, len(pool)),
-                                 replace=False)]
 
     def f(matrix: np.ndarray) -> np.ndarray:
         frame = decode(matrix)
         return model.predict(frame) if task == "regression" else model.predict_proba(frame)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values, base = permutation_shap(f, codes, background, seed)
-    raw = np.asarray(f(codes), dtype=float).reshape(len(codes), -1)
-    return Explanation(values, base, raw, list(X.columns), "value" if task == "regression"
-                       else "probability")
+    values, base, raw = _permuted(f, both[:len(X)], both[len(X):], seed)
+    return Explanation(values, base, raw, list(X.columns), _permutation_output(task))
 
 
 def _explain_encoded(model: Pipeline, X: pd.DataFrame, task: str, seed: int,
@@ -194,17 +186,28 @@ def _explain_encoded(model: Pipeline, X: pd.DataFrame, task: str, seed: int,
     evaluation here is one product of the model, not a trip through the preprocessing.
     """
     pre, est = model[:-1], model[-1]
-    Z, ref = _dense(pre.transform(X)), _dense(pre.transform(reference))
-    rng = np.random.default_rng(seed)
-    background = ref[rng.choice(len(ref), min(PERMUTATION_BACKGROUND, len(ref)), replace=False)]
     f = est.predict if task == "regression" else est.predict_proba
+    values, base, raw = _permuted(f, _dense(pre.transform(X)), _dense(pre.transform(reference)),
+                                  seed)
+    groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
+    return _grouped(values, base, raw, groups, list(X.columns), _permutation_output(task))
+
+
+def _permuted(f, matrix: np.ndarray, pool: np.ndarray, seed: int):
+    """Permutation SHAP of ``f`` at ``matrix``'s rows against a sample of ``pool``: values
+    (rows, features, outputs), base, and ``f``'s own output (rows, outputs)."""
+    rng = np.random.default_rng(seed)
+    background = pool[rng.choice(len(pool), min(PERMUTATION_BACKGROUND, len(pool)),
+                                 replace=False)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        values, base = permutation_shap(f, Z, background, seed)
-    raw = np.asarray(f(Z), dtype=float).reshape(len(Z), -1)
-    groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
-    output = "value" if task == "regression" else "probability"
-    return _grouped(values, base, raw, groups, list(X.columns), output)
+        values, base = permutation_shap(f, matrix, background, seed)
+        raw = np.asarray(f(matrix), dtype=float).reshape(len(matrix), -1)
+    return values, base, raw
+
+
+def _permutation_output(task: str) -> str:
+    return "value" if task == "regression" else "probability"
 
 
 def _encode(X: pd.DataFrame):
