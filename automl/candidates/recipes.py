@@ -18,9 +18,16 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import FunctionTransformer, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
-from automl.candidates.transformers import CountFrequencies, DateTimeParts, TextSVD, to_category
+from automl.candidates.transformers import (
+    CategoryCodes,
+    CountFrequencies,
+    DateTimeParts,
+    OneHotCategories,
+    TextSVD,
+    to_category,
+)
 from automl.data.schema import InputSchema
 
 RECIPES = ("tree_native", "tree_ordinal", "linear", "linear_counts")
@@ -64,17 +71,10 @@ def _dates(schema: InputSchema, impute: bool) -> list[tuple]:
     return [("dates", pipe, names)]
 
 
-def _ordinal() -> OrdinalEncoder:
-    return OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan,
-        max_categories=MAX_CATEGORIES, dtype=np.float64,
-    )
-
-
 def _tree_native(schema: InputSchema, seed: int) -> ColumnTransformer:
     parts = [("num", "passthrough", _numbers(schema))]
     if schema.names_of("categorical"):
-        cat = make_pipeline(_ordinal(), FunctionTransformer(to_category, feature_names_out="one-to-one"))
+        cat = make_pipeline(CategoryCodes(MAX_CATEGORIES), FunctionTransformer(to_category, feature_names_out="one-to-one"))
         parts.append(("cat", cat, schema.names_of("categorical")))
     parts += _dates(schema, impute=False) + _text(schema, seed, dense=True)
     ct = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
@@ -84,8 +84,7 @@ def _tree_native(schema: InputSchema, seed: int) -> ColumnTransformer:
 def _tree_ordinal(schema: InputSchema, seed: int) -> ColumnTransformer:
     parts = [("num", "passthrough", _numbers(schema))]
     if schema.names_of("categorical"):
-        enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                             encoded_missing_value=-2, max_categories=MAX_CATEGORIES)
+        enc = CategoryCodes(MAX_CATEGORIES, unknown_value=-1, missing_value=-2)
         parts.append(("cat", enc, schema.names_of("categorical")))
     parts += _dates(schema, impute=False) + _text(schema, seed, dense=True)
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
@@ -102,10 +101,7 @@ def _linear(schema: InputSchema, seed: int, counts=()) -> ColumnTransformer:
     if counted:
         parts.append(("counts", CountFrequencies(), counted))
     if categories:
-        cat = make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="__missing__"),
-            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, max_categories=50),
-        )
+        cat = OneHotCategories(max_categories=50, min_frequency=5)
         parts.append(("cat", cat, categories))
     parts += _dates(schema, impute=True) + _text(schema, seed, dense=False)
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.3)
@@ -127,8 +123,8 @@ def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
             continue
         if isinstance(declared.get(name), str) and declared[name] == "passthrough":
             steps += [(index[c], None, np.nan) for c in columns]
-        elif name == "cat":
-            steps += _category_steps(transformer, columns, index)
+        elif name == "cat" and (cat_steps := _category_steps(transformer, columns, index)):
+            steps += cat_steps
         else:
             return None
     return RowEncoder(steps, schema.names)
@@ -172,20 +168,14 @@ class RowEncoder:
         return lookups[j]
 
 
-def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]]:
+def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]] | None:
     encoder = transformer[0] if hasattr(transformer, "steps") else transformer
-    width = max(len(c) for c in encoder.categories_)
-    frame = {col: [cats[min(k, len(cats) - 1)] for k in range(width)]
-             for col, cats in zip(columns, encoder.categories_, strict=True)}
-    import pandas as pd
-
-    codes = encoder.transform(pd.DataFrame(frame, columns=list(columns)))
-    codes = np.asarray(codes, dtype=np.float64)
+    if not isinstance(encoder, CategoryCodes):
+        return None  # a bundle saved with scikit-learn's OrdinalEncoder: the general path
     steps = []
-    for j, (col, cats) in enumerate(zip(columns, encoder.categories_, strict=True)):
-        table = {_key(cat): codes[k, j] for k, cat in enumerate(cats[:width])}
-        table[None] = float(encoder.encoded_missing_value)
-        steps.append((index[col], table, float(encoder.unknown_value)))
+    for j, col in enumerate(columns):
+        table, missing, unseen = encoder.lookup(j)
+        steps.append((index[col], {**table, None: missing}, unseen))
     return steps
 
 
