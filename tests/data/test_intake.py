@@ -68,3 +68,15 @@ def test_short_row_reported_with_line_number(tmp_path):
 
 def test_blank_lines_are_skipped(tmp_path):
     assert read_table(write(tmp_path, "b.csv", "a,y\n1,0\n\n2,1\n\n")).shape == (2, 2)
+
+
+def test_short_row_deep_in_a_large_file_is_reported_with_its_line(tmp_path):
+    rows = ["a,b,y"] + [f"{i},{i % 7},{i % 2}" for i in range(3000)]
+    rows[2500] = "5,0"
+    with pytest.raises(DatasetError, match="line 2501 has 2 fields but the header has 3"):
+        read_table(write(tmp_path, "deep.csv", "\n".join(rows) + "\n"))
+
+
+def test_large_file_with_blank_lines_reads_every_row(tmp_path):
+    rows = ["a,y"] + [f"{i},{i % 2}" + ("\n" if i % 500 == 0 else "") for i in range(3000)]
+    assert read_table(write(tmp_path, "big.csv", "\n".join(rows) + "\n")).shape == (3000, 2)
