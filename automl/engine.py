@@ -78,11 +78,13 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     start = time.time()
     deadline = None if settings.time_budget is None else start + settings.time_budget
     cb.on_stage("profiling")
-    data, profile, metric = prepare_data(source, target, settings)
-    data_path = _data_path(source, data_path, output)
-    explorer = _start_exploration(profile, output, data_path)
-    executor = make_executor(settings.n_jobs, settings.cluster)
+    frame = read_table(source)
+    executor = make_executor(settings.n_jobs, settings.cluster)  # workers start while profiling
     try:
+        data, profile, metric = prepare_data(source, target, settings, frame=frame)
+        del frame
+        data_path = _data_path(source, data_path, output)
+        explorer = _start_exploration(profile, output, data_path)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
@@ -172,9 +174,13 @@ def _start_exploration(profile: DatasetProfile, output, data_path) -> threading.
     return thread
 
 
-def prepare_data(source, target: str, settings: Settings) -> tuple[TrainingData, DatasetProfile, Metric]:
-    """Intake and profile: the clean training data, its profile and the job's metric."""
-    frame = read_table(source)
+def prepare_data(source, target: str, settings: Settings,
+                 frame: pd.DataFrame | None = None) -> tuple[TrainingData, DatasetProfile, Metric]:
+    """Intake and profile: the clean training data, its profile and the job's metric.
+
+    ``frame`` is ``source`` already read by :func:`read_table`, when the caller has it.
+    """
+    frame = read_table(source) if frame is None else frame
     data_hash = frame_hash(frame) if isinstance(source, pd.DataFrame) else file_hash(source)
     n_folds = settings.n_folds or default_n_folds(int(frame[target].notna().sum()) if target in frame else len(frame), settings.holdout_rows)
     profile, kept = profile_dataset(frame, target, settings.task, data_hash, max(n_folds, 2))

@@ -128,16 +128,16 @@ class LocalExecutor(Executor):
         self._wakeup_w.send(b"")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Cancel queued tasks; the executor's thread then fails running ones and stops every
+        worker. ``wait`` waits for that: without it a job that ends early (on bad data, say) does
+        not wait for a first worker still starting, which takes the forkserver's imports."""
         self._closed = True
         with self._lock:
             while self._queue:
                 self._queue.popleft().future.cancel()
         self._wakeup_w.send(b"")
-        self._thread.join(timeout=5)
-        for worker in self._workers:
-            if worker.task is not None and not worker.task.future.done():
-                worker.task.future.set_exception(TaskTimeout("executor shut down"))
-            _stop(worker)
+        if wait:
+            self._thread.join()
 
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
@@ -160,6 +160,10 @@ class LocalExecutor(Executor):
                     self._wakeup_r.recv()
             for worker in busy:
                 self._collect(worker)
+        for worker in self._workers:
+            if worker.task is not None and not worker.task.future.done():
+                worker.task.future.set_exception(TaskTimeout("executor shut down"))
+            _stop(worker)
 
     def _dispatch(self) -> None:
         with self._lock:

@@ -71,6 +71,30 @@ def test_stop_kills_a_running_task_and_cancels_a_queued_one(executor):
     assert executor.submit(sum, [3, 3]).result(timeout=60) == 6
 
 
+def test_shutdown_without_wait_still_stops_its_workers():
+    ex = LocalExecutor(2)
+    pids = {ex.submit(_pid).result(timeout=60) for _ in range(4)}
+    running = ex.submit(time.sleep, 60)
+    time.sleep(0.5)
+    start = time.monotonic()
+    ex.shutdown(wait=False)
+    assert time.monotonic() - start < 0.5  # returns at once
+    with pytest.raises(TaskTimeout, match="shut down"):
+        running.result(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_tasks_run_in_parallel(executor):
     start = time.monotonic()
     futures = [executor.submit(time.sleep, 1.5) for _ in range(2)]
