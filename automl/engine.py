@@ -84,14 +84,16 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         data, profile, metric = prepare_data(source, target, settings, frame=frame)
         del frame
         data_path = _data_path(source, data_path, output)
-        explorer = _start_exploration(profile, output, data_path)
+        explorer = Exploration(profile, output, data_path)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
             reports = QualityReports(data, output)
             search = _search(data, data_ref, profile, metric, settings, executor, deadline, start,
-                             cb, artifacts=output is not None, reports=reports)
+                             cb, artifacts=output is not None, reports=reports,
+                             explorer=explorer)
             results = search.run()
+            explorer.start()  # if no trial reported
             reports.close()
             timings = {"search_s": time.time() - start}
             cb.on_stage("finalizing")
@@ -158,20 +160,35 @@ class QualityReports:
                 log.exception("quality report of %s failed", result.candidate_id)
 
 
-def _start_exploration(profile: DatasetProfile, output, data_path) -> threading.Thread:
-    """Write and execute the data-exploration notebook beside the search (it needs a kernel)."""
-    def explore() -> None:
+class Exploration:
+    """The data-exploration notebook, written and executed off the search's thread.
+
+    It needs a kernel (seconds of CPU), so it starts at the first trial result rather than
+    with the search: the first trial is the first sign of progress a user sees.
+    """
+
+    def __init__(self, profile: DatasetProfile, output, data_path):
+        self.enabled = output is not None and data_path is not None
+        self.thread = threading.Thread(target=self._run, args=(profile, output, data_path),
+                                       name="automl-exploration", daemon=True)
+
+    def start(self) -> None:
+        """Start the notebook, once; later calls do nothing."""
+        if self.enabled and self.thread.ident is None:
+            self.thread.start()
+
+    def join(self) -> None:
+        if self.thread.ident is not None:
+            self.thread.join()
+
+    @staticmethod
+    def _run(profile: DatasetProfile, output, data_path) -> None:
         from automl.notebooks import write_exploration
 
         try:
             write_exploration(profile, output, data_path)
         except Exception:  # noqa: BLE001 - a notebook must never fail the job
             log.exception("the data-exploration notebook could not be executed")
-
-    thread = threading.Thread(target=explore, name="automl-exploration", daemon=True)
-    if output is not None and data_path is not None:
-        thread.start()
-    return thread
 
 
 def prepare_data(source, target: str, settings: Settings,
@@ -228,7 +245,7 @@ def _plain(value):
 
 
 def _search(data, data_ref, profile, metric, settings, executor, deadline, start, cb,
-            artifacts: bool, reports: QualityReports) -> Search:
+            artifacts: bool, reports: QualityReports, explorer: Exploration) -> Search:
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
     specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
     holder: list[Search] = []
@@ -237,6 +254,7 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
     progress = _Progress(start, deadline, metric)
 
     def on_result(result: TrialResult) -> None:
+        explorer.start()
         reports.add(result)
         cb.on_trial(result, progress.update(result))
 

@@ -7,6 +7,7 @@ left for the user to run, since each one re-runs the candidate's cross-validatio
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,4 +65,6 @@ def execute(nb: nbformat.NotebookNode, cwd: str | Path, timeout: int = EXECUTE_T
     """Run ``nb`` in a fresh python3 kernel in directory ``cwd``; outputs are stored in ``nb``."""
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(cwd)}})
-    return client.execute()
+    # The kernel's own log (a warning about unencrypted TCP on every start) would reach the
+    # terminal of an `automl run`; the cells' output comes over the kernel's sockets.
+    return client.execute(stderr=subprocess.DEVNULL)
