@@ -48,6 +48,7 @@ class Callbacks:
 
     on_trial: Callable[[TrialResult, dict], None] = lambda result, progress: None
     on_stage: Callable[[str], None] = lambda stage: None
+    on_profile: Callable[[DatasetProfile, Metric], None] = lambda profile, metric: None
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -68,14 +69,17 @@ class JobResult:
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
-            callbacks: Callbacks | None = None, data_path: str | Path | None = None) -> JobResult:
+            callbacks: Callbacks | None = None, data_path: str | Path | None = None,
+            started_at: float | None = None) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
-    DataFrame is saved as ``output/data.csv``).
+    DataFrame is saved as ``output/data.csv``). ``started_at`` (epoch seconds, default now) is
+    when the job started for its time budget: the service's jobs count from the moment they
+    left the queue, their process's start included.
     """
     cb = callbacks or Callbacks()
-    start = time.time()
+    start = time.time() if started_at is None else min(float(started_at), time.time())
     deadline = None if settings.time_budget is None else start + settings.time_budget
     cb.on_stage("profiling")
     frame = read_table(source)
@@ -83,6 +87,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     try:
         data, profile, metric = prepare_data(source, target, settings, frame=frame)
         del frame
+        cb.on_profile(profile, metric)
         data_path = _data_path(source, data_path, output)
         explorer = Exploration(profile, output, data_path)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:

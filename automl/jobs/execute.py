@@ -14,11 +14,8 @@ import threading
 import time
 
 from automl.config import resolve_settings
-from automl.data.intake import file_hash, read_table
-from automl.data.profile import profile_dataset
 from automl.engine import Callbacks, run_job
 from automl.exceptions import AutoMLError
-from automl.metrics import get_metric
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import CANCELLED, COMPLETED, FAILED, JobStore
 from automl.store.files import job_dir
@@ -30,9 +27,9 @@ CANCEL_GRACE_S = 4.0
 class JobCallbacks:
     """Engine callbacks that write to the store; ``should_stop`` reads the cancel flag."""
 
-    def __init__(self, store: JobStore, job_id: str):
+    def __init__(self, store: JobStore, job_id: str, started_at: float | None = None):
         self.store, self.job_id = store, job_id
-        self.start = time.time()
+        self.start = started_at or time.time()
         self.cancelled_at: float | None = None
         self._checked = 0.0
         self._flag = False
@@ -44,6 +41,10 @@ class JobCallbacks:
     def on_stage(self, stage: str) -> None:
         self.store.set_running_fields(self.job_id, stage=stage)
 
+    def on_profile(self, profile, metric) -> None:
+        self.store.set_running_fields(self.job_id, profile=profile.to_dict(), metric=metric.name,
+                                      greater_is_better=metric.greater_is_better)
+
     def should_stop(self) -> bool:
         now = time.time()
         if not self._flag and now - self._checked > 0.5:
@@ -54,7 +55,8 @@ class JobCallbacks:
         return self._flag
 
     def callbacks(self) -> Callbacks:
-        return Callbacks(on_trial=self.on_trial, on_stage=self.on_stage, should_stop=self.should_stop)
+        return Callbacks(on_trial=self.on_trial, on_stage=self.on_stage,
+                         on_profile=self.on_profile, should_stop=self.should_stop)
 
 
 def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
@@ -62,17 +64,13 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
     job = store.get_job(job_id)
     dataset = store.get_dataset(job["dataset_id"])
     out = job_dir(service.data_dir, job_id)
-    cb = JobCallbacks(store, job_id)
+    cb = JobCallbacks(store, job_id, job["started_at"])
     _watch_cancel(store, job_id, cb)
     try:
         settings = resolve_settings(**_engine_settings(job["settings"], service))
-        frame = read_table(dataset["path"])
-        profile, _ = profile_dataset(frame, job["target"], settings.task, file_hash(dataset["path"]))
-        metric = get_metric(settings.metric, profile.task)
-        store.set_running_fields(job_id, profile=profile.to_dict(), metric=metric.name,
-                                 greater_is_better=metric.greater_is_better,
-                                 artifact_dir=str(out))
-        run_job(frame, job["target"], settings, out, cb.callbacks(), data_path=dataset["path"])
+        store.set_running_fields(job_id, artifact_dir=str(out))
+        run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
+                data_path=dataset["path"], started_at=job["started_at"])
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())

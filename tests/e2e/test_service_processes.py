@@ -55,6 +55,7 @@ def run_to_completion(service, dataset_id: str) -> dict:
     job = service.wait_for(job["id"], lambda j: j["status"] in FINISHED, 90)
     assert job["status"] == "completed", job
     assert job["progress"]["trials_completed"] >= 1 and job["metric"] == "auc"
+    assert job["progress"]["elapsed_s"] <= 15 * 1.1  # from leaving the queue, process start included
     board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()
     assert board["final"] and board["rows"][0]["rank"] == 1
     model = service.get(f"/api/v1/jobs/{job['id']}/model")
