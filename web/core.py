@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from automl.config import resolve_settings
+from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady
 from automl.metrics import METRICS
 from automl.service_config import ServiceSettings
@@ -77,8 +78,8 @@ class Service:
         dataset = self.store.get_dataset(_check_id(body.dataset_id, "dataset"))
         columns = [c["name"] for c in dataset["columns"]]
         if body.target not in columns:
-            raise InvalidRequest(f"target column '{body.target}' not found; columns are: "
-                                 f"{', '.join(columns)}", {"target": body.target, "columns": columns})
+            raise InvalidRequest(target_not_found(body.target, columns),
+                                 {"target": body.target, "columns": columns})
         task = None if body.task in (None, "auto") else body.task
         if body.metric is not None and body.metric.lower() not in METRICS:
             raise InvalidRequest(f"unknown metric '{body.metric}'; choose one of: {', '.join(METRICS)}",

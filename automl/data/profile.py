@@ -18,6 +18,8 @@ distinct values of any kind) and regression otherwise. Two classes: binary; more
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -148,15 +150,13 @@ def profile_dataset(
     Rows whose target is missing are dropped (and counted in the profile).
     """
     if target not in frame.columns:
-        raise DatasetError(
-            f"target column '{target}' not found; columns are: {', '.join(map(str, frame.columns))}",
-            {"target": target, "columns": list(map(str, frame.columns))},
-        )
+        columns = list(map(str, frame.columns))
+        raise DatasetError(target_not_found(target, columns), {"target": target, "columns": columns})
     kept = frame[frame[target].notna()].reset_index(drop=True)
     if kept.empty:
         raise DatasetError(f"target column '{target}' has no values; every row's target is missing")
     task = _check_task(kept[target], task or infer_task(kept[target]), target)
-    numeric_stats = kept.select_dtypes("number").describe().drop("count").to_dict()
+    numeric_stats = numeric_summary(kept.select_dtypes("number"))
     columns = tuple(
         _column_profile(kept[c], c == target, numeric_stats.get(c)) for c in kept.columns
     )
@@ -171,6 +171,18 @@ def profile_dataset(
     _check_rows(profile, n_folds)
     warnings = _warnings(profile, kept)
     return DatasetProfile(**{**profile.__dict__, "warnings": tuple(warnings)}), kept
+
+
+def target_not_found(target: str, columns: list[str], listed: int = 20) -> str:
+    """The message for a target that is not a column: the likeliest columns meant, then the
+    columns (the first ``listed`` of them; a bag of words has hundreds)."""
+    lowered = {c.lower(): c for c in columns}
+    meant = [lowered[target.lower()]] if target.lower() in lowered else \
+        difflib.get_close_matches(target, columns, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(map(repr, meant))}? " if meant else ""
+    more = f" and {len(columns) - listed} more" if len(columns) > listed else ""
+    return (f"target column '{target}' not found; {hint}"
+            f"columns are: {', '.join(columns[:listed])}{more}")
 
 
 def _check_task(y: pd.Series, task: str, target: str) -> str:
@@ -193,6 +205,22 @@ def _check_task(y: pd.Series, task: str, target: str) -> str:
         if n_unique < 2:
             raise DatasetError(f"target '{target}' is constant; there is nothing to predict")
     return task
+
+
+def numeric_summary(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per numeric column: mean, std, min, quartiles and max of the non-missing values (the
+    figures of ``DataFrame.describe``), computed for all columns at once: ``describe`` goes
+    column by column and took 1.8 s on a bag of 857 words."""
+    if frame.shape[1] == 0:
+        return {}
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns give NaN
+        q = np.nanpercentile(values, [0, 25, 50, 75, 100], axis=0)
+        figures = {"mean": np.nanmean(values, axis=0), "std": np.nanstd(values, axis=0, ddof=1),
+                   "min": q[0], "25%": q[1], "50%": q[2], "75%": q[3], "max": q[4]}
+    return {str(name): {k: float(v[j]) for k, v in figures.items()}
+            for j, name in enumerate(frame.columns)}
 
 
 def _column_profile(s: pd.Series, is_target: bool, numeric: dict | None) -> ColumnProfile:

@@ -84,3 +84,17 @@ def test_cli_exits_2_without_traceback(name, tmp_path):
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_target_not_found_suggests_the_column_meant(sample_data):
+    with pytest.raises(AutoMLError, match="did you mean 'Survived'"):
+        automl.fit(sample_data / "titanic.csv", target="survived", time_budget=None, max_candidates=1)
+
+
+def test_target_not_found_lists_only_the_first_columns_of_a_wide_file(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"w{i}" for i in range(300)) + "\n" + ",".join("1" * 300) + "\n")
+    with pytest.raises(AutoMLError) as info:
+        automl.fit(path, target="label", time_budget=None, max_candidates=1)
+    assert "w19 and 280 more" in info.value.message
+    assert len(info.value.details["columns"]) == 300

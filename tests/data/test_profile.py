@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl.data.profile import column_role, infer_task, profile_dataset
+from automl.data.profile import column_role, infer_task, numeric_summary, profile_dataset
 from automl.exceptions import ConfigError, DatasetError
 
 RNG = np.random.default_rng(0)
@@ -106,3 +106,12 @@ def test_profile_round_trips_through_json():
     profile, _ = profile_dataset(frame(), "y")
     again = DatasetProfile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert again == profile
+
+
+def test_numeric_summary_gives_describes_figures():
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 10.0], "b": [np.nan] * 4, "c": [3, 1, 2, 5]})
+    ours = numeric_summary(frame)
+    theirs = frame.describe().drop("count").to_dict()
+    for column, figures in theirs.items():
+        for name, value in figures.items():
+            assert np.isclose(ours[column][name], value, equal_nan=True), (column, name)
