@@ -108,8 +108,8 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         executor.shutdown(wait=False, cancel_futures=True)
     result.data_path = data_path
     if output is not None:
+        write_artifacts(result, Path(output), exploration=False)  # while the exploration runs
         explorer.join()
-        write_artifacts(result, Path(output), exploration=False)
         reports.join(timeout=max(2.0, (deadline or time.time()) - time.time()))
     result.timings["total_s"] = time.time() - start
     return result
