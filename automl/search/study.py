@@ -73,6 +73,7 @@ class Search:
         self.results: list[TrialResult] = []
         self.trials: dict[str, TrialSpec] = {}
         self._pending: dict[Future, tuple[TrialSpec, optuna.trial.Trial]] = {}
+        self._cut_by_budget: set[str] = set()  # trials whose deadline is the search's
         self._asked = 0
 
     def _family(self, index: int, spec: CandidateSpec) -> _Family:
@@ -112,21 +113,25 @@ class Search:
             trial = family.study.ask(family.distributions)
         number = self._asked
         self._asked += 1
+        deadline, by_budget = self._trial_deadline()
         spec = TrialSpec(
             candidate_id=f"{family.spec.name}_{number:03d}", number=number, spec=family.spec,
-            params=dict(trial.params), seed=self.seed, metric=self.metric.name,
-            deadline=self._trial_deadline(),
+            params=dict(trial.params), seed=self.seed, metric=self.metric.name, deadline=deadline,
         )
         self.trials[spec.candidate_id] = spec
+        if by_budget:
+            self._cut_by_budget.add(spec.candidate_id)
         timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 0.5
         future = self.executor.submit(evaluate, spec, self.data_ref, timeout=timeout)
         self._pending[future] = (spec, trial)
 
-    def _trial_deadline(self) -> float | None:
-        ends = [e for e in (self.budget.search_deadline(),) if e is not None]
-        if self.budget.trial_timeout is not None:
-            ends.append(time.time() + self.budget.trial_timeout)
-        return min(ends) if ends else None
+    def _trial_deadline(self) -> tuple[float | None, bool]:
+        """A new trial's deadline, and whether it is the search's rather than its own limit."""
+        end = self.budget.search_deadline()
+        own = None if self.budget.trial_timeout is None else time.time() + self.budget.trial_timeout
+        if end is None or (own is not None and own <= end):
+            return own, False
+        return end, True
 
     def _next_family(self) -> str:
         if self.portfolio:
@@ -163,13 +168,16 @@ class Search:
 
     def _result(self, future: Future, spec: TrialSpec) -> TrialResult:
         try:
-            return future.result()
+            result = future.result()
         except TaskTimeout as exc:
-            return _lost(spec, TrialState.TIMED_OUT, f"trial {exc}")
+            result = _lost(spec, TrialState.TIMED_OUT, f"trial {exc}")
         except CancelledError:
             return _lost(spec, TrialState.TIMED_OUT, "trial stopped at the time budget")
         except Exception as exc:
             return _lost(spec, TrialState.FAILED, str(exc).splitlines()[0][:300])
+        if result.state is TrialState.TIMED_OUT and spec.candidate_id in self._cut_by_budget:
+            result.reason = "trial stopped at the time budget"  # not its own time limit
+        return result
 
     def _record(self, spec: TrialSpec, trial, result: TrialResult) -> None:
         family = self.families[spec.spec.name]

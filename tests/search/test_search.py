@@ -80,3 +80,35 @@ def test_other_metrics(sample_data, metric):
                         time_budget=None, max_candidates=2, n_folds=3)
     assert result.job.metric.name == metric
     assert np.isfinite(result.leaderboard.iloc[0]["score"])
+
+
+class _TimingOutExecutor:
+    """Every task times out, as the local executor reports a trial killed at its timeout."""
+
+    def submit(self, fn, *args, timeout=None, **kwargs):
+        from concurrent.futures import Future
+
+        from automl.search.executors import TaskTimeout
+
+        future = Future()
+        future.set_exception(TaskTimeout(f"ran past its {timeout:.0f} s limit"))
+        return future
+
+
+@pytest.mark.parametrize("budget_s, trial_timeout, reason", [
+    (30.0, 600.0, "trial stopped at the time budget"),  # the search's deadline came first
+    (600.0, 5.0, "trial ran past its"),  # the trial's own limit came first
+])
+def test_a_timed_out_trial_says_which_limit_stopped_it(budget_s, trial_timeout, reason):
+    from automl.candidates.base import DataShape
+    from automl.candidates.generator import generate_candidates
+    from automl.metrics import get_metric
+    from automl.search.study import Budget, Search
+
+    specs = generate_candidates(DataShape(500, 5, "binary", 2))
+    budget = Budget(time.time() + budget_s, max_trials=2, trial_timeout=trial_timeout)
+    search = Search(specs, "unused", get_metric("auc", "binary"), _TimingOutExecutor(), budget,
+                    seed=0, n_parallel=1)
+    results = search.run()
+    assert [r.state.value for r in results] == ["timed-out"] * 2
+    assert all(r.reason.startswith(reason) for r in results), [r.reason for r in results]
