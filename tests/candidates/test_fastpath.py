@@ -30,23 +30,24 @@ def frame(task: str, n: int = 300) -> pd.DataFrame:
     return df
 
 
-def fitted_lightgbm(task: str):
-    """A LightGBM pipeline fitted on 200 rows, its schema, the 100 held-out clean rows."""
+def fitted_pipeline(task: str, family: str = "lightgbm"):
+    """A pipeline of ``family`` fitted on 200 rows, its schema, the 100 held-out clean rows."""
     profile, kept = profile_dataset(frame(task), "y", task=task)
     schema = InputSchema.from_profile(profile)
     X = schema.coerce(kept, strict=False)
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
     n_classes = 0 if task == "regression" else int(y.max()) + 1
-    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["lightgbm"])[0]
+    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=[family])[0]
     model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
     test = X.iloc[200:].copy()
     test.iloc[:5, test.columns.get_loc("color")] = "purple"
     return model, schema, test, n_classes
 
 
+@pytest.mark.parametrize("family", ["lightgbm", "random_forest", "extra_trees"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_lightgbm_row_predictor_matches_pipeline(task):
-    model, schema, test, n_classes = fitted_lightgbm(task)
+def test_row_predictor_matches_pipeline(task, family):
+    model, schema, test, n_classes = fitted_pipeline(task, family)
     row = compile_row_predictor(model, schema, task, n_classes)
     assert row is not None
     general = predict_matrix(model, test, task, n_classes)
@@ -65,9 +66,10 @@ def test_no_fast_path_for_other_families():
     assert compile_row_predictor(model, schema, "binary", 2) is None
 
 
+@pytest.mark.parametrize("family", ["lightgbm", "random_forest", "extra_trees"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_frame_path_matches_pipeline(task):
-    model, schema, test, n_classes = fitted_lightgbm(task)
+def test_frame_path_matches_pipeline(task, family):
+    model, schema, test, n_classes = fitted_pipeline(task, family)
     compiled = compile_row_predictor(model, schema, task, n_classes)
     np.testing.assert_allclose(compiled.frame(test), predict_matrix(model, test, task, n_classes),
                                rtol=1e-12, atol=1e-12)
@@ -77,7 +79,7 @@ def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
     """One row goes through LightGBM's single-row C API, with one config per thread."""
     import threading
 
-    model, schema, test, n_classes = fitted_lightgbm("multiclass")
+    model, schema, test, n_classes = fitted_pipeline("multiclass")
     compiled = compile_row_predictor(model, schema, "multiclass", n_classes)
     values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
     expected = predict_matrix(model, test, "multiclass", n_classes)
@@ -104,7 +106,7 @@ def test_ensemble_compiles_member_by_member(task):
     from automl.finalize import assemble_ensemble
     from automl.search.evaluate import TrainingData
 
-    model, schema, test, n_classes = fitted_lightgbm(task)
+    model, schema, test, n_classes = fitted_pipeline(task)
     profile, kept = profile_dataset(frame(task), "y", task=task)
     X = schema.coerce(kept, strict=False)
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]

@@ -19,4 +19,5 @@ def build(task: str, params: dict, seed: int):
     return cls(random_state=seed, n_jobs=1, **params)
 
 
-FAMILY = Family("extra_trees", "tree_ordinal", TASKS, 2.0, random_forest.space, defaults, build)
+FAMILY = Family("extra_trees", "tree_ordinal", TASKS, 2.0, random_forest.space, defaults, build,
+                row_predictor=random_forest.row_predictor)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+import numpy as np
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 
 from automl.candidates.base import DataShape, Family, choice, float_param, int_param
 from automl.metrics import TASKS
@@ -35,4 +41,36 @@ def build(task: str, params: dict, seed: int):
     return cls(**_params(task, params, seed))
 
 
-FAMILY = Family("random_forest", "tree_ordinal", TASKS, 3.0, space, defaults, build)
+def row_predictor(model, task: str, n_classes: int):
+    """Predict encoded rows tree by tree (random forest and extra trees alike).
+
+    The forest's own ``predict_proba`` sends every tree through joblib, which on one row costs
+    more than the trees themselves (about 30 ms for 300 trees); the trees' own methods, summed
+    in the same order, give the same numbers.
+    """
+    forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
+               ExtraTreesRegressor)
+    if not isinstance(model, forests) or getattr(model, "n_outputs_", 1) != 1:
+        return None
+    return TreesPredictor(model.estimators_, task)
+
+
+class TreesPredictor:
+    """``f(rows) -> matrix`` for fitted trees: their mean prediction or class probabilities."""
+
+    def __init__(self, trees: list, task: str):
+        self.trees, self.task = trees, task
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(rows, dtype=np.float32)
+        predict = (lambda t: t.predict(X, check_input=False)) if self.task == "regression" \
+            else (lambda t: t.predict_proba(X, check_input=False))
+        total = None
+        for tree in self.trees:
+            p = predict(tree)
+            total = p.astype(np.float64) if total is None else total + p
+        return total / len(self.trees)
+
+
+FAMILY = Family("random_forest", "tree_ordinal", TASKS, 3.0, space, defaults, build,
+                row_predictor=row_predictor)
