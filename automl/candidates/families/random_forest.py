@@ -65,10 +65,9 @@ class TreesPredictor:
         X = np.ascontiguousarray(rows, dtype=np.float32)
         predict = (lambda t: t.predict(X, check_input=False)) if self.task == "regression" \
             else (lambda t: t.predict_proba(X, check_input=False))
-        total = None
-        for tree in self.trees:
-            p = predict(tree)
-            total = p.astype(np.float64) if total is None else total + p
+        total = predict(self.trees[0]).astype(np.float64)
+        for tree in self.trees[1:]:
+            total += predict(tree)
         return total / len(self.trees)
 
 
