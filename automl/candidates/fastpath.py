@@ -3,8 +3,9 @@
 ``compile_row_predictor(model, schema, task, n_classes)`` returns ``f(values) -> matrix`` that
 takes one row's clean values in schema order and gives what
 :func:`automl.search.evaluate.predict_matrix` gives for that row (``f.frame(X)`` does the same
-for a whole clean frame), or ``None`` when the model (a recipe with dates or text, a family
-without a row predictor) has no fast path. An ensemble compiles member by member: members
+for a whole clean frame), or ``None`` when the model (a recipe with dates or text, a tree
+family without a row predictor) has no fast path. On the ``linear`` recipe the encoding is
+compiled and the estimator predicts on the encoded row itself. An ensemble compiles member by member: members
 with a fast path use it, the others share one one-row frame built for them.
 """
 
@@ -17,7 +18,7 @@ import pandas as pd
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from automl.candidates.recipes import compile_row_encoder
+from automl.candidates.recipes import compile_linear_encoder, compile_row_encoder
 from automl.candidates.registry import FAMILIES
 from automl.data.schema import InputSchema
 from automl.search.evaluate import predict_matrix
@@ -30,6 +31,9 @@ def compile_row_predictor(model, schema: InputSchema, task: str,
     if not isinstance(model, Pipeline) or len(model.steps) != 2:
         return None
     preprocessor, estimator = model.steps[0][1], model.steps[1][1]
+    linear = compile_linear_encoder(preprocessor, schema)
+    if linear is not None:  # the estimator takes the encoded matrix as the pipeline gives it
+        return CompiledPredictor(linear, EstimatorPredictor(estimator, task, n_classes))
     predict = _family_predictor(estimator, task, n_classes)
     if predict is None or (task != "regression" and len(estimator.classes_) != n_classes):
         return None
@@ -50,6 +54,16 @@ class CompiledPredictor:
 
     def frame(self, X) -> np.ndarray:
         return self.predict(self.encode.frame(X))
+
+
+class EstimatorPredictor:
+    """``f(rows) -> matrix`` with the estimator's own predict methods, for encoded rows."""
+
+    def __init__(self, estimator, task: str, n_classes: int):
+        self.estimator, self.task, self.n_classes = estimator, task, n_classes
+
+    def __call__(self, rows) -> np.ndarray:
+        return predict_matrix(self.estimator, rows, self.task, self.n_classes)
 
 
 class EnsemblePredictor:

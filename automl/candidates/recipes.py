@@ -14,6 +14,7 @@ Dates become numeric parts and free text becomes TF-IDF (reduced by SVD for tree
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
@@ -128,6 +129,85 @@ def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
         else:
             return None
     return RowEncoder(steps, schema.names)
+
+
+def compile_linear_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
+    """A compiled encoder for a fitted ``linear`` preprocessor over numeric, boolean and
+    categorical columns: one row with NumPy and dict lookups (numbers imputed, flagged and
+    scaled; categories one-hot), in the preprocessor's output layout, sparse where it is.
+    ``frame(X)`` is the preprocessor's own transform. ``None`` for anything else."""
+    index = {name: i for i, name in enumerate(schema.names)}
+    parts = []
+    for name, transformer, columns in preprocessor.transformers_:
+        if isinstance(transformer, str) and transformer == "drop" or not len(columns):
+            continue
+        if name == "num" and _imputed_and_scaled(transformer):
+            parts.append(_NumberRow(transformer, [index[c] for c in columns]))
+        elif name == "cat" and isinstance(transformer, OneHotCategories):
+            parts.append(_OneHotRow(transformer, [index[c] for c in columns]))
+        else:
+            return None  # dates, text, counts: the general path
+    return LinearRowEncoder(preprocessor, parts) if parts else None
+
+
+def _imputed_and_scaled(transformer) -> bool:
+    steps = [step for _, step in getattr(transformer, "steps", [])]
+    return len(steps) == 2 and isinstance(steps[0], SimpleImputer) and isinstance(steps[1], StandardScaler)
+
+
+class LinearRowEncoder:
+    """The plan of :func:`compile_linear_encoder`: its parts' outputs side by side."""
+
+    def __init__(self, preprocessor: ColumnTransformer, parts: list):
+        self.preprocessor, self.parts = preprocessor, parts
+        self.sparse = bool(getattr(preprocessor, "sparse_output_", False))
+
+    def __call__(self, values: list):
+        row = np.concatenate([part(values) for part in self.parts])[None, :]
+        return sparse.csr_matrix(row) if self.sparse else row
+
+    def frame(self, X):
+        return self.preprocessor.transform(X)
+
+
+class _NumberRow:
+    """``SimpleImputer(median, add_indicator=True)`` then ``StandardScaler`` on one row."""
+
+    def __init__(self, pipeline, inputs: list[int]):
+        imputer, scaler = pipeline.steps[0][1], pipeline.steps[1][1]
+        self.inputs, self.fill = inputs, imputer.statistics_
+        self.kept = ~np.isnan(self.fill)  # the imputer drops columns with no value in fit
+        indicator = imputer.indicator_
+        self.flagged = indicator.features_ if indicator is not None else np.empty(0, dtype=int)
+        self.mean, self.scale = scaler.mean_, scaler.scale_
+
+    def __call__(self, values: list) -> np.ndarray:
+        x = np.array([np.nan if values[i] is None else float(values[i]) for i in self.inputs])
+        missing = np.isnan(x)
+        v = np.concatenate([np.where(missing, self.fill, x)[self.kept],
+                            missing[self.flagged].astype(np.float64)])
+        return (v - self.mean) / self.scale
+
+
+class _OneHotRow:
+    """:class:`OneHotCategories` on one row: a dict lookup per column."""
+
+    def __init__(self, encoder: OneHotCategories, inputs: list[int]):
+        self.inputs = inputs
+        self.columns = [encoder.positions(j) for j in range(len(inputs))]
+        widths = [width for *_, width in self.columns]
+        self.offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int)
+        self.width = int(sum(widths))
+
+    def __call__(self, values: list) -> np.ndarray:
+        out = np.zeros(self.width)
+        for i, offset, (table, missing, unseen, _) in zip(self.inputs, self.offsets, self.columns,
+                                                           strict=True):
+            value = _key(values[i])
+            position = missing if value is None else table.get(value, unseen)
+            if position is not None:
+                out[offset + position] = 1.0
+        return out
 
 
 class RowEncoder:

@@ -135,6 +135,14 @@ class OneHotCategories(_Categories):
         rows, cols = np.concatenate(rows), np.concatenate(cols)
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(frame), offset))
 
+    def positions(self, j: int) -> tuple[dict, int | None, int | None, int]:
+        """Column ``j``'s outputs as plain data: ``({category: position}, position set by a
+        missing value, position set by an unseen category, width)``; ``None`` sets nothing."""
+        cats = self.categories_[j]
+        width = len(cats) + self.has_other_[j]
+        return ({value: k for k, value in enumerate(cats)}, width if self.has_missing_[j] else None,
+                len(cats) if self.has_other_[j] else None, width + self.has_missing_[j])
+
     def get_feature_names_out(self, input_features=None):
         names = []
         for j, column in enumerate(self.feature_names_in_):

@@ -76,12 +76,15 @@ class ModelBundle:
         """Predictions of a clean frame: values, or probabilities over ``classes``.
 
         Uses the model's compiled path where its family has one (the same numbers, without
-        the pipeline's per-call overhead), the pipeline otherwise.
+        the pipeline's per-call overhead; one row takes the single-row path), the pipeline
+        otherwise.
         """
         compiled = self.compiled()
-        if compiled is not None:
-            return compiled.frame(X)
-        return predict_matrix(self.model, X, self.task, len(self.classes or ()))
+        if compiled is None:
+            return predict_matrix(self.model, X, self.task, len(self.classes or ()))
+        if len(X) == 1:  # the row path skips even the preprocessors' per-call overhead
+            return compiled(X.iloc[0].tolist())
+        return compiled.frame(X)
 
     def compiled(self):
         """The compiled predictor of :mod:`automl.candidates.fastpath`, or None (cached)."""
