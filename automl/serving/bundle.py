@@ -62,15 +62,26 @@ class ModelBundle:
         """Class probabilities, one column per class label (classification only)."""
         if self.task == "regression":
             raise TypeError("predict_proba is for classification models; this one is regression")
-        proba = self.matrix(self.prepare(frame))
+        proba = self._raw_matrix(frame)
         return pd.DataFrame(proba, columns=self.classes, index=frame.index)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted labels (classification) or values (regression)."""
-        matrix = self.matrix(self.prepare(frame))
+        matrix = self._raw_matrix(frame)
         if self.task == "regression":
             return np.asarray(matrix, dtype=float)
         return np.asarray(self.classes, dtype=object)[matrix.argmax(axis=1)]
+
+    def _raw_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions of raw rows. One row takes the endpoints' scalar coercers (the schema's
+        rules, without pandas' per-column cost) when its values allow; else :meth:`prepare`."""
+        if len(frame) == 1:
+            from automl.serving.invocation import predictor_for
+
+            matrix = predictor_for(self).predict_one(frame.to_dict("records")[0])
+            if matrix is not None:
+                return matrix
+        return self.matrix(self.prepare(frame))
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """Predictions of a clean frame: values, or probabilities over ``classes``.

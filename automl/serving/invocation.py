@@ -234,7 +234,7 @@ class Predictor:
 
     def predict(self, rows: Sequence) -> list[dict]:
         """Per-row prediction dicts in the SageMaker Autopilot shape."""
-        matrix = self._predict_one(rows[0]) if len(rows) == 1 else None
+        matrix = self.predict_one(rows[0]) if len(rows) == 1 else None
         if matrix is None:
             matrix = self.bundle.matrix(self.schema.coerce(self.raw_frame(rows), strict=True))
         if not self.classification:
@@ -252,7 +252,7 @@ class Predictor:
             return rows.frame()
         return pd.DataFrame.from_records(rows)
 
-    def _predict_one(self, record: dict) -> np.ndarray | None:
+    def predict_one(self, record: dict) -> np.ndarray | None:
         """One row's prediction matrix without the general path, or None to take it."""
         if not self.name_set.issubset(record):
             return None

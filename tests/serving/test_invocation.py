@@ -120,7 +120,7 @@ def test_single_row_fast_path_equals_general_path(titanic, titanic_rows):
     predictor = predictor_for(titanic)
     n_classes = len(titanic.classes)
     for record in _records(titanic_rows):
-        fast = predictor._predict_one(record)
+        fast = predictor.predict_one(record)
         assert fast is not None
         general = predict_matrix(titanic.model, titanic.prepare(pd.DataFrame([record])),
                                  titanic.task, n_classes)
@@ -130,7 +130,7 @@ def test_single_row_fast_path_equals_general_path(titanic, titanic_rows):
 
 def test_fast_path_defers_odd_values_to_the_general_path(titanic, titanic_rows):
     record = _records(titanic_rows)[0] | {"Pclass": True, "Age": " 22 "}
-    assert predictor_for(titanic)._predict_one(record) is None
+    assert predictor_for(titanic).predict_one(record) is None
     assert invoke(titanic, json.dumps(record).encode(), JSON, JSON).status == 200
 
 
@@ -250,3 +250,17 @@ def test_explain_uses_the_hook(titanic, titanic_rows, monkeypatch):
     assert [p["explanation"] for p in predictions] == [{"Age": 0.0}, {"Age": 1.0}]
     _error(invoke(titanic, _csv(titanic_rows.head(2)), CSV, CSV, explain=True), 406,
            "not_acceptable")
+
+
+def test_bundle_predicts_one_raw_row_as_it_predicts_it_among_others(titanic):
+    """One row through ModelBundle takes the scalar coercers; typed values as pandas reads
+    them give what the same row gives inside a larger frame."""
+    from tests.serving.conftest import SAMPLE_DATA
+
+    rows = pd.read_csv(SAMPLE_DATA / "titanic.csv").drop(columns="Survived").head(15)
+    together = titanic.predict_proba(rows).to_numpy()
+    for k in range(len(rows)):
+        alone = titanic.predict_proba(rows.iloc[[k]]).to_numpy()
+        np.testing.assert_allclose(alone, together[[k]], rtol=1e-12, atol=1e-12)
+    with pytest.raises(SchemaError, match="Age"):
+        titanic.predict(rows.iloc[[0]].assign(Age="old"))
