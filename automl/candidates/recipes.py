@@ -119,9 +119,7 @@ def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
     index = {name: i for i, name in enumerate(schema.names)}
     steps: list[tuple[int, dict | None, float]] = []
     declared = {name: t for name, t, _ in preprocessor.transformers}
-    for name, transformer, columns in preprocessor.transformers_:
-        if isinstance(transformer, str) and transformer == "drop" or not len(columns):
-            continue
+    for name, transformer, columns in _fitted_parts(preprocessor):
         if isinstance(declared.get(name), str) and declared[name] == "passthrough":
             steps += [(index[c], None, np.nan) for c in columns]
         elif name == "cat" and (cat_steps := _category_steps(transformer, columns, index)):
@@ -138,9 +136,7 @@ def compile_linear_encoder(preprocessor: ColumnTransformer, schema: InputSchema)
     ``frame(X)`` is the preprocessor's own transform. ``None`` for anything else."""
     index = {name: i for i, name in enumerate(schema.names)}
     parts = []
-    for name, transformer, columns in preprocessor.transformers_:
-        if isinstance(transformer, str) and transformer == "drop" or not len(columns):
-            continue
+    for name, transformer, columns in _fitted_parts(preprocessor):
         if name == "num" and _imputed_and_scaled(transformer):
             parts.append(_NumberRow(transformer, [index[c] for c in columns]))
         elif name == "cat" and isinstance(transformer, OneHotCategories):
@@ -148,6 +144,12 @@ def compile_linear_encoder(preprocessor: ColumnTransformer, schema: InputSchema)
         else:
             return None  # dates, text, counts: the general path
     return LinearRowEncoder(preprocessor, parts) if parts else None
+
+
+def _fitted_parts(preprocessor: ColumnTransformer) -> list[tuple]:
+    """The fitted ``(name, transformer, columns)`` that produce output (not dropped, not empty)."""
+    return [(name, transformer, columns) for name, transformer, columns in preprocessor.transformers_
+            if not (isinstance(transformer, str) and transformer == "drop") and len(columns)]
 
 
 def _imputed_and_scaled(transformer) -> bool:

@@ -81,12 +81,17 @@ class _Categories(TransformerMixin, BaseEstimator):
 
     def _codes(self, column: pd.Series, j: int, missing: float, unseen: float) -> np.ndarray:
         """Codes of one column; ``unseen`` for a category fit did not keep and no "other"."""
-        cats = self.categories_[j]
-        codes = pd.Index(cats, dtype=object).get_indexer(column.astype(object)).astype(np.float64)
+        index = pd.Index(self.categories_[j], dtype=object)
+        codes = index.get_indexer(column.astype(object)).astype(np.float64)
         absent = column.isna().to_numpy()
-        codes[(codes < 0) & ~absent] = float(len(cats)) if self.has_other_[j] else unseen
+        other = self._other(j)
+        codes[(codes < 0) & ~absent] = unseen if other is None else other
         codes[absent] = missing
         return codes
+
+    def _other(self, j: int) -> int | None:
+        """Column ``j``'s "other" code (after its kept categories), if fit grouped any."""
+        return len(self.categories_[j]) if self.has_other_[j] else None
 
 
 class CategoryCodes(_Categories):
@@ -109,9 +114,10 @@ class CategoryCodes(_Categories):
 
     def lookup(self, j: int) -> tuple[dict, float, float]:
         """Column ``j``'s codes as plain data: ``({category: code}, missing code, unseen code)``."""
-        cats = self.categories_[j]
-        unseen = float(len(cats)) if self.has_other_[j] else float(self.unknown_value)
-        return {value: float(k) for k, value in enumerate(cats)}, float(self.missing_value), unseen
+        other = self._other(j)
+        unseen = float(self.unknown_value if other is None else other)
+        table = {value: float(k) for k, value in enumerate(self.categories_[j])}
+        return table, float(self.missing_value), unseen
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.feature_names_in_, dtype=object)
@@ -126,12 +132,12 @@ class OneHotCategories(_Categories):
         frame = _frame(X, self.feature_names_in_)
         rows, cols, offset = [np.empty(0, np.int64)], [np.empty(0, np.int64)], 0
         for j in range(frame.shape[1]):
-            width = len(self.categories_[j]) + self.has_other_[j]
-            codes = self._codes(frame.iloc[:, j], j, width if self.has_missing_[j] else -1, -1)
+            _, missing, _, width = self.positions(j)
+            codes = self._codes(frame.iloc[:, j], j, -1 if missing is None else missing, -1)
             hot = codes >= 0
             rows.append(np.flatnonzero(hot))
             cols.append(codes[hot].astype(np.int64) + offset)
-            offset += width + self.has_missing_[j]
+            offset += width
         rows, cols = np.concatenate(rows), np.concatenate(cols)
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(frame), offset))
 
@@ -141,7 +147,7 @@ class OneHotCategories(_Categories):
         cats = self.categories_[j]
         width = len(cats) + self.has_other_[j]
         return ({value: k for k, value in enumerate(cats)}, width if self.has_missing_[j] else None,
-                len(cats) if self.has_other_[j] else None, width + self.has_missing_[j])
+                self._other(j), width + self.has_missing_[j])
 
     def get_feature_names_out(self, input_features=None):
         names = []
