@@ -1,5 +1,6 @@
 """Service benchmark: upload → first leaderboard row, GET /jobs/<id> latency under 20 pollers
-while a job runs, and the server's peak RSS while a 200 MB CSV is uploaded.
+while a job runs, a 15 s job's elapsed time against its budget, how long a cancel takes, and the
+server's peak RSS while a 200 MB CSV is uploaded.
 
     python benchmarks/service.py [--data sample_data/titanic.csv --target Survived --mb 200]
 """
@@ -52,6 +53,36 @@ def poll_latency(service: ServiceProcess, job_id: str, pollers: int = 20, second
         t.join()
     samples.sort()
     return len(samples), samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1]
+
+
+def wait_finished(service: ServiceProcess, job_id: str, timeout: float = 600) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = service.get(f"/api/v1/jobs/{job_id}").json()
+        if job["status"] in ("completed", "failed", "cancelled"):
+            return job
+        time.sleep(0.1)
+    raise RuntimeError(f"job {job_id} did not finish in {timeout} s")
+
+
+def budget_overrun(service: ServiceProcess, dataset_id: str, target: str, budget: float) -> dict:
+    """A job's own elapsed time (from leaving the queue) against its budget."""
+    job = service.post("/api/v1/jobs", json={"dataset_id": dataset_id, "target": target,
+                                              "time_budget": budget}).json()
+    return wait_finished(service, job["id"])
+
+
+def cancel_latency(service: ServiceProcess, dataset_id: str, target: str) -> float:
+    """Seconds from POST .../cancel to the job reading 'cancelled', mid-search."""
+    job = service.post("/api/v1/jobs", json={"dataset_id": dataset_id, "target": target,
+                                              "time_budget": 120}).json()
+    while service.get(f"/api/v1/jobs/{job['id']}").json()["stage"] != "searching":
+        time.sleep(0.1)
+    time.sleep(2)
+    asked = time.perf_counter()
+    service.post(f"/api/v1/jobs/{job['id']}/cancel").raise_for_status()
+    wait_finished(service, job["id"])
+    return time.perf_counter() - asked
 
 
 def big_csv(path: Path, mb: int) -> Path:
@@ -113,6 +144,13 @@ def main() -> int:
             n, p50, p99 = poll_latency(service, job_id)
             print(f"GET /api/v1/jobs/<id>, 20 pollers, job running: {n} requests, "
                   f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+            dataset_id = service.get(f"/api/v1/jobs/{job_id}").json()["dataset_id"]
+            wait_finished(service, job_id)
+            job = budget_overrun(service, dataset_id, args.target, 15)
+            print(f"15 s job: {job['status']}, elapsed {job['progress']['elapsed_s']:.2f} s "
+                  f"({job['progress']['elapsed_s'] / 15:.2f}x its budget, from leaving the queue)")
+            print(f"cancel mid-search -> 'cancelled': "
+                  f"{cancel_latency(service, dataset_id, args.target):.2f} s")
             csv = big_csv(Path(tmp) / "big.csv", args.mb)
             base, peak, secs = upload_peak_rss(service, csv)
             print(f"upload {csv.stat().st_size / 1e6:.0f} MB in {secs:.1f} s: server RSS "

@@ -43,9 +43,11 @@ def test_upload_pick_target_run_and_open_candidate(browser, tmp_path, sample_dat
         page.click("#start")
         page.wait_for_url("**/jobs/job_*")
         first_row = page.wait_for_selector("#leaderboard tbody tr td a", timeout=150_000)
-        page.wait_for_function("document.getElementById('status').textContent === 'completed'",
-                               timeout=180_000)
+        page.wait_for_function("['completed', 'failed', 'cancelled'].includes("
+                               "document.getElementById('status').textContent)", timeout=180_000)
+        assert page.text_content("#status") == "completed", page.text_content("#error")
         page.wait_for_selector("#chart circle")
+        assert page.is_visible("#deploy"), "the Deploy button appears without a reload"
         page.screenshot(path=str(tmp_path / "job.png"), full_page=True)
         first_row = page.query_selector("#leaderboard tbody tr td a")
         name = first_row.text_content()

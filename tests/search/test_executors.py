@@ -40,11 +40,9 @@ def test_exception_fails_only_its_task(executor):
 
 
 def test_hanging_task_is_killed_at_its_timeout(executor):
-    start = time.monotonic()
-    hung = executor.submit(time.sleep, 60, timeout=1)
-    with pytest.raises(TaskTimeout):
-        hung.result(timeout=60)
-    assert time.monotonic() - start < 15
+    hung = executor.submit(time.sleep, 600, timeout=1)
+    with pytest.raises(TaskTimeout):  # a 600 s sleep that was not killed would not raise
+        hung.result(timeout=120)
     assert executor.submit(sum, [2, 2]).result(timeout=60) == 4
 
 
@@ -57,31 +55,27 @@ def test_dead_worker_is_reported_and_replaced(executor):
 
 
 def test_stop_kills_a_running_task_and_cancels_a_queued_one(executor):
-    running = [executor.submit(time.sleep, 60) for _ in range(2)]
-    queued = executor.submit(time.sleep, 60)
+    running = [executor.submit(time.sleep, 600) for _ in range(2)]
+    queued = executor.submit(time.sleep, 600)
     time.sleep(1.0)  # both workers busy, the third task waits
-    start = time.monotonic()
     for future in running + [queued]:
         executor.stop(future, "stopped at the time budget")
     for future in running:
         with pytest.raises(TaskTimeout, match="stopped at the time budget"):
-            future.result(timeout=30)
+            future.result(timeout=120)
     assert queued.cancelled()
-    assert time.monotonic() - start < 10
     assert executor.submit(sum, [3, 3]).result(timeout=60) == 6
 
 
 def test_shutdown_without_wait_still_stops_its_workers():
     ex = LocalExecutor(2)
     pids = {ex.submit(_pid).result(timeout=60) for _ in range(4)}
-    running = ex.submit(time.sleep, 60)
+    running = ex.submit(time.sleep, 600)
     time.sleep(0.5)
-    start = time.monotonic()
-    ex.shutdown(wait=False)
-    assert time.monotonic() - start < 0.5  # returns at once
+    ex.shutdown(wait=False)  # returns without waiting for the 600 s task (else the test times out)
     with pytest.raises(TaskTimeout, match="shut down"):
-        running.result(timeout=30)
-    deadline = time.monotonic() + 10
+        running.result(timeout=120)
+    deadline = time.monotonic() + 60
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
@@ -95,12 +89,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _sleep_span(seconds: float) -> tuple[float, float]:
+    start = time.time()
+    time.sleep(seconds)
+    return start, time.time()
+
+
 def test_tasks_run_in_parallel(executor):
-    start = time.monotonic()
-    futures = [executor.submit(time.sleep, 1.5) for _ in range(2)]
-    for f in futures:
-        f.result(timeout=60)
-    assert time.monotonic() - start < 2.9
+    futures = [executor.submit(_sleep_span, 1.5) for _ in range(2)]
+    spans = [f.result(timeout=60) for f in futures]
+    assert max(s for s, _ in spans) < min(e for _, e in spans), f"did not overlap: {spans}"
 
 
 @pytest.mark.parametrize("how", ["script", "stdin"])
