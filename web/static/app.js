@@ -150,9 +150,18 @@ function renderChart(trials, greaterIsBetter) {
 }
 
 async function getJson(url) {
-  const r = await fetch(url, { headers: { Accept: "application/json", "X-Requested-With": "fetch" } });
-  if (!r.ok) throw new Error(url + ": " + r.status);
-  return r.json();
+  // A request that never answers must not stop the page from following its job: give up after
+  // 20 s and let the caller try again.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 20000);
+  try {
+    const r = await fetch(url, { headers: { Accept: "application/json", "X-Requested-With": "fetch" },
+                                 cache: "no-store", signal: abort.signal });
+    if (!r.ok) throw new Error(url + ": " + r.status);
+    return await r.json();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function renderJob(job) {
@@ -168,20 +177,43 @@ function renderJob(job) {
   err.hidden = !job.error; err.textContent = job.error ? job.error.message : "";
   document.getElementById("cancel-form").hidden = !["queued", "running"].includes(job.status);
   document.getElementById("downloads").hidden = !job.links.model;
+  const deploy = document.getElementById("deploy-box");
+  if (deploy) deploy.hidden = !(job.status === "completed" && job.links.model);
+}
+
+// One chain of polls per page, however often pollJob is asked for (timer, tab shown again).
+const poll = { timer: null, running: false, done: false };
+
+function schedulePoll(jobId, ms) {
+  clearTimeout(poll.timer);
+  if (!poll.done) poll.timer = setTimeout(() => pollJob(jobId), ms);
 }
 
 async function pollJob(jobId) {
+  if (poll.running || poll.done) return;
+  poll.running = true; clearTimeout(poll.timer);
   const base = "/api/v1/jobs/" + encodeURIComponent(jobId);
+  let wait = 1500;
   try {
     const job = await getJson(base);
+    // The board is read after the job, so a finished job's board is its final one.
     const [board, trials] = await Promise.all([getJson(base + "/leaderboard"), getJson(base + "/trials")]);
     renderJob(job); lastBoard = board; renderBoard(jobId, board);
     renderChart(trials.trials, job.greater_is_better);
-    const done = ["completed", "failed", "cancelled"].includes(job.status);
-    if (!done) setTimeout(() => pollJob(jobId), 1500);
+    poll.done = ["completed", "failed", "cancelled"].includes(job.status);
+    setConnection("");
   } catch (e) {
-    setTimeout(() => pollJob(jobId), 5000);
+    setConnection("lost contact with the server; retrying");
+    wait = 5000;
+  } finally {
+    poll.running = false;
   }
+  schedulePoll(jobId, wait);
+}
+
+function setConnection(text) {
+  const el = document.getElementById("connection");
+  if (el) { el.textContent = text; el.hidden = !text; }
 }
 
 function initJob() {
@@ -193,7 +225,10 @@ function initJob() {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     await fetch("/api/v1/jobs/" + encodeURIComponent(jobId) + "/cancel", { method: "POST", headers: { "X-Requested-With": "fetch" } });
+    pollJob(jobId);
   });
+  // Browsers slow timers in hidden tabs to once a minute: catch up as soon as the tab is shown.
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) pollJob(jobId); });
   pollJob(jobId);
 }
 
