@@ -161,7 +161,7 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
     """Global importance of one candidate's bundle on a sample of ``data_path``, written to
     ``directory/importance.json`` and ``.svg``; returns the document (explanations on request)."""
     from automl.data.intake import read_table
-    from automl.serving.bundle import ModelBundle
+    from automl.model.bundle import ModelBundle
 
     bundle = ModelBundle.load(bundle_dir)
     frame = read_table(data_path)
@@ -180,10 +180,3 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
     (directory / "importance.json").write_text(json.dumps(doc, indent=2))
     _bar_chart(importance, scale, directory / "importance.svg")
     return doc
-
-
-def write_transparency(job, output_dir, data_path) -> dict[str, float]:
-    """Notebooks, explanations and quality reports of ``job``; see :mod:`.transparency`."""
-    from automl.explain.transparency import write_transparency as write
-
-    return write(job, output_dir, data_path)

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from automl.candidates.base import DataShape
-from automl.candidates.fastpath import compile_row_predictor
 from automl.candidates.generator import build_pipeline, generate_candidates
 from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
-from automl.search.evaluate import predict_matrix
+from automl.model.fastpath import compile_row_predictor
+from automl.model.pipeline import predict_matrix
 
 
 def frame(task: str, n: int = 300) -> pd.DataFrame:
@@ -158,7 +158,7 @@ def test_linear_recipe_row_matches_a_sparse_pipeline(family):
 @pytest.mark.parametrize("family", ["lightgbm", "linear", "random_forest"])
 def test_bundle_gives_one_row_what_the_pipeline_gives(family):
     """A one-row frame takes the compiled single-row path inside ModelBundle.matrix."""
-    from automl.serving.bundle import ModelBundle
+    from automl.model.bundle import ModelBundle
 
     model, schema, test, n_classes = fitted_pipeline("multiclass", family)
     bundle = ModelBundle(model, schema, "multiclass", list(range(n_classes)))
