@@ -18,6 +18,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from automl.candidates.registry import family_libraries
 from automl.data.schema import InputSchema
 from automl.exceptions import NotFound
 from automl.model.pipeline import predict_matrix
@@ -25,12 +26,15 @@ from automl.model.pipeline import predict_matrix
 MODEL_FILE, SCHEMA_FILE, METADATA_FILE = "model.joblib", "schema.json", "metadata.json"
 BACKGROUND_FILE = "background.joblib"
 BACKGROUND_ROWS = 100
-_LIBRARIES = ("automl", "scikit-learn", "lightgbm", "pandas", "numpy", "optuna", "joblib")
+_CORE = ("automl", "scikit-learn")
+_DATA = ("pandas", "numpy", "optuna", "joblib")
 
 
 def library_versions() -> dict[str, str]:
+    """Python's version and those of this package, the installed families' libraries (see
+    :attr:`Family.libraries <automl.candidates.base.Family>`) and the data stack."""
     versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in dict.fromkeys((*_CORE, *family_libraries(), *_DATA)):
         try:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from automl.candidates.registry import FAMILIES
+from automl.candidates.registry import family_of
 from automl.data.scalars import SLOW, scalar_coercer
 from automl.data.schema import InputSchema
 from automl.model.encoders import compile_linear_encoder, compile_row_encoder
@@ -161,9 +161,7 @@ class RecordPredictor:
 
 
 def _family_predictor(estimator, task: str, n_classes: int):
-    for family in FAMILIES.values():
-        if family.row_predictor is not None:
-            predict = family.row_predictor(estimator, task, n_classes)
-            if predict is not None:
-                return predict
-    return None
+    family = family_of(estimator)
+    if family is None or family.row_predictor is None:
+        return None
+    return family.row_predictor(estimator, task, n_classes)

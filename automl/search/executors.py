@@ -21,11 +21,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
+from automl.candidates.registry import preload_modules
 from automl.search.tasks import Task as _Task
 from automl.search.tasks import TaskTimeout, WorkerDied
 
-_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", "lightgbm",
-            "sklearn.ensemble", "pandas"]
+_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", *preload_modules(),
+            "pandas"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
