@@ -14,22 +14,11 @@ from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
 from automl.model.fastpath import compile_row_predictor
 from automl.model.pipeline import predict_matrix
+from automl.testing import tiny_frame
 
 
 def frame(task: str, n: int = 300) -> pd.DataFrame:
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=n)
-    df = pd.DataFrame({
-        "num": np.where(rng.random(n) < 0.1, np.nan, x),
-        "color": rng.choice(["red", "green", "blue", None], n),
-        "code": rng.integers(1, 6, n),
-        "flag": rng.choice(["yes", "no"], n),
-    })
-    noise = rng.normal(scale=0.5, size=n)
-    df["y"] = {"regression": 2 * x + noise,
-               "binary": np.where(x + noise > 0, "a", "b"),
-               "multiclass": np.digitize(x + noise, [-0.5, 0.5])}[task]
-    return df
+    return tiny_frame(task, n, seed=2)
 
 
 def fitted_pipeline(task: str, family: str = "lightgbm"):
