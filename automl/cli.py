@@ -112,8 +112,9 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
 def cmd_families(args: argparse.Namespace) -> int:
     from automl.candidates.registry import FAMILIES, REJECTED, SOURCES
 
-    rows = [("family", "tasks", "cost", "recipe", "package")]
-    rows += [(f.name, ",".join(f.tasks), f"{f.cost:g}", f.recipe, SOURCES[f.name])
+    rows = [("family", "tasks", "cost", "recipe", "default", "package")]
+    rows += [(f.name, ",".join(f.tasks), f"{f.cost:g}", f.recipe,
+              "yes" if f.searched_by_default else "no", SOURCES[f.name])
              for f in sorted(FAMILIES.values(), key=lambda f: (f.cost, f.name))]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -55,7 +55,9 @@ class Family:
     * ``estimators``: the classes ``build`` returns; how a fitted model is traced back to its
       family (explainer, fast path, notebook rendering).
     * ``applies(shape)``: whether the family is offered for data of this shape when the user
-      did not name the families (e.g. k-NN is left out on many rows).
+      did not name the families (e.g. k-NN is left out on many rows);
+      ``searched_by_default``: False for a family that is installed but only searched when
+      named (the optional XGBoost and CatBoost families).
     * ``on_counts(spec, counts)``: the specs to try instead of ``spec`` when most features
       are count columns (a bag of words), or None to keep ``spec``.
     * ``explainer``: ``"tree"`` (SHAP's TreeExplainer), ``"linear"`` (LinearExplainer), both
@@ -85,6 +87,7 @@ class Family:
     row_predictor: Callable | None = None
     estimators: tuple[type, ...] = ()
     applies: Callable[[DataShape], bool] = _always
+    searched_by_default: bool = True
     on_counts: Callable[[CandidateSpec, list[str]], list[CandidateSpec]] | None = None
     explainer: str = "permutation"
     shap_output: str = "log-odds"
@@ -126,6 +129,13 @@ class CandidateSpec:
     @classmethod
     def from_dict(cls, d: dict) -> CandidateSpec:
         return cls(**{**d, "defaults": tuple(d.get("defaults", ()))})
+
+
+def constructor_source(estimator, params: dict, imports) -> str:
+    """``Name(key=value, ...)`` rebuilding ``estimator`` from ``params`` (plain literals), with
+    its import recorded in ``imports``: a family's ``render`` for a notebook."""
+    name = imports.add(type(estimator))
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})"
 
 
 def int_param(low: int, high: int, log: bool = False) -> dict:

@@ -16,8 +16,9 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
                         counts: list[str] | tuple[str, ...] = ()) -> list[CandidateSpec]:
     """One spec per family that supports the task, cheapest first.
 
-    Without ``families`` (the user named none), a family is offered only where it
-    :attr:`~automl.candidates.base.Family.applies` to the data's shape. When most features are
+    Without ``families`` (the user named none), a family is offered only if it is
+    ``searched_by_default`` and :attr:`~automl.candidates.base.Family.applies` to the data's
+    shape. When most features are
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
     frequencies; the perceptron reads the counts so).
@@ -25,7 +26,7 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
     specs = []
     for name in families or list(FAMILIES):
         family = FAMILIES[name]
-        if shape.task not in family.tasks or (families is None and not family.applies(shape)):
+        if shape.task not in family.tasks or (families is None and not _offered(family, shape)):
             continue
         spec = CandidateSpec(
             name=name, recipe=family.recipe, family=name, task=shape.task,
@@ -37,6 +38,10 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
         else:
             specs.append(spec)
     return sorted(specs, key=lambda s: s.cost)
+
+
+def _offered(family, shape: DataShape) -> bool:
+    return family.searched_by_default and family.applies(shape)
 
 
 def _mostly_counts(shape: DataShape, counts) -> bool:

@@ -53,6 +53,9 @@ def _load() -> tuple[dict[str, Family], dict[str, str], dict[str, str]]:
         source = _distribution(ep)
         try:
             family = ep.load()
+        except ModuleNotFoundError as exc:  # an optional family without its library
+            rejected[ep.name] = f"{source}: needs {exc.name}, which is not installed"
+            continue
         except Exception as exc:  # a plug-in may fail in any way; the built-ins go on
             rejected[ep.name] = f"{source}: cannot load {ep.value} ({type(exc).__name__}: {exc})"
             continue

@@ -69,10 +69,10 @@ def test_automl_families_lists_the_built_ins_and_their_package():
                           text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["family", "tasks", "cost", "recipe", "package"]
+    assert lines[0].split() == ["family", "tasks", "cost", "recipe", "default", "package"]
     listed = {line.split()[0]: line.split() for line in lines[1:]}
     assert set(listed) == set(FAMILIES)
-    assert listed["lightgbm"][1:] == ["binary,multiclass,regression", "0.4", "tree_native",
+    assert listed["lightgbm"][1:] == ["binary,multiclass,regression", "0.4", "tree_native", "yes",
                                       "automl"]
 
 
@@ -80,7 +80,7 @@ def test_a_third_party_family_registers_through_the_entry_point(plugin_path):
     done = _python(["-m", "automl.cli", "families"], plugin_path)
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
-    assert rows["constant"][1:] == ["binary,multiclass,regression", "0.1", "linear",
+    assert rows["constant"][1:] == ["binary,multiclass,regression", "0.1", "linear", "yes",
                                     "automl-constant-family"]
     assert "lightgbm" in rows and "broken" not in rows
     assert "not loaded: broken: automl-constant-family: cannot load" in done.stderr
