@@ -9,7 +9,7 @@ import pandas as pd
 
 from automl.config import resolve_settings
 from automl.engine import Callbacks, JobResult, run_job
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 
 class AutoMLResult:

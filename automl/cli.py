@@ -1,4 +1,4 @@
-"""The ``automl`` command (DESIGN section 4): run, predict, serve, serve-model.
+"""The ``automl`` command (DESIGN section 4): run, predict, serve, serve-model, families.
 
 Errors a user can fix print one line to stderr and exit with code 2; no traceback.
 """
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_model.add_argument("--port", type=int, default=8080)
     serve_model.add_argument("--workers", type=int, default=1)
     serve_model.add_argument("--threads", type=int, default=1)
+
+    sub.add_parser("families", help="list the installed model families and where they come from")
     return parser
 
 
@@ -107,7 +109,23 @@ def cmd_serve_model(args: argparse.Namespace) -> int:
     return serve_model(args)
 
 
-COMMANDS = {"run": cmd_run, "predict": cmd_predict, "serve": cmd_serve, "serve-model": cmd_serve_model}
+def cmd_families(args: argparse.Namespace) -> int:
+    from automl.candidates.registry import FAMILIES, REJECTED, SOURCES
+
+    rows = [("family", "tasks", "cost", "recipe", "default", "package")]
+    rows += [(f.name, ",".join(f.tasks), f"{f.cost:g}", f.recipe,
+              "yes" if f.searched_by_default else "no", SOURCES[f.name])
+             for f in sorted(FAMILIES.values(), key=lambda f: (f.cost, f.name))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for name, reason in sorted(REJECTED.items()):
+        print(f"not loaded: {name}: {reason}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "predict": cmd_predict, "serve": cmd_serve,
+            "serve-model": cmd_serve_model, "families": cmd_families}
 
 if __name__ == "__main__":
     sys.exit(main())

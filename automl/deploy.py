@@ -21,9 +21,9 @@ from automl.config import resolve_settings
 from automl.engine import prepare_data
 from automl.exceptions import NotFound, NotReady
 from automl.finalize import assemble_ensemble, fit_member
+from automl.model.bundle import METADATA_FILE, ModelBundle, library_versions
 from automl.search.evaluate import TrainingData
 from automl.search.records import TrialSpec
-from automl.serving.bundle import METADATA_FILE, ModelBundle, library_versions
 
 _SETTINGS = ("task", "metric", "seed")
 

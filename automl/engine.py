@@ -32,11 +32,11 @@ from automl.exceptions import AutoMLError
 from automl.finalize import baggable, bagged_score, fit_bag, refit
 from automl.leaderboard import leaderboard_json, make_leaderboard, rank_results
 from automl.metrics import Metric, get_metric
+from automl.model.bundle import ModelBundle, library_versions
 from automl.search.evaluate import TrainingData
 from automl.search.executors import make_executor
 from automl.search.records import TrialResult, TrialSpec
 from automl.search.study import Budget, Search
-from automl.serving.bundle import ModelBundle, library_versions
 
 log = logging.getLogger(__name__)
 BAG_SHARE = 0.10

@@ -28,7 +28,8 @@ from threadpoolctl import threadpool_limits
 
 from automl.candidates.generator import build_pipeline
 from automl.metrics import Metric
-from automl.search.evaluate import TrainingData, load_data, predict_matrix
+from automl.model.pipeline import predict_matrix
+from automl.search.evaluate import TrainingData, load_data
 from automl.search.records import TrialResult, TrialSpec
 
 

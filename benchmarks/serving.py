@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.constant_server:
         run_constant_server(args)
         return 0
-    from automl.serving.bundle import ModelBundle
+    from automl.model.bundle import ModelBundle
 
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"automl-serving-bench-{os.getpid()}"
     bundle_dir = Path(args.bundle) if args.bundle else train(work / "model")

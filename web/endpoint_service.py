@@ -17,7 +17,7 @@ from pathlib import Path
 
 from automl.deploy import ensure_bundle, winner_id
 from automl.exceptions import AutoMLError, NotReady
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED
 from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointStore, check_name

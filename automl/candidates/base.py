@@ -1,11 +1,15 @@
 """Model families, candidate specs, and search spaces as data.
 
 A search space is a dict ``{param: {"type": "int"|"float"|"categorical", ...}}`` that round-trips
-through JSON and converts to Optuna distributions. A family declares its recipe, the tasks it
-supports, a relative cost, a data-dependent space, a portfolio of strong default configurations
-(tried first, cheapest first), and how to build its estimator from params. A family may also
-offer ``row_predictor(estimator, task, n_classes)``: a fast function from one encoded row
-(a 1 x n float array) to the prediction matrix, for serving single rows.
+through JSON and converts to Optuna distributions. A :class:`Family` declares everything about
+one kind of model that the rest of the package needs: its recipe, tasks and relative cost; when
+it is offered for the data's shape; a data-dependent space and a portfolio of strong default
+configurations (tried first, cheapest first); how to build its estimator; which explainer reads
+it and on what scale; its fast single-row path; how a notebook writes it; the modules to preload
+in the trial workers and the libraries to record with a bundle. Built-in families live in
+:mod:`automl.candidates.families`; other packages add theirs through the ``automl.families``
+entry-point group (:mod:`automl.candidates.registry`), and :func:`automl.testing.check_family`
+is the conformance suite every family passes.
 """
 
 from __future__ import annotations
@@ -27,9 +31,50 @@ class DataShape:
     n_classes: int = 0
 
 
+def _no_fixed(shape: DataShape) -> dict:
+    return {}
+
+
+def _always(shape: DataShape) -> bool:
+    return True
+
+
+EXPLAINERS = ("tree", "linear", "permutation")
+
+
 @dataclass(frozen=True)
 class Family:
-    """One model family (see the module doc)."""
+    """One model family. The first seven fields are required; the rest have safe defaults.
+
+    * ``name``, ``recipe`` (see :mod:`automl.candidates.recipes`), ``tasks`` (a subset of
+      :data:`automl.metrics.TASKS`), ``cost`` (relative; cheaper families are tried first).
+    * ``space(shape)`` and ``defaults(shape)``: the search space as data and the portfolio.
+    * ``build(task, params, seed)``: the unfitted estimator (``fit``/``predict``, and
+      ``predict_proba`` with ``classes_`` 0..K-1 for classification).
+    * ``fixed(shape)``: params held fixed for this data (not searched).
+    * ``estimators``: the classes ``build`` returns; how a fitted model is traced back to its
+      family (explainer, fast path, notebook rendering).
+    * ``applies(shape)``: whether the family is offered for data of this shape when the user
+      did not name the families (e.g. k-NN is left out on many rows);
+      ``searched_by_default``: False for a family that is installed but only searched when
+      named (the optional XGBoost and CatBoost families).
+    * ``on_counts(spec, counts)``: the specs to try instead of ``spec`` when most features
+      are count columns (a bag of words), or None to keep ``spec``.
+    * ``explainer``: ``"tree"`` (SHAP's TreeExplainer), ``"linear"`` (LinearExplainer), both
+      exact on the encoded matrix, or ``"permutation"``, the model-agnostic fallback.
+      ``shap_output`` names the classification scale the exact explainers add up in
+      (``"log-odds"`` or ``"probability"``) and ``decision_function(estimator, Z)`` gives the
+      model's output on that scale (default: ``estimator.decision_function``); ``shap_rows``
+      is how many rows a global importance explains (fewer for dear explainers);
+      ``shap_fallback`` declares that the exact explainer may not follow every fitted model
+      (HistGradientBoosting's native category splits), where the permutation one answers.
+    * ``row_predictor(estimator, task, n_classes)``: a fast function from encoded rows (an
+      n x features float array) to the prediction matrix, or None (the pipeline predicts).
+    * ``render(estimator, imports)``: Python source that rebuilds the unfitted estimator in a
+      notebook, for estimators that are not scikit-learn estimators.
+    * ``preload``: modules the forkserver imports before forking trial workers;
+      ``libraries``: distributions whose versions a bundle's metadata records.
+    """
 
     name: str
     recipe: str
@@ -38,8 +83,30 @@ class Family:
     space: Callable[[DataShape], dict]
     defaults: Callable[[DataShape], list[dict]]
     build: Callable[[str, dict, int], Any]
-    fixed: Callable[[DataShape], dict] = field(default=lambda shape: {})
+    fixed: Callable[[DataShape], dict] = _no_fixed
     row_predictor: Callable | None = None
+    estimators: tuple[type, ...] = ()
+    applies: Callable[[DataShape], bool] = _always
+    searched_by_default: bool = True
+    on_counts: Callable[[CandidateSpec, list[str]], list[CandidateSpec]] | None = None
+    explainer: str = "permutation"
+    shap_output: str = "log-odds"
+    decision_function: Callable[[Any, Any], Any] | None = None
+    shap_rows: int = 200
+    shap_fallback: bool = False
+    render: Callable[[Any, Any], str] | None = None
+    preload: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+    def owns(self, estimator) -> bool:
+        """True when ``estimator`` is one this family builds."""
+        return bool(self.estimators) and isinstance(estimator, self.estimators)
+
+    def margin(self, estimator, Z):
+        """The classifier's output on the ``shap_output`` scale, for the exact explainers."""
+        if self.decision_function is not None:
+            return self.decision_function(estimator, Z)
+        return estimator.decision_function(Z)
 
 
 @dataclass(frozen=True)
@@ -62,6 +129,13 @@ class CandidateSpec:
     @classmethod
     def from_dict(cls, d: dict) -> CandidateSpec:
         return cls(**{**d, "defaults": tuple(d.get("defaults", ()))})
+
+
+def constructor_source(estimator, params: dict, imports) -> str:
+    """``Name(key=value, ...)`` rebuilding ``estimator`` from ``params`` (plain literals), with
+    its import recorded in ``imports``: a family's ``render`` for a notebook."""
+    name = imports.add(type(estimator))
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))})"
 
 
 def int_param(low: int, high: int, log: bool = False) -> dict:

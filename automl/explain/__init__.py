@@ -12,17 +12,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from automl.candidates.registry import family_of
 from automl.explain.shapley import (
-    FORESTS,
     Explanation,
     exact_explanation,
     explain,
     uses_permutation,
 )
 
-# Rows explained for global importance. Forests get fewer: TreeExplainer's cost grows with
-# their unpruned depth (credit_g: an extra-trees member took 6.8 s on 200 rows).
-GLOBAL_ROWS = {"tree": 200, "forest": 40, "permutation": 25}
+# Rows explained for global importance: at most "tree" for an exact explainer (fewer where the
+# family's shap_rows says so, e.g. forests) and "permutation" for the permutation explainer.
+GLOBAL_ROWS = {"tree": 200, "permutation": 25}
 PERMUTATION_EVALS = 5_000
 
 
@@ -43,7 +43,7 @@ def _global_explanation(bundle, frame: pd.DataFrame, max_rows: int | None) -> Ex
     if uses_permutation(bundle):
         rows = permutation_rows(len(bundle.schema.names))
     else:
-        rows = GLOBAL_ROWS[_tree_kind(bundle.model)]
+        rows = _exact_rows(bundle.model)
     return explain(bundle, _sample(frame, max_rows or rows))
 
 
@@ -53,9 +53,10 @@ def permutation_rows(n_columns: int) -> int:
     return int(np.clip(PERMUTATION_EVALS // (2 * n_columns + 1), 5, GLOBAL_ROWS["permutation"]))
 
 
-def _tree_kind(model) -> str:
-    return "forest" if isinstance(getattr(model, "steps", [[None, None]])[-1][1], FORESTS) \
-        else "tree"
+def _exact_rows(model) -> int:
+    """Rows an exact explainer reads for global importance: the family's ``shap_rows``."""
+    family = family_of(getattr(model, "steps", [[None, None]])[-1][1])
+    return min(GLOBAL_ROWS["tree"], family.shap_rows) if family else GLOBAL_ROWS["tree"]
 
 
 def importance_of(e: Explanation) -> dict[str, float]:
@@ -134,7 +135,7 @@ def _ensemble_importance(bundle, members, frame: pd.DataFrame) -> dict[str, floa
     total: dict[str, float] = {}
     X = bundle.prepare(_sample(frame, GLOBAL_ROWS["tree"]))
     explained = [(m, w, e) for m, w in members
-                 if (e := exact_explanation(m, X.iloc[:GLOBAL_ROWS[_tree_kind(m)]], bundle.task))]
+                 if (e := exact_explanation(m, X.iloc[:_exact_rows(m)], bundle.task))]
     weights = sum(w for _, w, _ in explained) or 1.0
     for _, weight, e in explained:
         importance = importance_of(e)
@@ -161,7 +162,7 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
     """Global importance of one candidate's bundle on a sample of ``data_path``, written to
     ``directory/importance.json`` and ``.svg``; returns the document (explanations on request)."""
     from automl.data.intake import read_table
-    from automl.serving.bundle import ModelBundle
+    from automl.model.bundle import ModelBundle
 
     bundle = ModelBundle.load(bundle_dir)
     frame = read_table(data_path)
@@ -180,10 +181,3 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
     (directory / "importance.json").write_text(json.dumps(doc, indent=2))
     _bar_chart(importance, scale, directory / "importance.svg")
     return doc
-
-
-def write_transparency(job, output_dir, data_path) -> dict[str, float]:
-    """Notebooks, explanations and quality reports of ``job``; see :mod:`.transparency`."""
-    from automl.explain.transparency import write_transparency as write
-
-    return write(job, output_dir, data_path)

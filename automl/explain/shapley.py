@@ -1,16 +1,18 @@
 """SHAP values of a model bundle, in terms of the ORIGINAL columns.
 
-Which explainer: ``TreeExplainer`` for LightGBM, HistGradientBoosting and forests, ``LinearExplainer``
-for linear models (both on the preprocessed matrix; the pieces of a one-hot, ordinal, date or
-text column are summed back to that column), and a permutation explainer on the coerced
-original columns for everything else (k-NN, the perceptron, the ensemble's weighted vote:
-:mod:`automl.explain.permutation`); a
-pipeline over more than ``WIDE`` columns is permuted on its preprocessed matrix instead.
+Which explainer: the one the model's family declares (:attr:`Family.explainer
+<automl.candidates.base.Family>`): ``TreeExplainer`` for LightGBM, HistGradientBoosting and
+forests, ``LinearExplainer`` for linear models (both on the preprocessed matrix; the pieces of a
+one-hot, ordinal, date or text column are summed back to that column), and a permutation
+explainer on the coerced original columns for everything else (k-NN, the perceptron, the
+ensemble's weighted vote: :mod:`automl.explain.permutation`); a pipeline over more than
+``WIDE`` columns is permuted on its preprocessed matrix instead.
 
 Output scale (``"output"`` in every result): the scale the model adds up in, the same for the
-global and per-row explanations of a model: ``"log-odds"`` (raw margin) for boosted trees and
-logistic regression, ``"probability"`` for forests, k-NN, perceptrons and ensembles, ``"value"`` for
-regression. Binary classification explains the second class (``classes[1]``); multiclass
+global and per-row explanations of a model: the family's ``shap_output`` for the exact
+explainers (``"log-odds"``, the raw margin, for boosted trees and logistic regression,
+``"probability"`` for forests), ``"probability"`` for the permutation explainer (k-NN,
+perceptrons, ensembles), ``"value"`` for regression. Binary classification explains the second class (``classes[1]``); multiclass
 explains each row's predicted class. In every row ``base_value + sum(contributions) ==
 prediction`` up to float rounding.
 """
@@ -21,17 +23,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.linear_model import ElasticNet, LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from automl.candidates.registry import family_of
 from automl.explain.columns import column_of_features
 from automl.explain.permutation import permutation_shap
 
@@ -41,9 +35,6 @@ with warnings.catch_warnings():
                             category=PendingDeprecationWarning)
     import shap
 
-MARGIN_TREES = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
-FORESTS = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
-LINEAR = (LogisticRegression, ElasticNet)
 PERMUTATION_BACKGROUND = 20
 WIDE = 100  # above this many columns, permute the model's encoded input (see _explain_encoded)
 ADDITIVITY_TOL = 1e-6
@@ -69,7 +60,7 @@ def explain(bundle, frame: pd.DataFrame, seed: int = 0) -> Explanation:
         background = X
     if isinstance(model, Pipeline) and _kind(model[-1]) != "other":
         result = _explain_pipeline(model, X, bundle.task, background)
-        if _additive(result):
+        if is_additive(result):
             return result  # else: a split shap cannot follow (HistGradientBoosting categories)
     if isinstance(model, Pipeline) and X.shape[1] > WIDE:
         return _explain_encoded(model, X, bundle.task, seed, background)
@@ -81,10 +72,11 @@ def exact_explanation(model, X: pd.DataFrame, task: str) -> Explanation | None:
     if not isinstance(model, Pipeline) or _kind(model[-1]) == "other":
         return None
     result = _explain_pipeline(model, X, task)
-    return result if _additive(result) else None
+    return result if is_additive(result) else None
 
 
-def _additive(e: Explanation) -> bool:
+def is_additive(e: Explanation) -> bool:
+    """True when every row's base plus contributions gives its prediction (to rounding)."""
     error = np.abs(e.base[None, :] + e.values.sum(axis=1) - e.prediction)
     return bool(np.all(error <= ADDITIVITY_TOL * (1 + np.abs(e.prediction))))
 
@@ -95,13 +87,11 @@ def uses_permutation(bundle) -> bool:
 
 
 def _kind(estimator) -> str:
-    if _is_lightgbm(estimator) or isinstance(estimator, MARGIN_TREES + FORESTS):
-        return "tree"
-    return "linear" if isinstance(estimator, LINEAR) else "other"
-
-
-def _is_lightgbm(estimator) -> bool:
-    return type(estimator).__module__.startswith("lightgbm")
+    """``"tree"`` or ``"linear"`` (exact explainers), else ``"other"`` (permutation)."""
+    family = family_of(estimator)
+    if family is None or family.explainer == "permutation":
+        return "other"
+    return family.explainer
 
 
 def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str,
@@ -120,8 +110,7 @@ def _explain_pipeline(model: Pipeline, X: pd.DataFrame, task: str,
                                                                           max_samples=200))
             values = explainer.shap_values(dense)
     raw = _direct_output(est, Z, task)
-    output = "value" if task == "regression" else (
-        "probability" if isinstance(est, FORESTS) else "log-odds")
+    output = "value" if task == "regression" else family_of(est).shap_output
     values, base = _as_3d(values, explainer.expected_value, raw.shape[1])
     groups = column_of_features(pre[-1] if isinstance(pre, Pipeline) else pre, values.shape[1])
     return _grouped(values, base, raw, groups, list(X.columns), output)
@@ -133,14 +122,7 @@ def _dense(Z):
 
 def _direct_output(est, Z, task: str) -> np.ndarray:
     """The model's own output on the explained scale, (rows, outputs)."""
-    if task == "regression":
-        out = est.predict(Z)
-    elif isinstance(est, FORESTS):
-        out = est.predict_proba(Z)
-    elif _is_lightgbm(est):
-        out = est.predict(Z, raw_score=True)
-    else:
-        out = est.decision_function(Z)
+    out = est.predict(Z) if task == "regression" else family_of(est).margin(est, Z)
     out = np.asarray(out, dtype=float)
     return out.reshape(len(out), -1)
 

@@ -84,11 +84,16 @@ def model_source(job, candidate_id: str) -> str:
 
 def _pipeline_functions(job, candidate_id: str, name: str, imports: Imports) -> str:
     trial = job.trials[candidate_id]
-    pipeline = build_pipeline(trial.spec, trial.params, job.bundle.schema, trial.seed)
+    return pipeline_source(trial.spec, trial.params, job.bundle.schema, trial.seed, name, imports)
+
+
+def pipeline_source(spec, params: dict, schema, seed: int, name: str, imports: Imports) -> str:
+    """``def name():`` returning the unfitted pipeline of ``spec`` with ``params``, as code."""
+    pipeline = build_pipeline(spec, params, schema, seed)
     steps = ",\n".join(f"        ({step!r}, {render(obj, imports, 8)})"
                        for step, obj in pipeline.steps)
     imports.add(type(pipeline))
-    return (f"def {name}():\n    \"\"\"{trial.spec.recipe} preprocessing, then {trial.spec.family}."
+    return (f"def {name}():\n    \"\"\"{spec.recipe} preprocessing, then {spec.family}."
             f"\"\"\"\n    return Pipeline([\n{steps},\n    ])")
 
 

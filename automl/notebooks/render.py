@@ -3,7 +3,9 @@
 :func:`render` writes ``Pipeline(steps=[...])``, ``ColumnTransformer(...)``, ``LGBMClassifier(...)``
 and so on with every parameter that differs from its default, and records the imports the code
 needs. It reads the object built by :func:`automl.candidates.generator.build_pipeline`, so the
-notebook can never drift from what the search ran.
+notebook can never drift from what the search ran. A model family whose estimators are not
+scikit-learn estimators writes its own (:attr:`Family.render
+<automl.candidates.base.Family>`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import types
 
 import numpy as np
 from sklearn.base import BaseEstimator
+
+from automl.candidates.registry import family_of
 
 WIDTH = 96
 
@@ -52,6 +56,9 @@ def public_module(obj) -> str:
 
 def render(value, imports: Imports, indent: int = 0, output: str | None = None) -> str:
     """Source that rebuilds ``value`` (an estimator, container, function, type or literal)."""
+    family = family_of(value)
+    if family is not None and family.render is not None:
+        return family.render(value, imports)
     if isinstance(value, BaseEstimator):
         return _estimator(value, imports, indent, output)
     if isinstance(value, list | tuple):

@@ -36,8 +36,8 @@ from distributed import Client
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from automl.exceptions import ConfigError
-from automl.search.executors import TaskTimeout
-from automl.search.executors import _Task as _LocalTask
+from automl.search.tasks import Task as _LocalTask
+from automl.search.tasks import TaskTimeout
 
 _POLL_S = 0.05
 _GATHER_TIMEOUT_S = 60.0

@@ -23,6 +23,7 @@ from automl.candidates.generator import build_pipeline
 from automl.data.schema import InputSchema
 from automl.data.splits import Fold
 from automl.metrics import get_metric, secondary_scores
+from automl.model.pipeline import predict_matrix
 from automl.search.records import TrialResult, TrialSpec, TrialState
 
 
@@ -101,19 +102,6 @@ def _evaluate(trial: TrialSpec, data: TrainingData) -> TrialResult:
 def _empty_predictions(data: TrainingData) -> np.ndarray:
     shape = (len(data.y),) if data.task == "regression" else (len(data.y), data.n_classes)
     return np.full(shape, np.nan, dtype=np.float64)
-
-
-def predict_matrix(model, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
-    """Regression values, or probabilities over all ``n_classes`` encoded classes."""
-    if task == "regression":
-        return np.asarray(model.predict(X), dtype=np.float64)
-    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
-    classes = np.asarray(model.classes_, dtype=int)
-    if len(classes) == n_classes:
-        return proba
-    full = np.zeros((len(X), n_classes))
-    full[:, classes] = proba
-    return full
 
 
 def _complete(trial, data, oof, fold_scores, fit_s, predict_s_per_row, pipeline) -> TrialResult:

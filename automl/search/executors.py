@@ -21,8 +21,12 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 
-_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", "lightgbm",
-            "sklearn.ensemble", "pandas"]
+from automl.candidates.registry import preload_modules
+from automl.search.tasks import Task as _Task
+from automl.search.tasks import TaskTimeout, WorkerDied
+
+_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", *preload_modules(),
+            "pandas"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -36,24 +40,6 @@ def _describe_main_for_forkserver() -> None:
     os.environ["AUTOML_PARENT_MAIN"] = json.dumps(
         {"pid": os.getpid(), "path": data.get("init_main_from_path"),
          "name": data.get("init_main_from_name")})
-
-
-class TaskTimeout(Exception):
-    """The task ran past its timeout; its worker was killed."""
-
-
-class WorkerDied(Exception):
-    """The worker process running the task exited unexpectedly."""
-
-
-@dataclass
-class _Task:
-    future: Future
-    fn: object
-    args: tuple
-    kwargs: dict
-    timeout: float | None
-    stop_reason: str | None = None  # set by stop(): the worker is killed at the next check
 
 
 @dataclass

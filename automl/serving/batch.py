@@ -17,7 +17,7 @@ import pandas as pd
 
 from automl.data.intake import NA_VALUES, detect_encoding, sniff_delimiter
 from automl.exceptions import DatasetError
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 CHUNK_ROWS = 50_000
 SNIFF_BYTES = 64 * 1024

@@ -10,10 +10,8 @@ The web service and the standalone server both mount this function; it holds no 
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
-import math
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,8 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from automl.candidates.fastpath import clean_dtype, one_row_frame
-from automl.data.schema import _FALSE, _TRUE, InputSchema
+from automl.data.schema import InputSchema
 from automl.exceptions import (  # noqa: F401 - the request errors are part of this API
     AutoMLError,
     ExplanationsUnavailable,
@@ -35,8 +32,7 @@ from automl.exceptions import (  # noqa: F401 - the request errors are part of t
     UnsupportedMediaType,
     http_status,
 )
-from automl.search.evaluate import predict_matrix
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -44,7 +40,6 @@ INPUT_FORMATS = (CSV, JSON)
 OUTPUT_FORMATS = (CSV, JSON)
 MAX_ROWS = 10_000
 MAX_FIELDS_SHOWN = 20
-_BLANK = frozenset({"", "?", "NA", "NaN", "nan", "null", "None"})
 
 
 @dataclass(frozen=True)
@@ -155,12 +150,7 @@ class Predictor:
         self.name_set = frozenset(self.names)
         self.classification = bundle.task != "regression"
         self.labels = [_native(c) for c in bundle.classes] if self.classification else None
-        self.coercers = [_scalar_coercer(c.role, c.numeric_codes) for c in self.schema.columns]
-        self.dtypes = [clean_dtype(c.role) for c in self.schema.columns]
-        self.columns = pd.Index(self.names)
         self.csv_widths = _csv_widths(bundle)
-        self.n_classes = len(self.labels) if self.classification else 0
-        self.row_fn = bundle.compiled()
 
     # parsing ---------------------------------------------------------------------------------
 
@@ -254,18 +244,7 @@ class Predictor:
 
     def predict_one(self, record: dict) -> np.ndarray | None:
         """One row's prediction matrix without the general path, or None to take it."""
-        if not self.name_set.issubset(record):
-            return None
-        values = []
-        for name, coerce in zip(self.names, self.coercers, strict=True):
-            value = coerce(record[name])
-            if value is _SLOW:
-                return None
-            values.append(value)
-        if self.row_fn is not None:
-            return self.row_fn(values)
-        return predict_matrix(self.bundle.model, one_row_frame(values, self.dtypes, self.columns),
-                              self.bundle.task, self.n_classes)
+        return self.bundle.predict_one(record)
 
 
 class CsvRows(Sequence):
@@ -292,8 +271,6 @@ class CsvRows(Sequence):
         unique = dict(zip(self.order, columns, strict=True))  # a repeated name: the last wins
         return pd.DataFrame({name: np.array(values, dtype=object) for name, values in unique.items()})
 
-
-_SLOW = object()
 
 
 _PREDICTORS: dict[int, Predictor] = {}
@@ -346,90 +323,6 @@ def _is_scalar(value: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Scalar coercers: the rules of automl.data.schema for one value; _SLOW means "use pandas".
-
-
-def _scalar_coercer(role: str, numeric_codes: bool) -> Callable[[Any], Any]:
-    if role == "numeric":
-        return _num
-    if role == "boolean":
-        return _bool
-    if role == "categorical" and numeric_codes:
-        return _code
-    if role == "text":
-        return _text
-    return _str
-
-
-def _plain(value: Any) -> bool:
-    return value is None or type(value) in (str, int, float)
-
-
-def _blank(value: Any) -> bool:
-    if value is None or (type(value) is float and math.isnan(value)):
-        return True
-    return str(value).strip() in _BLANK
-
-
-def _num(value: Any) -> Any:
-    if type(value) in (int, float):
-        return float(value)
-    if type(value) is not str or "_" in value:
-        return np.nan if value is None else _SLOW
-    try:
-        return float(value)  # "nan" and "NaN" are missing either way
-    except ValueError:
-        pass
-    return np.nan if _blank(value) else _SLOW  # the general path names the row and column
-
-
-def _bool(value: Any) -> Any:
-    if not _plain(value):
-        return _SLOW
-    if _blank(value):
-        return np.nan
-    text = str(value).strip().lower()
-    return 1.0 if text in _TRUE else 0.0 if text in _FALSE else _SLOW
-
-
-def _code(value: Any) -> Any:
-    if not _plain(value):
-        return _SLOW
-    if _blank(value):
-        return np.nan
-    if type(value) is str:
-        return _code_str(value) if value == value.strip() else _SLOW
-    if math.isfinite(value) and float(value).is_integer():
-        return str(int(value))
-    return _SLOW
-
-
-def _code_str(value: str) -> Any:
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    if "_" in value or not math.isfinite(number):
-        return _SLOW
-    return str(int(number)) if number.is_integer() else value
-
-
-def _str(value: Any) -> Any:
-    if type(value) is str:
-        text = value.strip()
-        return np.nan if text in _BLANK else text
-    if not _plain(value):
-        return _SLOW
-    return np.nan if _blank(value) else str(value).strip()
-
-
-def _text(value: Any) -> Any:
-    if not _plain(value):
-        return _SLOW
-    return "" if _blank(value) else str(value).strip()
-
-
-# --------------------------------------------------------------------------------------------
 # Output.
 
 
@@ -455,15 +348,12 @@ def _add_explanations(predictor: Predictor, rows: list[dict], predictions: list[
 
 
 def _explain_hook() -> Callable:
-    try:
-        module = importlib.import_module("automl.explain")
-    except ImportError:
-        module = None
-    hook = getattr(module, "explain_rows", None)
-    if hook is None:
+    try:  # imported on first use: SHAP is slow to import and only explanations need it
+        from automl.explain import explain_rows
+    except ImportError as exc:
         raise ExplanationsUnavailable("explanations not available on this server",
-                                      {"feature": "explain"})
-    return hook
+                                      {"feature": "explain"}) from exc
+    return explain_rows
 
 
 def _decode(body: bytes | str) -> str:

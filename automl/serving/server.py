@@ -20,7 +20,7 @@ from gunicorn.app.base import BaseApplication
 from werkzeug.exceptions import HTTPException
 
 from automl.exceptions import AutoMLError, NotFound
-from automl.serving.bundle import ModelBundle, find_bundle
+from automl.model.bundle import ModelBundle, find_bundle
 from automl.serving.invocation import MAX_ROWS, invoke
 
 log = logging.getLogger("automl.serving")

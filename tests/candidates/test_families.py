@@ -14,7 +14,7 @@ from automl.candidates.generator import build_pipeline, generate_candidates
 from automl.candidates.registry import FAMILIES
 from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
-from automl.search.evaluate import predict_matrix
+from automl.model.pipeline import predict_matrix
 
 N = 160
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import requests
 
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess  # noqa: E402

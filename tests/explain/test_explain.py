@@ -15,7 +15,7 @@ from automl.explain import explain_global, explain_rows, write_explanations
 from automl.explain.honesty import close_call
 from automl.explain.quality import write_quality
 from automl.explain.transparency import training_rows
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 
 @pytest.fixture(scope="module")

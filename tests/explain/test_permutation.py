@@ -12,7 +12,7 @@ from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
 from automl.explain import explain_global, explain_rows
 from automl.explain.permutation import permutation_shap
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 
 def test_additive_model_gets_its_exact_shapley_values():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import automl
-from automl.serving.bundle import ModelBundle
+from automl.model.bundle import ModelBundle
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from automl.exceptions import NotFound, SchemaError
-from automl.search.evaluate import predict_matrix
+from automl.model.pipeline import predict_matrix
 from automl.serving import invocation
 from automl.serving.invocation import CSV, JSON, invoke, predictor_for, status_for
 

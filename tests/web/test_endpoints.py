@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from automl.jobs.execute import execute
+from automl.model.bundle import ModelBundle
 from automl.service_config import resolve_service_settings
 from automl.serving.batch import prediction_frame
-from automl.serving.bundle import ModelBundle
 from automl.store import FAILED
 from web import create_app
 

@@ -20,4 +20,7 @@ def build(task: str, params: dict, seed: int):
 
 
 FAMILY = Family("extra_trees", "tree_ordinal", TASKS, 2.0, random_forest.space, defaults, build,
-                row_predictor=random_forest.row_predictor)
+                row_predictor=random_forest.row_predictor,
+                estimators=(ExtraTreesClassifier, ExtraTreesRegressor),
+                **random_forest.EXPLAINED, preload=("sklearn.ensemble",),
+                libraries=("scikit-learn",))

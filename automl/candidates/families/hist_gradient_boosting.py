@@ -7,6 +7,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from automl.candidates.base import DataShape, Family, float_param, int_param
 from automl.metrics import TASKS
 
+MAX_FEATURES = 100
+
 
 def space(shape: DataShape) -> dict:
     return {
@@ -36,4 +38,13 @@ def build(task: str, params: dict, seed: int):
     return HistGradientBoostingClassifier(**common)
 
 
-FAMILY = Family("hist_gradient_boosting", "tree_native", TASKS, 1.5, space, defaults, build)
+def applies(shape: DataShape) -> bool:
+    """Left out above ``MAX_FEATURES`` features: it bins every column densely and is many
+    times slower than LightGBM there, whose exclusive feature bundling packs sparse columns."""
+    return shape.n_features <= MAX_FEATURES
+
+
+FAMILY = Family("hist_gradient_boosting", "tree_native", TASKS, 1.5, space, defaults, build,
+                estimators=(HistGradientBoostingClassifier, HistGradientBoostingRegressor),
+                applies=applies, explainer="tree", shap_fallback=True, preload=("sklearn.ensemble",),
+                libraries=("scikit-learn",))

@@ -7,6 +7,8 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from automl.candidates.base import DataShape, Family, choice, int_param
 from automl.metrics import TASKS
 
+MAX_ROWS = 50_000
+
 
 def space(shape: DataShape) -> dict:
     return {
@@ -25,4 +27,11 @@ def build(task: str, params: dict, seed: int):
     return cls(n_jobs=1, **params)
 
 
-FAMILY = Family("knn", "linear", TASKS, 1.0, space, defaults, build)
+def applies(shape: DataShape) -> bool:
+    """Left out above ``MAX_ROWS`` rows: its prediction cost grows with the training set."""
+    return shape.n_rows <= MAX_ROWS
+
+
+FAMILY = Family("knn", "linear", TASKS, 1.0, space, defaults, build,
+                estimators=(KNeighborsClassifier, KNeighborsRegressor), applies=applies,
+                libraries=("scikit-learn",))

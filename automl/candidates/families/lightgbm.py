@@ -147,5 +147,12 @@ def _free_configs(configs: list) -> None:
 
 
 # Cost 0.4: its default is both cheap and strong, so it runs first and the first result comes soonest.
+def raw_score(model, Z):
+    """The booster's raw margin (log-odds), the scale TreeExplainer explains it in."""
+    return model.predict(Z, raw_score=True)
+
+
 FAMILY = Family("lightgbm", "tree_native", TASKS, 0.4, space, defaults, build,
-                row_predictor=row_predictor)
+                row_predictor=row_predictor, estimators=(lgb.LGBMClassifier, lgb.LGBMRegressor),
+                explainer="tree", decision_function=raw_score, preload=("lightgbm",),
+                libraries=("lightgbm",))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sklearn.linear_model import ElasticNet, LogisticRegression
 
-from automl.candidates.base import DataShape, Family, float_param
+from automl.candidates.base import CandidateSpec, DataShape, Family, float_param
 from automl.metrics import TASKS
 
 WIDE = 200  # above this many features, classification stays L2 (lbfgs): saga is too slow
@@ -31,4 +33,22 @@ def build(task: str, params: dict, seed: int):
     return LogisticRegression(random_state=seed, max_iter=2000, solver=solver, **params)
 
 
-FAMILY = Family("linear", "linear", TASKS, 0.5, space, defaults, build)
+def on_counts(spec: CandidateSpec, counts: list[str]) -> list[CandidateSpec]:
+    """Next to ``spec``, one on term frequencies (the ``linear_counts`` recipe): rows have unit
+    length, so weaker regularisation (C up to 300; beyond it the model nears the unregularised
+    fit, whose probabilities are overconfident out of sample although the folds can still
+    reward it)."""
+    if spec.task == "regression":
+        space, defaults = spec.space, spec.defaults
+    else:
+        space = {"C": float_param(1.0, 300.0, log=True)}
+        defaults = ({"C": 100.0},)
+    counted = replace(spec, name="linear_counts", recipe="linear_counts", space=space,
+                      defaults=defaults, cost=spec.cost + 0.1,
+                      recipe_options={"counts": list(counts)})
+    return [spec, counted]
+
+
+FAMILY = Family("linear", "linear", TASKS, 0.5, space, defaults, build,
+                estimators=(LogisticRegression, ElasticNet), on_counts=on_counts,
+                explainer="linear", libraries=("scikit-learn",))

@@ -8,11 +8,13 @@ regression targets are standardised for the fit and mapped back.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
-from automl.candidates.base import DataShape, Family, float_param, int_param
+from automl.candidates.base import CandidateSpec, DataShape, Family, float_param, int_param
 from automl.metrics import TASKS
 
 MAX_EPOCHS = 200
@@ -49,4 +51,11 @@ def build(task: str, params: dict, seed: int):
     return MLPClassifier(**common)
 
 
-FAMILY = Family("mlp", "linear", TASKS, 2.0, space, defaults, build, fixed=fixed)
+def on_counts(spec: CandidateSpec, counts: list[str]) -> list[CandidateSpec]:
+    """On a bag of words the perceptron reads counts as term frequencies, not standardised."""
+    return [replace(spec, recipe="linear_counts", recipe_options={"counts": list(counts)})]
+
+
+FAMILY = Family("mlp", "linear", TASKS, 2.0, space, defaults, build, fixed=fixed,
+                estimators=(MLPClassifier, TransformedTargetRegressor), on_counts=on_counts,
+                libraries=("scikit-learn",))

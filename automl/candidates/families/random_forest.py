@@ -71,5 +71,17 @@ class TreesPredictor:
         return total / len(self.trees)
 
 
+def class_probabilities(model, Z):
+    """A forest's classification output: the averaged trees add up in probabilities."""
+    return model.predict_proba(Z)
+
+
+# Exact SHAP in probabilities; fewer rows for global importance, as TreeExplainer's cost grows
+# with the forests' unpruned depth (credit_g: an extra-trees member took 6.8 s on 200 rows).
+EXPLAINED = {"explainer": "tree", "shap_output": "probability",
+             "decision_function": class_probabilities, "shap_rows": 40}
+
 FAMILY = Family("random_forest", "tree_ordinal", TASKS, 3.0, space, defaults, build,
-                row_predictor=row_predictor)
+                row_predictor=row_predictor,
+                estimators=(RandomForestClassifier, RandomForestRegressor), **EXPLAINED,
+                preload=("sklearn.ensemble",), libraries=("scikit-learn",))

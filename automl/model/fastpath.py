@@ -2,7 +2,7 @@
 
 ``compile_row_predictor(model, schema, task, n_classes)`` returns ``f(values) -> matrix`` that
 takes one row's clean values in schema order and gives what
-:func:`automl.search.evaluate.predict_matrix` gives for that row (``f.frame(X)`` does the same
+:func:`automl.model.pipeline.predict_matrix` gives for that row (``f.frame(X)`` does the same
 for a whole clean frame), or ``None`` when the model (a recipe with dates or text, a tree
 family without a row predictor) has no fast path. On the ``linear`` recipe the encoding is
 compiled and the estimator predicts on the encoded row itself. An ensemble compiles member by member: members
@@ -18,10 +18,11 @@ import pandas as pd
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
 
-from automl.candidates.recipes import compile_linear_encoder, compile_row_encoder
-from automl.candidates.registry import FAMILIES
+from automl.candidates.registry import family_of
+from automl.data.scalars import SLOW, scalar_coercer
 from automl.data.schema import InputSchema
-from automl.search.evaluate import predict_matrix
+from automl.model.encoders import compile_linear_encoder, compile_row_encoder
+from automl.model.pipeline import predict_matrix
 
 
 def compile_row_predictor(model, schema: InputSchema, task: str,
@@ -127,10 +128,40 @@ def one_row_frame(values: list, dtypes: list, columns: pd.Index) -> pd.DataFrame
     return pd.DataFrame({n: pd.Series(a, dtype=a.dtype) for n, a in zip(columns, arrays, strict=True)})
 
 
+class RecordPredictor:
+    """One record of raw scalars (column: value) to its prediction matrix, or None.
+
+    Each value goes through a scalar coercer with the rules of :meth:`InputSchema.coerce`
+    (:mod:`automl.data.scalars`), and the clean row goes to the compiled path, else to the
+    model as a one-row frame. None (a missing column, a value only pandas can judge) means:
+    take the general path.
+    """
+
+    def __init__(self, model, schema: InputSchema, task: str, n_classes: int, row_fn):
+        self.model, self.task, self.n_classes, self.row_fn = model, task, n_classes, row_fn
+        self.names = schema.names
+        self.name_set = frozenset(self.names)
+        self.coercers = [scalar_coercer(c.role, c.numeric_codes) for c in schema.columns]
+        self.dtypes = [clean_dtype(c.role) for c in schema.columns]
+        self.columns = pd.Index(self.names)
+
+    def __call__(self, record: dict) -> np.ndarray | None:
+        if not self.name_set.issubset(record):
+            return None
+        values = []
+        for name, coerce in zip(self.names, self.coercers, strict=True):
+            value = coerce(record[name])
+            if value is SLOW:
+                return None
+            values.append(value)
+        if self.row_fn is not None:
+            return self.row_fn(values)
+        return predict_matrix(self.model, one_row_frame(values, self.dtypes, self.columns),
+                              self.task, self.n_classes)
+
+
 def _family_predictor(estimator, task: str, n_classes: int):
-    for family in FAMILIES.values():
-        if family.row_predictor is not None:
-            predict = family.row_predictor(estimator, task, n_classes)
-            if predict is not None:
-                return predict
-    return None
+    family = family_of(estimator)
+    if family is None or family.row_predictor is None:
+        return None
+    return family.row_predictor(estimator, task, n_classes)

@@ -9,27 +9,16 @@ import pandas as pd
 import pytest
 
 from automl.candidates.base import DataShape
-from automl.candidates.fastpath import compile_row_predictor
 from automl.candidates.generator import build_pipeline, generate_candidates
 from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
-from automl.search.evaluate import predict_matrix
+from automl.model.fastpath import compile_row_predictor
+from automl.model.pipeline import predict_matrix
+from automl.testing import tiny_frame
 
 
 def frame(task: str, n: int = 300) -> pd.DataFrame:
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=n)
-    df = pd.DataFrame({
-        "num": np.where(rng.random(n) < 0.1, np.nan, x),
-        "color": rng.choice(["red", "green", "blue", None], n),
-        "code": rng.integers(1, 6, n),
-        "flag": rng.choice(["yes", "no"], n),
-    })
-    noise = rng.normal(scale=0.5, size=n)
-    df["y"] = {"regression": 2 * x + noise,
-               "binary": np.where(x + noise > 0, "a", "b"),
-               "multiclass": np.digitize(x + noise, [-0.5, 0.5])}[task]
-    return df
+    return tiny_frame(task, n, seed=2)
 
 
 def fitted_pipeline(task: str, family: str = "lightgbm"):
@@ -158,7 +147,7 @@ def test_linear_recipe_row_matches_a_sparse_pipeline(family):
 @pytest.mark.parametrize("family", ["lightgbm", "linear", "random_forest"])
 def test_bundle_gives_one_row_what_the_pipeline_gives(family):
     """A one-row frame takes the compiled single-row path inside ModelBundle.matrix."""
-    from automl.serving.bundle import ModelBundle
+    from automl.model.bundle import ModelBundle
 
     model, schema, test, n_classes = fitted_pipeline("multiclass", family)
     bundle = ModelBundle(model, schema, "multiclass", list(range(n_classes)))

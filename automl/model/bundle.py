@@ -18,19 +18,23 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from automl.candidates.registry import family_libraries
 from automl.data.schema import InputSchema
 from automl.exceptions import NotFound
-from automl.search.evaluate import predict_matrix
+from automl.model.pipeline import predict_matrix
 
 MODEL_FILE, SCHEMA_FILE, METADATA_FILE = "model.joblib", "schema.json", "metadata.json"
 BACKGROUND_FILE = "background.joblib"
 BACKGROUND_ROWS = 100
-_LIBRARIES = ("automl", "scikit-learn", "lightgbm", "pandas", "numpy", "optuna", "joblib")
+_CORE = ("automl", "scikit-learn")
+_DATA = ("pandas", "numpy", "optuna", "joblib")
 
 
 def library_versions() -> dict[str, str]:
+    """Python's version and those of this package, the installed families' libraries (see
+    :attr:`Family.libraries <automl.candidates.base.Family>`) and the data stack."""
     versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in dict.fromkeys((*_CORE, *family_libraries(), *_DATA)):
         try:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
@@ -76,9 +80,7 @@ class ModelBundle:
         """Predictions of raw rows. One row takes the endpoints' scalar coercers (the schema's
         rules, without pandas' per-column cost) when its values allow; else :meth:`prepare`."""
         if len(frame) == 1:
-            from automl.serving.invocation import predictor_for
-
-            matrix = predictor_for(self).predict_one(frame.to_dict("records")[0])
+            matrix = self.predict_one(frame.to_dict("records")[0])
             if matrix is not None:
                 return matrix
         return self.matrix(self.prepare(frame))
@@ -97,10 +99,20 @@ class ModelBundle:
             return compiled(X.iloc[0].tolist())
         return compiled.frame(X)
 
+    def predict_one(self, record: dict) -> np.ndarray | None:
+        """The prediction matrix of one raw record (column: scalar) by the scalar coercers
+        and the compiled path, or None when the record needs :meth:`prepare` (cached)."""
+        if not hasattr(self, "_record_predictor"):
+            from automl.model.fastpath import RecordPredictor
+
+            self._record_predictor = RecordPredictor(self.model, self.schema, self.task,
+                                                     len(self.classes or ()), self.compiled())
+        return self._record_predictor(record)
+
     def compiled(self):
-        """The compiled predictor of :mod:`automl.candidates.fastpath`, or None (cached)."""
+        """The compiled predictor of :mod:`automl.model.fastpath`, or None (cached)."""
         if not hasattr(self, "_compiled"):
-            from automl.candidates.fastpath import compile_row_predictor
+            from automl.model.fastpath import compile_row_predictor
 
             self._compiled = compile_row_predictor(self.model, self.schema, self.task,
                                                    len(self.classes or ()))
