@@ -67,6 +67,25 @@ class Unauthorized(AutoMLError):
     code = "unauthorized"
 
 
+class Forbidden(AutoMLError):
+    """The request is understood but refused: a cross-site form post, a missing CSRF token."""
+
+    code = "forbidden"
+
+
+class TooManyRequests(AutoMLError):
+    """Too many attempts (sign-ins) from one client in a short time."""
+
+    code = "too_many_requests"
+
+
+class ServerFault(AutoMLError):
+    """Something the service itself owns is missing or broken (a stored file gone): not the
+    client's fault, so a 500-class answer, with a message that names no server path."""
+
+    code = "server_fault"
+
+
 class Conflict(AutoMLError):
     """The request is valid but the resource's state does not allow it now."""
 
@@ -97,6 +116,7 @@ HTTP_STATUS: dict[str, int] = {
     "schema_mismatch": 400,
     "invalid_endpoint_name": 400,
     "unauthorized": 401,
+    "forbidden": 403,
     "not_found": 404,
     "job_not_found": 404,
     "endpoint_not_found": 404,
@@ -107,6 +127,8 @@ HTTP_STATUS: dict[str, int] = {
     "endpoint_exists": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "too_many_requests": 429,
+    "server_fault": 500,
     "not_implemented": 501,
     "model_unavailable": 503,
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from automl.exceptions import ConfigError
 
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
+DEFAULT_MAX_INVOCATION_BYTES = 6 * 1024 * 1024  # SageMaker real-time invocations allow 6 MB
 
 _ENV = {
     "database_url": "AUTOML_DATABASE_URL",
@@ -26,8 +27,13 @@ _ENV = {
     "port": "AUTOML_PORT",
     "workers": "AUTOML_WORKERS",
     "public_endpoints": "AUTOML_PUBLIC_ENDPOINTS",
+    "max_invocation_bytes": "AUTOML_MAX_INVOCATION_BYTES",
+    "max_explain_rows": "AUTOML_MAX_EXPLAIN_ROWS",
+    "session_max_age_s": "AUTOML_SESSION_MAX_AGE_S",
+    "login_attempts": "AUTOML_LOGIN_ATTEMPTS",
 }
-_INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers"}
+_INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers", "max_invocation_bytes",
+         "max_explain_rows", "session_max_age_s", "login_attempts"}
 _BOOLS = {"public_endpoints"}
 
 
@@ -44,6 +50,10 @@ class ServiceSettings:
     port: int = 8000
     workers: int = 2
     public_endpoints: bool = False
+    max_invocation_bytes: int = DEFAULT_MAX_INVOCATION_BYTES
+    max_explain_rows: int = 100
+    session_max_age_s: int = 12 * 3600
+    login_attempts: int = 10
 
     @property
     def db_url(self) -> str:
@@ -93,3 +103,7 @@ def _validate(s: ServiceSettings) -> None:
         raise ConfigError(f"port {s.port} is out of range")
     if s.workers < 1:
         raise ConfigError("workers must be at least 1")
+    for name in ("max_invocation_bytes", "max_explain_rows", "session_max_age_s",
+                 "login_attempts"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV[name]} must be at least 1")

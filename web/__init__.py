@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     _init_service(app, settings)
     _register(app, settings)
-    init_auth(app, settings.api_token, settings.public_endpoints)
+    init_auth(app, settings)
     logging.getLogger("automl.web").setLevel(logging.INFO)
     return app
 

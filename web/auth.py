@@ -1,5 +1,7 @@
 """Optional bearer-token protection: with ``AUTOML_API_TOKEN`` set, every API route needs
 ``Authorization: Bearer <token>`` (or a logged-in session) and every page needs a login.
+A session is bound to the token it was made under (a restart with another token ends it) and
+expires after ``AUTOML_SESSION_MAX_AGE_S``; ``POST /logout`` ends it.
 
 Model invocations (``POST /endpoints/<name>/invocations``) need the token too, answered 401 in
 JSON like the API, unless ``AUTOML_PUBLIC_ENDPOINTS=1`` opens them (SageMaker clients sign with
@@ -13,12 +15,21 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, redirect, request, url_for
 
+from automl.service_config import ServiceSettings
 from web.errors import error_response
+from web.security import (
+    HttpsAwareSessions,
+    bearer_token,
+    check_browser_request,
+    csrf_field,
+    session_valid,
+)
 
 OPEN_ENDPOINTS = {"pages.login", "static", "endpoints.ping"}
 INVOCATIONS = "endpoints.invocations"
+MACHINE_ENDPOINTS = {INVOCATIONS, "endpoints.ping"}  # SageMaker clients, not browser forms
 
 
 def secret_key(data_dir: str) -> bytes:
@@ -38,18 +49,23 @@ def token_ok(token: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(token.encode(), given.encode())
 
 
-def init_auth(app: Flask, token: str | None, public_endpoints: bool = False) -> None:
-    """Install the check before every request when a token is configured."""
-    if not token:
-        return
-    open_endpoints = OPEN_ENDPOINTS | ({INVOCATIONS} if public_endpoints else set())
+def init_auth(app: Flask, settings: ServiceSettings) -> None:
+    """Install the checks before every request: the browser checks always (CSRF tokens on
+    forms, same origin for state changes), the token check when a token is configured."""
+    app.session_interface = HttpsAwareSessions()
+    app.config["PERMANENT_SESSION_LIFETIME"] = settings.session_max_age_s
+    app.jinja_env.globals["csrf_field"] = csrf_field
+    token = settings.api_token
+    open_endpoints = OPEN_ENDPOINTS | ({INVOCATIONS} if settings.public_endpoints else set())
 
     @app.before_request
-    def require_token():
-        if request.endpoint in open_endpoints or session.get("authenticated"):
+    def guard():
+        if request.endpoint not in MACHINE_ENDPOINTS:
+            check_browser_request(is_api=request.path.startswith("/api/"))
+        if not token or request.endpoint in open_endpoints:
             return None
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer ") and token_ok(token, header[7:].strip()):
+        if session_valid(app.secret_key, token, settings.session_max_age_s) or \
+                token_ok(token, bearer_token()):
             return None
         if request.path.startswith("/api/") or request.endpoint == INVOCATIONS:
             return error_response("unauthorized", "missing or wrong API token; send "

@@ -20,6 +20,7 @@ from web.auth import token_ok
 from web.core import Service
 from web.errors import InvalidRequest, validation_details
 from web.schemas import JobCreate
+from web.security import LoginLimiter, safe_next, start_session
 
 bp = Blueprint("pages", __name__)
 OPTIONAL = ("task", "metric", "time_budget", "max_candidates", "seed")
@@ -119,14 +120,26 @@ def candidate(job_id: str, candidate_id: str):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    token = service().settings.api_token
+    """Sign in with the API token: a session bound to that token; failures are rate-limited."""
+    settings = service().settings
     if request.method == "GET":
         return _render("login.html")
-    if not token or token_ok(token, request.form.get("token", "")):
-        session["authenticated"] = True
-        target = request.args.get("next", "/")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-    return _render("login.html", 401, error="wrong token")
+    limiter = LoginLimiter(settings.data_dir, settings.login_attempts)
+    client = request.remote_addr or "unknown"
+    limiter.check(client)
+    token = settings.api_token
+    if token and not token_ok(token, request.form.get("token", "")):
+        limiter.failed(client)
+        return _render("login.html", 401, error="wrong token")
+    start_session(current_app.secret_key, token)
+    return redirect(safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    """End the session (the form carries the CSRF token like every other)."""
+    session.clear()
+    return redirect(url_for("pages.login"))
 
 
 @bp.errorhandler(InvalidRequest)

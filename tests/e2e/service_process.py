@@ -43,7 +43,7 @@ class ServiceProcess:
                 self.stop()
                 raise RuntimeError(f"automl serve exited: {self.log.read_text()[-2000:]}")
             try:
-                if requests.get(self.url + "/api/v1/jobs", timeout=3).ok:
+                if requests.get(self.url + "/ping", timeout=3).ok:
                     return self
             except requests.RequestException:
                 pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from automl.service_config import resolve_service_settings
@@ -37,3 +39,9 @@ def dataset(client) -> dict:
                            query_string={"name": "small.csv"})
     assert response.status_code == 201, response.json
     return response.json
+
+
+def csrf(client, page: str = "/") -> str:
+    """The CSRF token a browser would find in the page's forms (the session keeps it)."""
+    html = client.get(page).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

@@ -17,6 +17,7 @@ from automl.model.bundle import ModelBundle
 from automl.service_config import resolve_service_settings
 from automl.serving.batch import prediction_frame
 from automl.store import FAILED
+from tests.web.conftest import csrf
 from web import create_app
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "titanic.csv"
@@ -253,8 +254,9 @@ def test_pages_deploy_and_show_examples(client, job):
     assert 'id="deploy-form"' in job_page and "Deploy the winner" in job_page
     candidate_page = client.get(f"/jobs/{job['id']}/candidates/{job['other']}").get_data(as_text=True)
     assert f'name="candidate_id" value="{job["other"]}"' in candidate_page
-    response = client.post(f"/jobs/{job['id']}/deploy",
-                           data={"name": "from-page", "candidate_id": job["other"]})
+    token = csrf(client, f"/jobs/{job['id']}")
+    response = client.post(f"/jobs/{job['id']}/deploy", data={
+        "name": "from-page", "candidate_id": job["other"], "csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/endpoints/from-page"
     page = client.get("/endpoints/from-page").get_data(as_text=True)
     assert "http://localhost/endpoints/from-page/invocations" in page
@@ -262,10 +264,10 @@ def test_pages_deploy_and_show_examples(client, job):
     assert 'name="Sex"' in page and "curl -sS -X POST" in page
     listing = client.get("/endpoints").get_data(as_text=True)
     assert "from-page" in listing and 'href="/endpoints"' in listing
-    bad = client.post(f"/jobs/{job['id']}/deploy", data={"name": "no good"})
+    bad = client.post(f"/jobs/{job['id']}/deploy", data={"name": "no good", "csrf_token": token})
     assert bad.status_code == 400 and "letters, digits and hyphens" in bad.get_data(as_text=True)
     assert client.get("/endpoints/unknown-page").status_code == 404
-    assert client.post("/endpoints/from-page/delete").status_code == 302
+    assert client.post("/endpoints/from-page/delete", data={"csrf_token": token}).status_code == 302
     assert client.get("/api/v1/endpoints/from-page").status_code == 404
 
 
