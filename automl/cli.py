@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_model.add_argument("--port", type=int, default=8080)
     serve_model.add_argument("--workers", type=int, default=1)
     serve_model.add_argument("--threads", type=int, default=1)
+    serve_model.add_argument("--max-body-bytes", type=int, default=None,
+                             help="largest invocation body (default 6 MB, as SageMaker)")
 
     sub.add_parser("families", help="list the installed model families and where they come from")
     return parser

@@ -6,6 +6,7 @@ Views stay thin: they parse the request, call one of these, and render or serial
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,10 +17,11 @@ from typing import BinaryIO
 
 from automl.config import resolve_settings
 from automl.data.profile import target_not_found
-from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady
+from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
 from automl.metrics import METRICS
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
+from automl.store.endpoints import EndpointStore
 from automl.store.files import (
     dataset_path,
     job_dir,
@@ -35,6 +37,8 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 FIGURE_NAME = re.compile(r"^[a-z_]{1,40}\.svg$")
 JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
                  "candidate-definitions": "candidate-definitions.ipynb"}
+
+log = logging.getLogger("automl.web")
 
 
 def iso(ts: float | None) -> str | None:
@@ -134,6 +138,12 @@ class Service:
         if row["status"] in (RUNNING,):
             raise Conflict(f"job '{job_id}' is running; cancel it first and delete it once stopped",
                            {"status": row["status"]})
+        users = EndpointStore(self.store.engine).list(row["id"])
+        if users:
+            names = ", ".join(repr(e["name"]) for e in users)
+            raise Conflict(f"job '{job_id}' serves the endpoint(s) {names}; delete them or point "
+                           "them at another job's model (PUT) first",
+                           {"endpoints": [e["name"] for e in users]})
         self.store.delete_job(row["id"])
         remove_tree(self._artifacts(row))
 
@@ -199,10 +209,20 @@ class Service:
         from automl.deploy import ensure_bundle
         from automl.explain import write_candidate_explanation
 
-        dataset = self.store.get_dataset(row["dataset_id"])
-        path = ensure_bundle(self._artifacts(row), cid, dataset["path"], row["target"],
-                             row["settings"])
-        return write_candidate_explanation(path, cid, dataset["path"], directory)
+        data = self.dataset_file(row["dataset_id"])
+        path = ensure_bundle(self._artifacts(row), cid, data, row["target"], row["settings"])
+        return write_candidate_explanation(path, cid, data, directory)
+
+    def dataset_file(self, dataset_id: str) -> str:
+        """Where a stored dataset's file is; a missing file is the server's fault (500-class),
+        reported without its path."""
+        path = self.store.get_dataset(dataset_id)["path"]
+        if not Path(path).is_file():
+            log.error("the stored file of dataset %s is missing: %s", dataset_id, path)
+            raise ServerFault(f"the stored file of dataset '{dataset_id}' is missing on the "
+                              "server; an operator must restore it, or upload the data again",
+                              {"dataset_id": dataset_id})
+        return path
 
     def model_zip(self, job_id: str) -> Path:
         """The winner's bundle as a zip (made once, then cached next to it)."""

@@ -9,6 +9,7 @@ uses one bundle object from start to end, so no request fails or mixes models du
 from __future__ import annotations
 
 import json
+import logging
 import pprint
 import shlex
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from automl.deploy import ensure_bundle, winner_id
-from automl.exceptions import AutoMLError, NotReady
+from automl.exceptions import AutoMLError, DatasetError, NotReady
 from automl.model.bundle import ModelBundle
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED
@@ -24,6 +25,8 @@ from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointSto
 from automl.store.files import job_dir
 from web.core import Service, _check_id, iso
 from web.endpoint_schemas import EndpointCreate, EndpointUpdate
+
+log = logging.getLogger("automl.web")
 
 
 class ModelUnavailable(AutoMLError):
@@ -62,7 +65,9 @@ class BundleCache:
                 try:
                     bundle = self._loader(path)
                 except AutoMLError as exc:
-                    raise ModelUnavailable(f"the endpoint's model cannot be loaded: {exc.message}; "
+                    log.error("cannot load the bundle at %s: %s", path, exc.message)
+                    raise ModelUnavailable("the endpoint's model cannot be loaded (its files are "
+                                           "missing or unreadable; the server log says why); "
                                            "point the endpoint at another model (PUT)") from exc
                 self._paths[path] = bundle
             return bundle
@@ -160,7 +165,11 @@ class Endpoints:
                            "deploy a completed job", {"job_id": job["id"], "status": job["status"]})
         cid = _check_id(candidate_id, "candidate") if candidate_id else winner
         dataset = self.service.store.get_dataset(job["dataset_id"])
-        path = ensure_bundle(directory, cid, dataset["path"], job["target"], job["settings"])
+        try:
+            path = ensure_bundle(directory, cid, dataset["path"], job["target"], job["settings"])
+        except DatasetError:  # a refit that cannot read the stored data is the server's fault
+            self.service.dataset_file(dataset["id"])
+            raise
         return job["id"], cid, path
 
 

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from automl.exceptions import AutoMLError
 from automl.serving.batch import stream_predictions
-from automl.serving.invocation import invoke
+from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
 from web.api import CSV_TYPES, spec
 from web.endpoint_schemas import Endpoint, EndpointCreate, EndpointList, EndpointUpdate
@@ -112,9 +112,17 @@ bp.register_blueprint(api)
 @bp.post("/endpoints/<name>/invocations")
 def invocations(name: str):
     """InvokeEndpoint: the body goes to :func:`invoke` with the endpoint's current bundle."""
+    settings = current_app.extensions["automl"].settings
     bundle = endpoints().bundle(name)
-    answer = invoke(bundle, request.get_data(cache=False), request.content_type,
-                    request.headers.get("Accept"), explain=wants_explanation())
+    try:
+        body = read_body(request.stream, request.content_length, settings.max_invocation_bytes,
+                         "AUTOML_MAX_INVOCATION_BYTES")
+    except PayloadTooLarge as exc:  # unread bytes are not drained: close the connection
+        response, status = error_response(exc.code, exc.message, exc.details)
+        response.headers["Connection"] = "close"
+        return response, status
+    answer = invoke(bundle, body, request.content_type, request.headers.get("Accept"),
+                    explain=wants_explanation(), max_explain_rows=settings.max_explain_rows)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 

@@ -44,14 +44,14 @@ def _blank(value: Any) -> bool:
 
 def _num(value: Any) -> Any:
     if type(value) in (int, float):
-        return float(value)
+        return float(value) if math.isfinite(value) else SLOW  # the general path refuses inf
     if type(value) is not str or "_" in value:
         return np.nan if value is None else SLOW
     try:
-        return float(value)  # "nan" and "NaN" are missing either way
+        number = float(value)  # "nan" and "NaN" are missing either way
     except ValueError:
-        pass
-    return np.nan if _blank(value) else SLOW  # the general path names the row and column
+        return np.nan if _blank(value) else SLOW  # the general path names the row and column
+    return SLOW if math.isinf(number) else number
 
 
 def _bool(value: Any) -> Any:

@@ -118,12 +118,24 @@ def _blank(s: pd.Series) -> pd.Series:
 
 def _to_float(s: pd.Series, name: str, strict: bool) -> pd.Series:
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return s.astype("float64")
+        values = s.astype("float64")
+        if strict:
+            _refuse_infinite(s, values, name)
+        return values
     values = pd.to_numeric(s.astype(str).str.strip(), errors="coerce").astype("float64")
     bad = values.isna() & ~_blank(s)
     if strict and bad.any():
         _raise_bad(s, bad, name, "a number")
+    if strict:
+        _refuse_infinite(s, values, name)
     return values.where(~bad, np.nan)
+
+
+def _refuse_infinite(s: pd.Series, values: pd.Series, name: str) -> None:
+    """Models cannot read infinity: a prediction request holding one is the client's error."""
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        _raise_bad(s, pd.Series(infinite, index=s.index), name, "a finite number")
 
 
 def _to_bool(s: pd.Series, name: str, strict: bool) -> pd.Series:

@@ -60,8 +60,24 @@ def _floats(values: np.ndarray) -> list[str]:
 
 
 def _csv_field(text: str) -> str:
+    text = defuse_formula(text)
     if any(ch in text for ch in ',"\n\r') or text != text.strip():
         return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formula(text: str) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with ``= + - @``, tab or CR gets a
+    leading ``'`` (OWASP's rule for CSV injection); numbers such as ``-2.5`` stay as they are."""
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
     return text
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -33,12 +34,15 @@ from automl.exceptions import (  # noqa: F401 - the request errors are part of t
     http_status,
 )
 from automl.model.bundle import ModelBundle
+from automl.serving.batch import defuse_formula
 
 CSV = "text/csv"
 JSON = "application/json"
 INPUT_FORMATS = (CSV, JSON)
 OUTPUT_FORMATS = (CSV, JSON)
 MAX_ROWS = 10_000
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's limit for real-time invocations
+MAX_EXPLAIN_ROWS = 100
 MAX_FIELDS_SHOWN = 20
 
 
@@ -65,8 +69,35 @@ def error_response(exc: AutoMLError) -> Response:
     return Response(status_for(exc), body, JSON)
 
 
+def read_body(stream: BinaryIO, content_length: int | None, limit: int = MAX_BODY_BYTES,
+              setting: str = "the server's limit") -> bytes:
+    """The request body, at most ``limit`` bytes: 413 from the declared length before reading
+    anything, or as soon as an undeclared (chunked) body passes the limit."""
+    if content_length is not None and content_length > limit:
+        raise _too_large(content_length, limit, setting)
+    pieces, size = [], 0
+    while size <= limit:
+        piece = stream.read(min(limit + 1 - size, 1 << 20))
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+    if size > limit:
+        raise _too_large(None, limit, setting)
+    return b"".join(pieces)
+
+
+def _too_large(size: int | None, limit: int, setting: str) -> PayloadTooLarge:
+    shown = f"{size:,} bytes" if size is not None else "more bytes"
+    return PayloadTooLarge(
+        f"the request body is {shown}; real-time invocations take at most {limit:,} bytes "
+        f"({setting}). Send fewer rows per request, or predict a large file with the batch route",
+        {"limit_bytes": limit, "bytes": size})
+
+
 def invoke(bundle: ModelBundle, body: bytes, content_type: str | None, accept: str | None = None,
-           explain: bool = False, max_rows: int = MAX_ROWS) -> Response:
+           explain: bool = False, max_rows: int = MAX_ROWS,
+           max_explain_rows: int = MAX_EXPLAIN_ROWS) -> Response:
     """Predict the rows in ``body`` and format the answer; client errors become 4xx responses.
 
     ``content_type`` is ``text/csv`` (rows in training column order, optional header row) or
@@ -80,6 +111,11 @@ def invoke(bundle: ModelBundle, body: bytes, content_type: str | None, accept: s
             raise NotAcceptable("explanations are returned as JSON; send Accept: application/json")
         predictor = predictor_for(bundle)
         rows = predictor.parse(body, media_type(content_type), max_rows)
+        if explain and len(rows) > max_explain_rows:
+            raise PayloadTooLarge(
+                f"explanations are computed for at most {max_explain_rows} rows per request; "
+                f"this one has {len(rows)}. Split it, or ask without explain=true",
+                {"rows": len(rows), "limit": max_explain_rows})
         predictions = predictor.predict(rows)
         if explain:
             _add_explanations(predictor, rows, predictions)
@@ -200,11 +236,8 @@ class Predictor:
             {"row": row, "fields": n_fields, "expected": len(self.names), "columns": self.names})
 
     def _parse_json(self, text: str) -> list[dict]:
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise InvalidRequest(f"malformed JSON: {exc}") from exc
-        return [self._record(item, i) for i, item in enumerate(_json_rows(data), start=1)]
+        return [self._record(item, i) for i, item in enumerate(_json_rows(load_json(text)),
+                                                                 start=1)]
 
     def _record(self, item: Any, row: int) -> dict:
         if isinstance(item, dict) and set(item) == {"features"}:
@@ -311,8 +344,47 @@ def _json_rows(data: Any) -> list:
     return data
 
 
+def load_json(text: str) -> Any:
+    """Parse a JSON request body; 400 for malformed or too deeply nested JSON.
+
+    ``NaN`` reads as missing; ``Infinity`` and numbers beyond float range (``1e999``,
+    ``10**400``) are kept as markers that :func:`_check_scalars` refuses with their row and column.
+    """
+    try:
+        return json.loads(text, parse_constant=_json_constant, parse_int=_json_int,
+                          parse_float=_json_float)
+    except RecursionError:
+        raise InvalidRequest("the JSON body is nested too deeply; send a list of flat records "
+                             'or {"instances": [...]}') from None
+    except ValueError as exc:
+        raise InvalidRequest(f"malformed JSON: {exc}") from exc
+
+
+class _NotFinite(str):
+    """A JSON number no model can read (infinite or out of float range), as written."""
+
+
+def _json_constant(name: str) -> Any:
+    return float("nan") if name == "NaN" else _NotFinite(name)
+
+
+def _json_int(text: str) -> Any:
+    value = int(text)
+    return value if abs(value) < 2 ** 1023 else _NotFinite(text[:20] + ("..." if len(text) > 20
+                                                                        else ""))
+
+
+def _json_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _NotFinite(text)
+
+
 def _check_scalars(record: dict, row: int) -> None:
     for name, value in record.items():
+        if isinstance(value, _NotFinite):
+            raise SchemaError(f"row {row}, column {name!r}: {value} is not a finite number; "
+                              "send a number within float range, or null for missing",
+                              {"row": row, "column": name})
         if not _is_scalar(value):
             raise SchemaError(f"row {row}, column {name!r}: expected a single value, got "
                               f"{type(value).__name__}", {"row": row, "column": name})
@@ -334,8 +406,12 @@ def format_predictions(predictions: list[dict], fmt: str, classification: bool) 
     keys = ("predicted_label", "probability") if classification else ("score",)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerows([p[k] for k in keys] for p in predictions)
+    writer.writerows([_cell(p[k]) for k in keys] for p in predictions)
     return Response(200, out.getvalue().encode(), CSV)
+
+
+def _cell(value: Any) -> Any:
+    return defuse_formula(value) if isinstance(value, str) else value
 
 
 def _add_explanations(predictor: Predictor, rows: list[dict], predictions: list[dict]) -> None:

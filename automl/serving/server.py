@@ -21,12 +21,11 @@ from werkzeug.exceptions import HTTPException
 
 from automl.exceptions import AutoMLError, NotFound
 from automl.model.bundle import ModelBundle, find_bundle
-from automl.serving.invocation import MAX_ROWS, invoke
+from automl.serving.invocation import MAX_BODY_BYTES, MAX_ROWS, error_response, invoke, read_body
 
 log = logging.getLogger("automl.serving")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _CUSTOM_ATTRIBUTES_KEY = "HTTP_" + CUSTOM_ATTRIBUTES.upper().replace("-", "_")  # WSGI environ
-MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def load_bundle(bundle_dir: str | Path) -> ModelBundle:
@@ -39,18 +38,24 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
                           f"{type(exc).__name__}: {exc}") from exc
 
 
-def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_ROWS) -> Flask:
+def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_ROWS,
+                     max_body_bytes: int = MAX_BODY_BYTES) -> Flask:
     """A Flask app serving ONE bundle (a directory, a run's output, or a loaded bundle)."""
     bundle = bundle_dir if isinstance(bundle_dir, ModelBundle) else load_bundle(bundle_dir)
     app = Flask("automl.serving")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["automl_bundle"] = bundle
 
     def invocations(name: str | None = None) -> Response:
         environ = request.environ
-        answer = invoke(bundle, request.get_data(cache=False), environ.get("CONTENT_TYPE"),
-                        environ.get("HTTP_ACCEPT"), explain=wants_explanation(),
-                        max_rows=max_rows)
+        try:
+            body = read_body(request.stream, request.content_length, max_body_bytes,
+                             "serve-model --max-body-bytes")
+        except AutoMLError as exc:
+            answer = error_response(exc)
+            return Response(answer.body, status=answer.status, content_type=answer.content_type,
+                            headers={"Connection": "close"})
+        answer = invoke(bundle, body, environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"),
+                        explain=wants_explanation(), max_rows=max_rows)
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
     app.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
@@ -131,7 +136,7 @@ def serve_model(args: argparse.Namespace) -> int:
     """Run ``automl serve-model``: load the bundle once (exit 2 if invalid), then gunicorn."""
     if not Path(args.bundle).exists():
         raise NotFound(f"no such file or directory: {args.bundle}")
-    app = create_model_app(args.bundle)
+    app = create_model_app(args.bundle, max_body_bytes=args.max_body_bytes or MAX_BODY_BYTES)
     options = gunicorn_options(args)
     bundle = app.extensions["automl_bundle"]
     print(f"serving {bundle.task} model {bundle.metadata.get('candidate_id', '')} from "

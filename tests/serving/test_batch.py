@@ -63,3 +63,17 @@ def test_prediction_csv_is_what_pandas_writes(titanic, titanic_rows, abalone, ab
         expected = prediction_frame(bundle, rows).to_csv(index=False)
         assert prediction_csv(bundle, rows, header=True) == expected
         assert prediction_csv(bundle, rows, header=False) == expected.split("\n", 1)[1]
+
+
+def test_batch_output_escapes_formula_labels(tmp_path):
+    import automl
+
+    rows = 40
+    labels = ["=cmd|' /C calc'!A0" if i % 2 else "@SUM(1)" for i in range(rows)]
+    frame = pd.DataFrame({"x": np.arange(rows) % 2 * 1.0 - 3, "label": labels})
+    bundle = automl.fit(frame, "label", time_budget=None, max_candidates=1, seed=0).model
+    text = b"".join(stream_predictions(bundle, io.BytesIO(frame.to_csv(index=False).encode())))
+    header, *lines = text.decode().splitlines()
+    assert header == "prediction,probability_=cmd|' /C calc'!A0,probability_@SUM(1)"  # inert
+    assert {line.split(",")[0] for line in lines} == {"'=cmd|' /C calc'!A0", "'@SUM(1)"}
+    assert all(float(v) >= 0 for line in lines for v in line.split(",")[1:])

@@ -142,3 +142,72 @@ def test_missing_bundle_exits_2_with_one_line(tmp_path: Path):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+
+
+def _record(titanic_rows, **changes) -> dict:
+    record = json.loads(titanic_rows.head(1).to_json(orient="records"))[0]
+    record.update(changes)
+    return record
+
+
+def _hostile_bodies(titanic_rows) -> dict[str, tuple[str, str]]:
+    two = json.dumps([_record(titanic_rows), _record(titanic_rows, Age="__")]).replace(
+        '"__"', "{}")
+    csv_rows = titanic_rows.head(1).astype({"Fare": object})
+    csv_rows.loc[csv_rows.index[0], "Fare"] = "inf"
+    return {
+        "nested": ("application/json", "[" * 100_000 + "]" * 100_000),
+        "infinity": ("application/json", json.dumps([_record(titanic_rows, Fare=float("inf"))])),
+        "minus-infinity": ("application/json",
+                           json.dumps([_record(titanic_rows)] * 2 + [_record(titanic_rows,
+                                                                             Age=float("-inf"))])),
+        "1e999": ("application/json", json.dumps([_record(titanic_rows, Fare="@")]).replace(
+            '"@"', "1e999")),
+        "10^400": ("application/json", json.dumps([_record(titanic_rows, Fare="@")]).replace(
+            '"@"', "1" + "0" * 400)),
+        "csv-inf": ("text/csv", csv_rows.to_csv(index=False)),
+        "object": ("application/json", two),
+    }
+
+
+@pytest.mark.parametrize("case", ["nested", "infinity", "minus-infinity", "1e999", "10^400",
+                                  "csv-inf", "object"])
+def test_hostile_numbers_and_nesting_are_400_naming_row_and_column(server, titanic_rows, case):
+    content_type, body = _hostile_bodies(titanic_rows)[case]
+    response = requests.post(f"{server}/invocations", data=body, timeout=30,
+                             headers={"Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    if case == "nested":
+        assert "nested" in message
+        return
+    row, column = {"infinity": (1, "Fare"), "minus-infinity": (3, "Age"), "1e999": (1, "Fare"),
+                   "10^400": (1, "Fare"), "csv-inf": (1, "Fare"), "object": (2, "Age")}[case]
+    assert f"row {row}" in message and column in message, message
+
+
+def test_csv_answers_escape_formulas(tmp_path):
+    from automl.serving.invocation import format_predictions
+
+    answer = format_predictions([{"predicted_label": "=cmd|' /C calc'!A0", "probability": -0.5},
+                                 {"predicted_label": "-2", "probability": 0.25}], "text/csv", True)
+    assert answer.body.decode().splitlines() == ["'=cmd|' /C calc'!A0,-0.5", "-2,0.25"]
+
+
+def test_oversized_body_is_413_before_it_is_read(server):
+    port = int(server.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n1,2,3\n")
+        head = sock.recv(65536).decode()
+    assert head.startswith("HTTP/1.1 413") and "6,291,456 bytes" in head
+
+
+def test_chunked_body_over_the_limit_is_413(server):
+    def chunks():
+        for _ in range(8):
+            yield b"1," * (512 * 1024)
+
+    response = requests.post(f"{server}/invocations", data=chunks(), timeout=60,
+                             headers={"Content-Type": "text/csv"})
+    assert response.status_code == 413

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from automl.model.bundle import ModelBundle
 from automl.service_config import resolve_service_settings
 from automl.serving.batch import prediction_frame
 from automl.store import FAILED
+from automl.store.endpoints import EndpointStore
+from automl.store.files import dataset_path
 from tests.web.conftest import csrf
 from web import create_app
 
@@ -298,3 +301,56 @@ def test_token_protects_invocations_unless_public(settings, job, public):
     assert with_token.status_code == 200
     assert client.get("/ping").status_code == 200
     assert client.get("/api/v1/endpoints").status_code == 401
+
+
+def test_hostile_invocations_are_400_not_500(client, job):
+    assert deploy(client, "hostile", job["id"]).status_code == 201
+    nested = client.post("/endpoints/hostile/invocations", data="[" * 100_000 + "]" * 100_000,
+                         content_type="application/json")
+    assert nested.status_code == 400 and "nested" in nested.json["error"]["message"]
+    record = '{"Pclass": 3, "Sex": "male", "Age": Infinity, "Fare": 7.25}'
+    infinite = client.post("/endpoints/hostile/invocations", data=record,
+                           content_type="application/json")
+    assert infinite.status_code == 400
+    assert "row 1, column 'Age'" in infinite.json["error"]["message"]
+    huge = invoke_csv(client, "hostile", ROW_CSV.replace("7.25", "1" + "0" * 400))
+    assert huge.status_code == 400 and "'Fare'" in huge.json["error"]["message"]
+
+
+def test_invocation_body_and_explain_limits(settings, job, rows):
+    small = replace(settings, max_invocation_bytes=2_000, max_explain_rows=2)
+    client = create_app({"TESTING": True, "SERVICE_SETTINGS": small}).test_client()
+    assert deploy(client, "limited", job["id"]).status_code == 201
+    big = invoke_csv(client, "limited", rows.to_csv(index=False))
+    assert big.status_code == 413 and big.headers["Connection"] == "close"
+    assert "AUTOML_MAX_INVOCATION_BYTES" in big.json["error"]["message"]
+    explain = client.post("/endpoints/limited/invocations?explain=true", content_type="text/csv",
+                          data=rows.head(3).to_csv(index=False))
+    assert explain.status_code == 413 and "at most 2 rows" in explain.json["error"]["message"]
+
+
+def test_a_job_an_endpoint_serves_cannot_be_deleted(client, job):
+    assert deploy(client, "keeper", job["id"]).status_code == 201
+    refused = client.delete(f"/api/v1/jobs/{job['id']}")
+    assert refused.status_code == 409 and "'keeper'" in refused.json["error"]["message"]
+    assert client.get(f"/api/v1/jobs/{job['id']}").json["status"] == "completed"
+
+
+def test_unloadable_model_is_503_without_a_server_path(app, client, job, tmp_path):
+    EndpointStore(app.extensions["automl"].store.engine).add(
+        "ghost", job["id"], job["winner"], str(tmp_path / "gone" / "model"))
+    response = invoke_csv(client, "ghost", ROW_CSV)
+    assert response.status_code == 503
+    assert str(tmp_path) not in response.get_data(as_text=True) and "/" not in \
+        response.json["error"]["message"].replace("(PUT)", "")
+
+
+def test_a_missing_dataset_file_is_a_server_fault(client, job, settings):
+    path = dataset_path(settings.data_dir, job["dataset_id"])
+    moved = path.rename(path.with_suffix(".away"))
+    try:
+        response = client.post(f"/api/v1/jobs/{job['id']}/candidates/{job['other']}/explanation")
+    finally:
+        moved.rename(path)
+    assert response.status_code == 500 and response.json["error"]["code"] == "server_fault"
+    assert settings.data_dir not in response.get_data(as_text=True)
