@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, send_file
 
 from web.core import Service
-from web.errors import InvalidRequest, UnsupportedMediaType
+from web.errors import InvalidRequest, UnsupportedMediaType, no_content
 from web.openapi import ApiSpec
 from web.schemas import (
     Candidate,
@@ -20,6 +20,7 @@ from web.schemas import (
 )
 
 PREFIX = "/api/v1"
+MAX_PAGE = 500
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 spec = ApiSpec("automl", "1.0.0", PREFIX)
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -62,10 +63,31 @@ def upload_stream():
         f"not {mimetype or 'no content type'}", {"content_type": mimetype})
 
 
-@spec.route(bp, "/datasets", "GET", summary="List datasets, newest first",
-            responses={200: DatasetList})
+PAGE_QUERY = {"limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+              "offset": {"type": "integer", "minimum": 0}}
+
+
+@spec.route(bp, "/datasets", "GET", summary="List datasets, newest first, a page at a time "
+            "(`limit`, default 100; `offset`; `next_offset` says where the next page starts)",
+            responses={200: DatasetList}, query=PAGE_QUERY)
 def list_datasets():
-    return jsonify({"datasets": service().datasets()})
+    limit, offset = page_args()
+    found = service().datasets(limit + 1, offset)
+    more = len(found) > limit
+    return jsonify({"datasets": found[:limit], "next_offset": offset + limit if more else None})
+
+
+def page_args() -> tuple[int, int]:
+    """``limit`` (1 to MAX_PAGE, default 100) and ``offset`` from the query string."""
+    try:
+        limit = int(request.args.get("limit", 100))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise InvalidRequest("limit and offset must be whole numbers") from None
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, offset at least 0",
+                             {"limit": limit, "offset": offset})
+    return limit, offset
 
 
 @spec.route(bp, "/datasets/<dataset_id>", "GET", summary="One dataset with its columns",
@@ -96,7 +118,7 @@ def get_job(job_id: str):
             responses={204: "text/plain"})
 def delete_job(job_id: str):
     service().delete(job_id)
-    return "", 204
+    return no_content()
 
 
 @spec.route(bp, "/jobs/<job_id>/cancel", "POST", summary="Cancel a queued or running job",

@@ -11,6 +11,8 @@ import os
 import re
 import shutil
 import time
+import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +41,32 @@ JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
                  "candidate-definitions": "candidate-definitions.ipynb"}
 
 log = logging.getLogger("automl.web")
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20
+
+
+def gunzipped(stream: BinaryIO) -> Iterator[bytes]:
+    """An upload's bytes, decompressed when it is gzip (``.csv.gz``); the upload limit then
+    counts the decompressed bytes, so a small bomb stops at the limit too."""
+    head = stream.read(CHUNK)
+    if not head.startswith(GZIP_MAGIC):
+        yield head
+        yield from iter(lambda: stream.read(CHUNK), b"")
+        return
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    data = head
+    while data:
+        try:
+            while data:
+                yield inflate.decompress(data, CHUNK)
+                data = inflate.unconsumed_tail
+        except zlib.error as exc:
+            raise DatasetError(f"the file looks gzip-compressed but cannot be decompressed "
+                               f"({exc}); upload the CSV itself or a complete .csv.gz") from None
+        data = stream.read(CHUNK)
+    yield inflate.flush()
+    if not inflate.eof:
+        raise DatasetError("the gzip file is cut short; upload the complete .csv.gz")
 
 
 def iso(ts: float | None) -> str | None:
@@ -56,16 +84,22 @@ class Service:
         """Stream an upload to disk, read its header and types, record it; returns its view."""
         dataset_id = new_id("ds")
         path = dataset_path(self.settings.data_dir, dataset_id)
-        size = save_stream(stream, path, self.settings.max_upload_bytes)
+        name = safe_display_name(filename)
+        size = save_stream(gunzipped(stream), path, self.settings.max_upload_bytes)
         try:
             if size == 0:
                 raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
             lite = quick_profile(path)
+        except DatasetError as exc:  # messages name the stored file: name the user's instead
+            path.unlink(missing_ok=True)
+            exc.message = exc.message.replace(path.name, name)
+            exc.args = (exc.message,)
+            raise
         except Exception:
             path.unlink(missing_ok=True)
             raise
         row = self.store.add_dataset({
-            "id": dataset_id, "name": safe_display_name(filename), "path": str(path),
+            "id": dataset_id, "name": name, "path": str(path),
             "size_bytes": size, "n_rows": lite["n_rows"], "columns": lite["columns"],
             "warnings": _lite_warnings(lite["columns"])})
         return dataset_view(row)
@@ -73,8 +107,8 @@ class Service:
     def dataset(self, dataset_id: str) -> dict:
         return dataset_view(self.store.get_dataset(_check_id(dataset_id, "dataset")))
 
-    def datasets(self) -> list[dict]:
-        return [dataset_view(r) for r in self.store.list_datasets()]
+    def datasets(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        return [dataset_view(r) for r in self.store.list_datasets(limit, offset)]
 
     # jobs -----------------------------------------------------------------------------------
     def create_job(self, body: JobCreate) -> dict:

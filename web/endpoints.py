@@ -34,8 +34,9 @@ from web.endpoint_service import Endpoints, examples
 from web.errors import (
     InvalidRequest,
     UnsupportedMediaType,
-    code_for_http,
     error_response,
+    http_error_response,
+    no_content,
     status_for,
 )
 
@@ -85,7 +86,7 @@ def update_endpoint(name: str, body: EndpointUpdate):
             responses={204: "text/plain"})
 def delete_endpoint(name: str):
     endpoints().delete(name)
-    return "", 204
+    return no_content()
 
 
 @spec.route(api, "/endpoints/<name>/batch", "POST", summary="Predict a CSV with a header row "
@@ -214,6 +215,4 @@ def on_error(exc: AutoMLError):
 
 @bp.errorhandler(HTTPException)
 def on_http_error(exc: HTTPException):
-    if not _machine():
-        return exc
-    return error_response(code_for_http(exc.code), exc.description or exc.name, status=exc.code)
+    return http_error_response(exc, as_json=_machine())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -70,11 +70,7 @@ def register_error_handlers(app: Flask, wants_json) -> None:
 
     @app.errorhandler(HTTPException)
     def on_http_error(exc: HTTPException):
-        if not wants_json():
-            return exc
-        code = code_for_http(exc.code)
-        message = _HTTP_MESSAGES.get(exc.code or 400, exc.description or exc.name)
-        return error_response(code, message, status=exc.code)
+        return http_error_response(exc, as_json=wants_json())
 
     @app.errorhandler(Exception)
     def on_unexpected(exc: Exception):
@@ -93,9 +89,31 @@ def register_error_handlers(app: Flask, wants_json) -> None:
 
 _HTTP_MESSAGES = {
     404: "no such resource; see /api/v1/openapi.json for the routes",
-    405: "method not allowed on this resource",
+    405: "method not allowed on this resource; the Allow header lists the methods it takes",
     413: "the upload is larger than the server's limit (AUTOML_MAX_UPLOAD_BYTES)",
 }
+
+
+def http_error_response(exc: HTTPException, as_json: bool):
+    """An error werkzeug raised (unknown route, method, size) as our JSON or our page, with
+    its headers (``Allow`` on a 405)."""
+    status = exc.code or 400
+    message = _HTTP_MESSAGES.get(status, exc.description or exc.name)
+    if as_json:
+        response, _ = error_response(code_for_http(status), message, status=status)
+    else:
+        response = make_response(_page(status, message))
+    for key, value in exc.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response, status
+
+
+def no_content() -> Response:
+    """A 204 with no body and no content type."""
+    response = Response(status=204)
+    response.headers.remove("Content-Type")
+    return response
 
 
 def _page(status: int, message: str):

@@ -44,6 +44,7 @@ class Dataset(BaseModel):
 
 class DatasetList(BaseModel):
     datasets: list[Dataset]
+    next_offset: int | None = None
 
 
 class JobCreate(BaseModel):

@@ -96,8 +96,9 @@ class JobStore:
             raise NotFound(f"dataset '{dataset_id}' not found", {"dataset_id": dataset_id})
         return dict(row)
 
-    def list_datasets(self, limit: int = 100) -> list[dict]:
-        query = select(datasets).order_by(datasets.c.created_at.desc()).limit(limit)
+    def list_datasets(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        query = select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.id) \
+            .limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

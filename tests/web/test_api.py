@@ -251,3 +251,52 @@ def test_running_status_reports_live_time(client, service, dataset):
     live = client.get(f"/api/v1/jobs/{job['id']}").json
     assert live["status"] == RUNNING
     assert 0 < live["progress"]["remaining_s"] <= 100
+
+
+def test_gzip_csv_is_accepted_and_broken_gzip_refused(client):
+    import gzip
+
+    body = b"x,y,label\n" + b"".join(b"%d,%d,a\n" % (i, i) for i in range(50))
+    response = upload(client, gzip.compress(body), "data.csv.gz")
+    assert response.status_code == 201, response.json
+    assert response.json["n_rows"] == 50 and response.json["name"] == "data.csv.gz"
+    cut = upload(client, gzip.compress(body)[:30], "cut.csv.gz")
+    assert cut.status_code == 400 and "gzip" in cut.json["error"]["message"]
+
+
+def test_upload_errors_name_the_users_file(client):
+    response = upload(client, b"a,b\x00\x01\n1,2\n", "mine.csv")
+    assert response.status_code == 400
+    message = response.json["error"]["message"]
+    assert "mine.csv" in message and "ds_" not in message
+
+
+def test_dataset_list_pages(client):
+    ids = [upload(client, b"a,b\n1,2\n3,4\n").json["id"] for _ in range(3)]
+    first = client.get("/api/v1/datasets?limit=2").json
+    assert [d["id"] for d in first["datasets"]] == ids[::-1][:2] and first["next_offset"] == 2
+    rest = client.get("/api/v1/datasets?limit=2&offset=2").json
+    assert [d["id"] for d in rest["datasets"]] == ids[:1] and rest["next_offset"] is None
+    assert client.get("/api/v1/datasets?limit=0").status_code == 400
+
+
+def test_405_names_the_allowed_methods_and_204_has_no_type(client, dataset):
+    response = client.put(f"/api/v1/datasets/{dataset['id']}", json={})
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert response.json["error"]["code"] == "method_not_allowed"
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    client.post(f"/api/v1/jobs/{job['id']}/cancel")
+    deleted = client.delete(f"/api/v1/jobs/{job['id']}")
+    assert deleted.status_code == 204 and "Content-Type" not in deleted.headers
+
+
+def test_upload_form_too_large_is_our_page(client):
+    from tests.web.conftest import csrf
+
+    body = b"a,b\n" + b"1,2\n" * 20_000
+    response = client.post("/upload", data={"file": (io.BytesIO(body), "big.csv"),
+                                             "csrf_token": csrf(client)},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "AUTOML_MAX_UPLOAD_BYTES" in page and 'class="brand"' in page
