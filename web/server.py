@@ -2,12 +2,15 @@
 runner, sharing the database and data dir given by one :class:`ServiceSettings`.
 
 The settings are resolved here, once, and handed to the children as ``AUTOML_*`` variables.
-When either child dies, the other is stopped and ``serve`` returns non-zero.
+When either child dies, the other is stopped and ``serve`` returns non-zero; when ``serve``
+itself dies (even by kill -9), the kernel stops both children (see :func:`die_with_parent`).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -16,6 +19,8 @@ import time
 
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import JobStore
+
+PR_SET_PDEATHSIG = 1
 
 
 def gunicorn_command(s: ServiceSettings) -> list[str]:
@@ -37,8 +42,9 @@ def serve(args: argparse.Namespace) -> int:
     store.create_schema()
     store.dispose()
     env = {**os.environ, **settings.to_env(), "AUTOML_SERVE_PID": str(os.getpid())}
-    children = [subprocess.Popen(runner_command(), env=env),
-                subprocess.Popen(gunicorn_command(settings), env=env)]
+    die_with_me = die_with_parent(os.getpid())
+    children = [subprocess.Popen(runner_command(), env=env, preexec_fn=die_with_me),
+                subprocess.Popen(gunicorn_command(settings), env=env, preexec_fn=die_with_me)]
     print(f"automl serving on http://{settings.host}:{settings.port} "
           f"(data in {settings.data_dir})", file=sys.stderr, flush=True)
     stopping = []
@@ -47,6 +53,23 @@ def serve(args: argparse.Namespace) -> int:
     while not stopping and all(c.poll() is None for c in children):
         time.sleep(0.3)
     return _stop(children, bool(stopping))
+
+
+def die_with_parent(parent: int):
+    """A ``preexec_fn`` that has the kernel send SIGTERM to the child when ``serve`` dies, even
+    by kill -9 (Linux ``PR_SET_PDEATHSIG``): gunicorn then shuts down and frees the port, and
+    the runner stops its jobs. Elsewhere the runner still notices on its own; gunicorn does not."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # serve died before the line above ran
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
 
 
 def _stop(children: list[subprocess.Popen], asked: bool) -> int:
