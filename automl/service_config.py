@@ -7,6 +7,7 @@ the service reads the environment.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -31,9 +32,12 @@ _ENV = {
     "max_explain_rows": "AUTOML_MAX_EXPLAIN_ROWS",
     "session_max_age_s": "AUTOML_SESSION_MAX_AGE_S",
     "login_attempts": "AUTOML_LOGIN_ATTEMPTS",
+    "max_columns": "AUTOML_MAX_COLUMNS",
+    "max_field_bytes": "AUTOML_MAX_FIELD_BYTES",
 }
 _INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers", "max_invocation_bytes",
-         "max_explain_rows", "session_max_age_s", "login_attempts"}
+         "max_explain_rows", "session_max_age_s", "login_attempts", "max_columns",
+         "max_field_bytes"}
 _BOOLS = {"public_endpoints"}
 
 
@@ -54,6 +58,8 @@ class ServiceSettings:
     max_explain_rows: int = 100
     session_max_age_s: int = 12 * 3600
     login_attempts: int = 10
+    max_columns: int = 2_000
+    max_field_bytes: int = 128 * 1024  # Python's csv default, which the jobs' reader applies
 
     @property
     def db_url(self) -> str:
@@ -83,6 +89,12 @@ def resolve_service_settings(env: Mapping[str, str] | None = None, **overrides) 
     return settings
 
 
+def apply_process_limits(settings: ServiceSettings) -> None:
+    """Set what Python keeps per process from the settings, once at each process's start: the
+    csv reader's field limit, so that uploads are checked with the limit jobs then read with."""
+    csv.field_size_limit(settings.max_field_bytes)
+
+
 def _parse(name: str, raw: str):
     if name in _BOOLS:
         return raw.strip().lower() in ("1", "true", "yes", "on")
@@ -104,6 +116,6 @@ def _validate(s: ServiceSettings) -> None:
     if s.workers < 1:
         raise ConfigError("workers must be at least 1")
     for name in ("max_invocation_bytes", "max_explain_rows", "session_max_age_s",
-                 "login_attempts"):
+                 "login_attempts", "max_columns", "max_field_bytes"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV[name]} must be at least 1")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, request
 
-from automl.service_config import ServiceSettings, resolve_service_settings
+from automl.service_config import ServiceSettings, apply_process_limits, resolve_service_settings
 from automl.store import JobStore
 
 
@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     test_config = dict(test_config or {})
     settings: ServiceSettings = test_config.pop("SERVICE_SETTINGS", None) or \
         resolve_service_settings(**test_config.pop("SERVICE_OVERRIDES", {}))
+    apply_process_limits(settings)
     app = Flask(__name__)
     from web.auth import init_auth, secret_key
 

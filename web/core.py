@@ -89,7 +89,7 @@ class Service:
         try:
             if size == 0:
                 raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
-            lite = quick_profile(path)
+            lite = quick_profile(path, self.settings.max_columns)
         except DatasetError as exc:  # messages name the stored file: name the user's instead
             path.unlink(missing_ok=True)
             exc.message = exc.message.replace(path.name, name)

@@ -16,7 +16,7 @@ import time
 from automl.config import resolve_settings
 from automl.engine import Callbacks, run_job
 from automl.exceptions import AutoMLError
-from automl.service_config import ServiceSettings, resolve_service_settings
+from automl.service_config import ServiceSettings, apply_process_limits, resolve_service_settings
 from automl.store import CANCELLED, COMPLETED, FAILED, JobStore
 from automl.store.files import job_dir
 
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(message)s")
     service = resolve_service_settings()
+    apply_process_limits(service)
     store = JobStore(service.db_url)
     status = execute(store, service, argv[0])
     log.info("%s %s", argv[0], status)

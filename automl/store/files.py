@@ -11,13 +11,14 @@ import io
 import os
 import re
 import shutil
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
-from automl.data.intake import NA_VALUES, detect_encoding, sniff_delimiter
+from automl.data.intake import NA_VALUES, check_csv, detect_encoding, sniff_delimiter
 from automl.data.profile import column_role
 from automl.exceptions import DatasetError
 
@@ -70,14 +71,20 @@ def save_stream(chunks: Iterable[bytes] | BinaryIO, dest: Path, max_bytes: int) 
     return size
 
 
-def quick_profile(path: Path) -> dict:
+def quick_profile(path: Path, max_columns: int = 2_000) -> dict:
     """A fast look at a CSV: columns with dtype, role and missing share from the first rows,
-    and the row count. The full profile needs a target, so each job computes its own."""
+    and the row count. The full profile needs a target, so each job computes its own.
+
+    Checked in time linear in the file's size, before any per-column work: at most
+    ``max_columns`` columns, and every row read as the jobs will read it (field count, and the
+    csv reader's field size limit of this process, see ``apply_process_limits``)."""
     head = _head(path)
     encoding = detect_encoding(path, head)
     text = head.decode(encoding, errors="ignore")
     delimiter = sniff_delimiter(text)
+    _check_width(path, delimiter, max_columns)
     header = _header(text, delimiter, path)
+    _check_rows(path, encoding, delimiter)
     sample = pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=SAMPLE_ROWS,
                          na_values=NA_VALUES, keep_default_na=False, skipinitialspace=True,
                          header=0, names=header, low_memory=False)
@@ -85,6 +92,35 @@ def quick_profile(path: Path) -> dict:
     if n_rows == 0 or sample.empty:
         raise DatasetError(f"{path.name} has a header but no data rows; add rows below the header")
     return {"n_rows": n_rows, "columns": [_column(sample[c]) for c in sample.columns]}
+
+
+def _check_width(path: Path, delimiter: str, max_columns: int) -> None:
+    """Count the header's delimiters in a streamed read of its whole line, however long."""
+    sep, count = delimiter.encode(), 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            end = chunk.find(b"\n")
+            count += chunk.count(sep, 0, None if end < 0 else end)
+            if count >= max_columns or end >= 0:
+                break
+    if count + 1 > max_columns:
+        shown = f"{count + 1}" if end >= 0 else f"more than {max_columns}"
+        raise DatasetError(f"the header has {shown} columns; this server takes at most "
+                           f"{max_columns} (AUTOML_MAX_COLUMNS). Select the columns you need",
+                           {"limit": max_columns})
+
+
+def _check_rows(path: Path, encoding: str, delimiter: str) -> None:
+    try:
+        check_csv(path, encoding, delimiter)
+    except DatasetError as exc:
+        if "field larger than field limit" not in exc.message:
+            raise
+        limit = csv.field_size_limit()
+        raise DatasetError(f"line {exc.details.get('line')}: a value is longer than {limit:,} "
+                           "bytes, the longest this server reads (AUTOML_MAX_FIELD_BYTES); "
+                           "shorten it or check the quoting", {**exc.details, "limit": limit}
+                           ) from None
 
 
 def _head(path: Path) -> bytes:
@@ -107,7 +143,7 @@ def _header(text: str, delimiter: str, path: Path) -> list[str]:
         raise DatasetError("a dataset needs a header row naming at least two columns "
                            "(features and a target), none of them empty",
                            {"columns": header[:50]})
-    dups = sorted({h for h in header if header.count(h) > 1})
+    dups = sorted(name for name, n in Counter(header).items() if n > 1)
     if dups:
         raise DatasetError(f"duplicate column names: {', '.join(map(repr, dups))}; "
                            "give every column a unique name", {"duplicates": dups})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -300,3 +301,37 @@ def test_upload_form_too_large_is_our_page(client):
     assert response.status_code == 413
     page = response.get_data(as_text=True)
     assert "AUTOML_MAX_UPLOAD_BYTES" in page and 'class="brand"' in page
+
+
+@pytest.fixture
+def limited(tmp_path):
+    from automl.service_config import resolve_service_settings
+    from web import create_app
+
+    settings = resolve_service_settings(env={}, data_dir=str(tmp_path / "lim"), max_columns=50,
+                                        max_field_bytes=1000)
+    before = csv.field_size_limit()
+    yield create_app({"TESTING": True, "SERVICE_SETTINGS": settings}).test_client()
+    csv.field_size_limit(before)  # the limit is per process; give the other tests theirs back
+
+
+def test_too_many_columns_is_400_at_upload(limited):
+    wide = ",".join(f"c{i}" for i in range(60)) + "\n" + ",".join("1" * 60) + "\n"
+    response = upload(limited, wide.encode(), "wide.csv")
+    assert response.status_code == 400
+    assert "60 columns" in response.json["error"]["message"]
+    assert "AUTOML_MAX_COLUMNS" in response.json["error"]["message"]
+
+
+def test_a_header_line_longer_than_the_sniffed_head_is_counted_whole(limited):
+    wide = ",".join(f"column_{i:07d}" for i in range(30_000)) + "\n" + "1," * 29_999 + "1\n"
+    response = upload(limited, wide.encode(), "long-header.csv")
+    assert response.status_code == 400 and "AUTOML_MAX_COLUMNS" in response.text
+
+
+def test_a_field_over_the_limit_is_400_at_upload(limited):
+    body = b"a,b\n1," + b"x" * 5000 + b"\n2,y\n"
+    response = upload(limited, body, "long-field.csv")
+    assert response.status_code == 400
+    message = response.json["error"]["message"]
+    assert "line 2" in message and "AUTOML_MAX_FIELD_BYTES" in message
