@@ -17,6 +17,7 @@ import time
 
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
+from automl.store.leases import HEARTBEAT_S, Owner, gone_here
 
 log = logging.getLogger("automl.runner")
 POLL_S = 0.5
@@ -30,22 +31,34 @@ class Runner:
         self.store, self.service = store, service
         self.children: dict[str, subprocess.Popen] = {}
         self.stopping = False
+        self.owner = Owner.here()
+        self.renewed_at = 0.0
 
     def recover(self) -> list[str]:
-        """Fail the jobs a previous runner left running."""
-        failed = self.store.fail_interrupted()
+        """Fail the running jobs no live runner owns (this one's predecessor's, or those of a
+        runner on another service sharing the store that stopped renewing its leases)."""
+        failed = self.store.fail_orphaned(gone_here)
         for job_id in failed:
             log.warning("job %s was interrupted by a restart; marked failed", job_id)
         return failed
 
     def step(self) -> None:
-        """Reap finished job processes, then start queued jobs while there is room."""
+        """Renew leases, reap finished job processes, fail orphaned jobs, then start queued
+        jobs while there is room."""
+        self._heartbeat()
         self._reap()
         while len(self.children) < self.service.max_concurrent_jobs and not self.stopping:
-            job = self.store.claim_next()
+            job = self.store.claim_next(self.owner)
             if job is None:
                 break
             self._start(job["id"])
+
+    def _heartbeat(self) -> None:
+        if time.time() - self.renewed_at < HEARTBEAT_S:
+            return
+        self.store.leases.renew(self.owner)
+        self.renewed_at = time.time()
+        self.recover()
 
     def _start(self, job_id: str) -> None:
         env = {**os.environ, **self.service.to_env()}
@@ -63,6 +76,7 @@ class Runner:
                      "details": {"exit_code": code}}
             if self.store.finish(job_id, FAILED, error=error):
                 log.error("job %s: process exited with code %s", job_id, code)
+            self.store.leases.release(job_id)
 
     def stop(self) -> None:
         """Kill running jobs' process groups and fail them (a clean shutdown interrupts them)."""
@@ -72,6 +86,7 @@ class Runner:
             proc.wait()
             self.store.finish(job_id, FAILED, error={
                 "code": "interrupted", "message": "interrupted by a shutdown", "details": {}})
+            self.store.leases.release(job_id)
         self.children.clear()
 
     def run_forever(self, parent: int) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from automl.exceptions import NotFound
+from automl.store.leases import Leases, Owner
 from automl.store.tables import datasets, jobs, metadata, trials
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "running", "completed", "failed", "cancelled"
@@ -70,6 +71,7 @@ class JobStore:
 
     def __init__(self, engine: Engine | str):
         self.engine = make_engine(engine) if isinstance(engine, str) else engine
+        self.leases = Leases(self.engine)
 
     def create_schema(self) -> None:
         """Create the tables if they do not exist (safe when several processes race)."""
@@ -131,17 +133,34 @@ class JobStore:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).where(jobs.c.status == status)).scalar_one()
 
-    def claim_next(self) -> dict | None:
-        """Atomically move the oldest queued job to running; ``None`` when the queue is empty."""
+    def claim_next(self, owner: Owner | None = None) -> dict | None:
+        """Atomically move the oldest queued job to running; ``None`` when the queue is empty.
+        With ``owner``, the job is leased to it first (see :mod:`automl.store.leases`)."""
         for _ in range(5):
             with self.engine.connect() as conn:
                 job_id = conn.execute(select(jobs.c.id).where(jobs.c.status == QUEUED)
                                       .order_by(jobs.c.created_at).limit(1)).scalar()
             if job_id is None:
                 return None
+            if owner is not None and not self.leases.take(job_id, owner):
+                continue
             if self._transition(job_id, (QUEUED,), RUNNING, started_at=time.time(), stage="starting"):
                 return self.get_job(job_id)
+            if owner is not None:
+                self.leases.release(job_id)
         return None
+
+    def fail_orphaned(self, is_gone, reason: str = INTERRUPTED) -> list[str]:
+        """Fail the running jobs no live runner owns (lease missing, expired, or its owner gone
+        per ``is_gone(lease_row)``); returns their ids."""
+        with self.engine.connect() as conn:
+            running = list(conn.execute(select(jobs.c.id).where(jobs.c.status == RUNNING)).scalars())
+        error = {"code": "interrupted", "message": reason, "details": {}}
+        failed = [i for i in self.leases.orphans(running, is_gone)
+                  if self.finish(i, FAILED, error=error)]
+        for job_id in failed:
+            self.leases.release(job_id)
+        return failed
 
     def _transition(self, job_id: str, from_states: tuple[str, ...], to_state: str, **values) -> bool:
         query = (update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(from_states))

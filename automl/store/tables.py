@@ -72,3 +72,15 @@ endpoints = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# A runner owns each job it runs by a lease it renews (heartbeat); a job whose lease ran out,
+# or whose owner on this host is gone, is failed by any runner on the store. A table of its
+# own, so that stores made before leases get it from create_all without a migration.
+leases = Table(
+    "leases", metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False, index=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

@@ -26,8 +26,9 @@ class ServiceProcess:
     def __init__(self, data_dir: Path, port: int | None = None, env: dict | None = None):
         self.data_dir, self.port = data_dir, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
-        self.env.pop("AUTOML_DATABASE_URL", None)
+        self.env = {**os.environ}
+        self.env.pop("AUTOML_DATABASE_URL", None)  # SQLite in the data dir unless env says
+        self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
 

@@ -104,3 +104,30 @@ def test_trials_are_stored_once_with_json_safe_values(store):
     assert store.list_trials(job["id"]) == []
     with pytest.raises(NotFound):
         store.get_job(job["id"])
+
+
+def test_leased_jobs_are_failed_only_when_their_owner_stops(store):
+    from automl.store.leases import Owner
+
+    ds = add_dataset(store)
+    mine, theirs, legacy = (add_job(store, ds["id"]) for _ in range(3))
+    first, second = Owner("a:1:x", "elsewhere", 1), Owner("b:2:y", "elsewhere", 2)
+    assert store.claim_next(first)["id"] == mine["id"]
+    assert store.claim_next(second)["id"] == theirs["id"]
+    assert store.claim_next()["id"] == legacy["id"]  # a runner from before leases
+    assert store.fail_orphaned(lambda lease: False) == [legacy["id"]]
+    assert store.fail_orphaned(lambda lease: lease["owner"] == second.id) == [theirs["id"]]
+    assert store.get_job(mine["id"])["status"] == RUNNING
+    assert store.leases.renew(first, ttl=-1) == 1  # it stopped renewing: the lease runs out
+    assert store.fail_orphaned(lambda lease: False) == [mine["id"]]
+    assert store.get_job(mine["id"])["error"]["message"] == INTERRUPTED
+
+
+def test_a_job_leased_by_one_runner_is_not_claimed_by_another(store):
+    from automl.store.leases import Owner
+
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    assert store.leases.take(job["id"], Owner("a:1:x", "h", 1))
+    assert store.claim_next(Owner("b:2:y", "h", 2)) is None
+    assert store.get_job(job["id"])["status"] == QUEUED

@@ -1,0 +1,54 @@
+"""Two ``automl serve`` on one PostgreSQL store (issue 19, item 10): starting the second one
+neither steals nor fails the job the first one runs; the job completes."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from service_process import ServiceProcess  # noqa: E402
+
+pytestmark = pytest.mark.slow
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_store():
+    admin = create_engine(PG_URL)
+    schema = f"t_{secrets.token_hex(4)}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_a_second_service_does_not_fail_the_first_ones_job(tmp_path, pg_store, sample_data):
+    env = {"AUTOML_DATABASE_URL": pg_store}
+    first = ServiceProcess(tmp_path / "data", env=env).start()
+    second = None
+    try:
+        with open(sample_data / "titanic.csv", "rb") as fh:
+            dataset = first.post("/api/v1/datasets", files={"file": ("titanic.csv", fh)}).json()
+        job = first.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
+                                               "time_budget": 25}).json()
+        first.wait_for(job["id"], lambda j: j["status"] == "running", 30)
+        second = ServiceProcess(tmp_path / "data", env=env).start()
+        time.sleep(8)  # the second runner's start-up recovery and two rounds of its heartbeat
+        assert second.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "running"
+        done = second.wait_for(job["id"], lambda j: j["status"] not in ("queued", "running"), 90)
+        assert done["status"] == "completed", done
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
