@@ -3,31 +3,25 @@ neither steals nor fails the job the first one runs; the job completes."""
 
 from __future__ import annotations
 
-import secrets
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess  # noqa: E402
 
+from tests.store.conftest import postgres_schema  # noqa: E402
+
 pytestmark = pytest.mark.slow
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def pg_store():
-    admin = create_engine(PG_URL)
-    schema = f"t_{secrets.token_hex(4)}"
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means no server
-        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    url, admin, schema = postgres_schema()
+    yield url
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()

@@ -13,7 +13,9 @@ from automl.store import JobStore
 PG_URL = os.environ.get("AUTOML_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _postgres_store():
+def postgres_schema():
+    """A fresh schema in the test PostgreSQL: its URL, the admin engine and the schema name
+    (skips the test when no server answers)."""
     admin = create_engine(PG_URL)
     schema = f"t_{secrets.token_hex(4)}"
     try:
@@ -22,8 +24,12 @@ def _postgres_store():
     except Exception as exc:  # noqa: BLE001 - any connection failure means no server
         admin.dispose()
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    store = JobStore(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    return store, admin, schema
+    return f"{PG_URL}?options=-csearch_path%3D{schema}", admin, schema
+
+
+def _postgres_store():
+    url, admin, schema = postgres_schema()
+    return JobStore(url), admin, schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
