@@ -36,12 +36,16 @@ def secret_key(data_dir: str) -> bytes:
     """The session signing key, made once per data dir and shared by every worker."""
     path = Path(data_dir) / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
+    tmp = path.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_bytes(32))
+    try:  # a hard link appears whole: no worker ever reads a key still being written
+        os.link(tmp, path)
     except FileExistsError:
         pass
+    finally:
+        tmp.unlink()
     return path.read_bytes()
 
 

@@ -116,11 +116,14 @@ def _check_rows(path: Path, encoding: str, delimiter: str) -> None:
     except DatasetError as exc:
         if "field larger than field limit" not in exc.message:
             raise
-        limit = csv.field_size_limit()
-        raise DatasetError(f"line {exc.details.get('line')}: a value is longer than {limit:,} "
-                           "bytes, the longest this server reads (AUTOML_MAX_FIELD_BYTES); "
-                           "shorten it or check the quoting", {**exc.details, "limit": limit}
-                           ) from None
+        raise _value_too_long(exc.details.get("line")) from None
+
+
+def _value_too_long(line: int | None) -> DatasetError:
+    limit = csv.field_size_limit()
+    return DatasetError(f"line {line}: a value is longer than {limit:,} bytes, the longest this "
+                        "server reads (AUTOML_MAX_FIELD_BYTES); shorten it or check the quoting",
+                        {"line": line, "limit": limit})
 
 
 def _head(path: Path) -> bytes:
@@ -137,6 +140,8 @@ def _header(text: str, delimiter: str, path: Path) -> list[str]:
     try:
         header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _value_too_long(1) from None
         raise DatasetError(f"the header row cannot be read: {exc}") from None
     header = [h.strip() for h in header]
     if len(header) < 2 or not all(header):
