@@ -150,7 +150,7 @@ class Service:
             progress["elapsed_s"] = round(elapsed, 2)
             progress["remaining_s"] = None if budget is None else round(max(0.0, budget - elapsed), 2)
         elif row["status"] in FINISHED and row["started_at"] and row["finished_at"]:
-            progress["elapsed_s"] = round(row["finished_at"] - row["started_at"], 2)
+            progress["elapsed_s"] = round(max(0.0, row["finished_at"] - row["started_at"]), 2)
             progress["remaining_s"] = 0.0
         base = f"/api/v1/jobs/{row['id']}"
         links = {"self": base, "leaderboard": f"{base}/leaderboard", "page": f"/jobs/{row['id']}"}

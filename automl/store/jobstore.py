@@ -156,8 +156,9 @@ class JobStore:
         with self.engine.connect() as conn:
             running = list(conn.execute(select(jobs.c.id).where(jobs.c.status == RUNNING)).scalars())
         error = {"code": "interrupted", "message": reason, "details": {}}
-        failed = [i for i in self.leases.orphans(running, is_gone)
-                  if self.finish(i, FAILED, error=error)]
+        now = time.time()  # an interrupted job ends at its runner's last sign of life
+        failed = [i for i, alive in self.leases.orphans(running, is_gone).items()
+                  if self.finish(i, FAILED, error=error, finished_at=min(alive or now, now))]
         for job_id in failed:
             self.leases.release(job_id)
         return failed
@@ -176,8 +177,9 @@ class JobStore:
 
     def finish(self, job_id: str, status: str, error: dict | None = None, **values) -> bool:
         """Move a running job to a final status; False when it was not running any more."""
-        return self._transition(job_id, (RUNNING,), status, error=error,
-                                finished_at=time.time(), stage=None, **values)
+        return self._transition(job_id, (RUNNING,), status,
+                                **{"error": error, "finished_at": time.time(), "stage": None,
+                                   **values})
 
     def request_cancel(self, job_id: str) -> dict:
         """Cancel: a queued job at once, a running one by setting the flag its process reads."""

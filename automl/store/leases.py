@@ -71,16 +71,18 @@ class Leases:
         with self.engine.begin() as conn:
             conn.execute(delete(leases).where(leases.c.job_id == job_id))
 
-    def orphans(self, job_ids: list[str], is_gone: Callable[[dict], bool]) -> list[str]:
-        """Those of ``job_ids`` no live runner owns: no lease, an expired one, or a gone owner."""
+    def orphans(self, job_ids: list[str], is_gone: Callable[[dict], bool]
+                ) -> dict[str, float | None]:
+        """Those of ``job_ids`` no live runner owns (no lease, an expired one, or a gone owner),
+        each with when its runner last renewed the lease (``None`` without a lease)."""
         if not job_ids:
-            return []
+            return {}
         with self.engine.connect() as conn:
             rows = {r["job_id"]: dict(r) for r in conn.execute(
                 select(leases).where(leases.c.job_id.in_(job_ids))).mappings()}
         now = time.time()
-        return [j for j in job_ids
-                if j not in rows or rows[j]["expires_at"] < now or is_gone(rows[j])]
+        return {j: rows[j]["expires_at"] - LEASE_S if j in rows else None for j in job_ids
+                if j not in rows or rows[j]["expires_at"] < now or is_gone(rows[j])}
 
 
 def gone_here(lease: dict) -> bool:

@@ -131,3 +131,17 @@ def test_a_job_leased_by_one_runner_is_not_claimed_by_another(store):
     assert store.leases.take(job["id"], Owner("a:1:x", "h", 1))
     assert store.claim_next(Owner("b:2:y", "h", 2)) is None
     assert store.get_job(job["id"])["status"] == QUEUED
+
+
+def test_an_interrupted_job_ends_at_its_runners_last_heartbeat(store):
+    import time
+
+    from automl.store.leases import Owner
+
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    owner = Owner("a:1:x", "elsewhere", 1)
+    store.claim_next(owner)
+    store.leases.renew(owner, ttl=-100)  # as if it last renewed (15 s lease) 115 s ago
+    assert store.fail_orphaned(lambda lease: False) == [job["id"]]
+    assert store.get_job(job["id"])["finished_at"] < time.time() - 100
