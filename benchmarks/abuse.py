@@ -2,7 +2,10 @@
 print, per case, the status it got and the server's peak memory (gunicorn master and workers,
 RSS summed, sampled every 50 ms) while the case ran.
 
-    python benchmarks/abuse.py [--big-mb 300]
+    python benchmarks/abuse.py [--big-mb 300] [--clients 100 --seconds 20]
+
+Then a load run: ``--clients`` threads invoke the endpoint for ``--seconds`` while a job
+trains, and it reports answers, errors (the target is 0), p50 and p99.
 
 The service runs with a token (``T``); API calls carry it as a bearer header. A small job on a
 dataset with formula-like labels is trained and deployed first, so the invocation cases have a
@@ -180,9 +183,43 @@ def cases(service: ServiceProcess, ids: dict, big_mb: int) -> dict[str, Callable
     }
 
 
+def load_run(service: ServiceProcess, ids: dict, clients: int, seconds: float) -> str:
+    """``clients`` threads invoking the endpoint for ``seconds`` while a job trains."""
+    job = service.post("/api/v1/jobs", headers=AUTH, json={
+        "dataset_id": ids["dataset"], "target": "label", "time_budget": seconds + 30}).json()
+    latencies, errors, lock = [], [], threading.Lock()
+    stop = time.time() + seconds
+
+    def client() -> None:
+        session = requests.Session()
+        while time.time() < stop:
+            t0 = time.perf_counter()
+            try:
+                r = session.post(f"{service.url}/endpoints/abuse/invocations", data="x,y\n1,1\n",
+                                 headers={**AUTH, "Content-Type": "text/csv"}, timeout=30)
+                ok = r.status_code == 200
+            except requests.RequestException:
+                ok = False
+            with lock:
+                (latencies if ok else errors).append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    status = service.get(f"/api/v1/jobs/{job['id']}", headers=AUTH).json()["status"]
+    latencies.sort()
+    p50, p99 = (latencies[int(len(latencies) * q)] * 1000 for q in (0.5, 0.99))
+    return (f"{clients} clients x {seconds:.0f} s while a job trains (job {status}): "
+            f"{len(latencies)} answers, {len(errors)} errors, p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big-mb", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=100, help="0 skips the load run")
+    parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         service = ServiceProcess(Path(tmp) / "data", env={"AUTOML_API_TOKEN": TOKEN}).start()
@@ -197,6 +234,10 @@ def main() -> None:
                         answer = f"client error: {type(exc).__name__}"
                 print(f"{name:38} {memory.peak / 2**20:8.0f}  {json.dumps(answer)[1:-1][:110]}",
                       flush=True)
+            if args.clients:
+                with PeakMemory(service) as memory:
+                    line = load_run(service, ids, args.clients, args.seconds)
+                print(f"load: {line}; peak {memory.peak / 2**20:.0f} MB", flush=True)
         finally:
             service.stop()
 
