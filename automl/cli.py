@@ -1,4 +1,5 @@
-"""The ``automl`` command (DESIGN section 4): run, predict, serve, serve-model, families.
+"""The ``automl`` command (DESIGN section 4): run, predict, serve, serve-model, families,
+monitor.
 
 Errors a user can fix print one line to stderr and exit with code 2; no traceback.
 """
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from automl.exceptions import AutoMLError
+from automl.exceptions import AutoMLError, NotFound
 
 EXIT_USAGE = 2
 
@@ -53,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve_model.add_argument("--threads", type=int, default=1)
     serve_model.add_argument("--max-body-bytes", type=int, default=None,
                              help="largest invocation body (default 6 MB, as SageMaker)")
+    serve_model.add_argument("--capture-dir", default=None,
+                             help="capture requests and answers here (SageMaker's layout)")
+    serve_model.add_argument("--capture-percent", type=float, default=100.0,
+                             help="share of requests captured, 0-100 (default 100)")
+
+    monitor = sub.add_parser("monitor", help="check captured requests against the training baseline")
+    monitor.add_argument("model", help="a run's output directory or a bundle directory")
+    monitor.add_argument("capture", help="a capture directory (serve-model --capture-dir)")
+    monitor.add_argument("--ground-truth", default=None,
+                         help="labels by inference id: JSON lines (SageMaker) or CSV inference_id,label")
+    monitor.add_argument("--output", required=True,
+                         help="directory for constraint_violations.json and report.json")
 
     sub.add_parser("families", help="list the installed model families and where they come from")
     return parser
@@ -108,7 +121,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_serve_model(args: argparse.Namespace) -> int:
     from automl.serving.server import serve_model
 
-    return serve_model(args)
+    return serve_model(args, capture=_capture_writer(args))
 
 
 def cmd_families(args: argparse.Namespace) -> int:
@@ -126,8 +139,73 @@ def cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capture_writer(args: argparse.Namespace):
+    """``--capture-dir``/``--capture-percent``: a writer under ``DIR/standalone/AllTraffic``."""
+    if not args.capture_dir:
+        return None
+    from automl.monitoring.capture import CaptureWriter
+
+    try:
+        return CaptureWriter(args.capture_dir, "standalone", sample_percent=args.capture_percent)
+    except ValueError as exc:
+        raise AutoMLError(str(exc)) from exc
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    import automl
+    from automl.monitoring.baseline import Baseline
+    from automl.monitoring.quality import parse_ground_truth
+    from automl.monitoring.run import run_monitoring, summary, write_run
+
+    for path in [args.capture] + ([args.ground_truth] if args.ground_truth else []):
+        if not Path(path).exists():
+            raise NotFound(f"no such file or directory: {path}")
+    bundle = automl.load(args.model)
+    baseline = Baseline.load(_baseline_dir(Path(args.model)))
+    truth = parse_ground_truth(Path(args.ground_truth).read_bytes()) if args.ground_truth else None
+    run = run_monitoring(args.capture, baseline, bundle.schema.to_dict(),
+                         {**bundle.metadata, "task": bundle.task, "classes": bundle.classes},
+                         predict=_model_outputs(bundle), ground_truth=truth,
+                         importance=_importance(bundle) if baseline.importance else None)
+    write_run(run, args.output)
+    for line in summary(run):
+        print(line)
+    print(f"wrote {args.output}/constraint_violations.json and report.json")
+    return 0
+
+
+def _baseline_dir(model: Path) -> Path:
+    """``monitoring/`` of a run's output, given the run or its ``model/`` bundle."""
+    for candidate in (model / "monitoring", model.parent / "monitoring"):
+        if candidate.is_dir():
+            return candidate
+    return model / "monitoring"
+
+
+def _model_outputs(bundle):
+    """Raw rows -> the model's probabilities or values; None when the rows cannot be read."""
+    def predict(frame):
+        try:
+            return bundle.matrix(bundle.schema.coerce(frame, strict=False))
+        except AutoMLError:
+            return None
+    return predict
+
+
+def _importance(bundle):
+    """Raw rows -> global SHAP importance; None when it cannot be computed."""
+    def importance(frame):
+        from automl.explain import explain_global
+
+        try:
+            return explain_global(bundle, frame)
+        except Exception:  # noqa: BLE001 - attribution drift is optional in a run
+            return None
+    return importance
+
+
 COMMANDS = {"run": cmd_run, "predict": cmd_predict, "serve": cmd_serve,
-            "serve-model": cmd_serve_model, "families": cmd_families}
+            "serve-model": cmd_serve_model, "families": cmd_families, "monitor": cmd_monitor}
 
 if __name__ == "__main__":
     sys.exit(main())

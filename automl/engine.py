@@ -33,6 +33,7 @@ from automl.finalize import baggable, bagged_score, fit_bag, refit
 from automl.leaderboard import leaderboard_json, make_leaderboard, rank_results
 from automl.metrics import Metric, get_metric
 from automl.model.bundle import ModelBundle, library_versions
+from automl.monitoring.baseline import Baseline, build_baseline
 from automl.search.evaluate import TrainingData
 from automl.search.executors import make_executor
 from automl.search.records import TrialResult, TrialSpec
@@ -66,6 +67,7 @@ class JobResult:
     winner: TrialResult
     timings: dict = field(default_factory=dict)
     data_path: Path | None = None
+    baseline: Baseline | None = None  # what monitoring compares a deployed winner with
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
@@ -339,7 +341,17 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
         profile, metric, settings, winner, finalized),
         ModelBundle.background_of(data.X, settings.seed))
     return JobResult(profile, settings, metric, everything, trials,
-                     make_leaderboard(everything, metric), bundle, winner, timings)
+                     make_leaderboard(everything, metric), bundle, winner, timings,
+                     baseline=_baseline(data, winner))
+
+
+def _baseline(data: TrainingData, winner: TrialResult) -> Baseline | None:
+    """The monitoring baseline of the training data and the winner's out-of-fold predictions."""
+    try:
+        return build_baseline(data.X, data.schema.to_dict(), data.task, data.classes, winner.oof)
+    except Exception:  # noqa: BLE001 - monitoring must never lose a finished job
+        log.exception("the monitoring baseline could not be computed")
+        return None
 
 
 def _affordable_ensemble(results: list[TrialResult], data: TrainingData, metric: Metric,
@@ -470,6 +482,10 @@ def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -
         _dump(trials_dir / f"{r.candidate_id}.json", manifest)
     if result.data_path is not None:
         _write_transparency(result, output, exploration)
+    if result.baseline is not None:
+        result.baseline.with_importance_file(
+            output / "explanations" / result.winner.candidate_id / "importance.json",
+        ).save(output / "monitoring")
 
 
 def _write_transparency(result: JobResult, output: Path, exploration: bool) -> None:

@@ -26,6 +26,8 @@ from automl.serving.invocation import MAX_BODY_BYTES, MAX_ROWS, error_response, 
 log = logging.getLogger("automl.serving")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _CUSTOM_ATTRIBUTES_KEY = "HTTP_" + CUSTOM_ATTRIBUTES.upper().replace("-", "_")  # WSGI environ
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+_INFERENCE_ID_KEY = "HTTP_" + INFERENCE_ID.upper().replace("-", "_")
 
 
 def load_bundle(bundle_dir: str | Path) -> ModelBundle:
@@ -39,8 +41,13 @@ def load_bundle(bundle_dir: str | Path) -> ModelBundle:
 
 
 def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_ROWS,
-                     max_body_bytes: int = MAX_BODY_BYTES) -> Flask:
-    """A Flask app serving ONE bundle (a directory, a run's output, or a loaded bundle)."""
+                     max_body_bytes: int = MAX_BODY_BYTES, capture: Any = None) -> Flask:
+    """A Flask app serving ONE bundle (a directory, a run's output, or a loaded bundle).
+
+    ``capture`` (an :class:`automl.monitoring.capture.CaptureWriter`, passed in by the caller:
+    serving does not import monitoring) receives every answered request with its inference id
+    (the client's ``X-Amzn-SageMaker-Inference-Id`` or a new one, returned in that header).
+    """
     bundle = bundle_dir if isinstance(bundle_dir, ModelBundle) else load_bundle(bundle_dir)
     app = Flask("automl.serving")
     app.extensions["automl_bundle"] = bundle
@@ -56,7 +63,13 @@ def create_model_app(bundle_dir: str | Path | ModelBundle, max_rows: int = MAX_R
                             headers={"Connection": "close"})
         answer = invoke(bundle, body, environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"),
                         explain=wants_explanation(), max_rows=max_rows)
-        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+        response = Response(answer.body, status=answer.status, content_type=answer.content_type)
+        if capture is not None and answer.status == 200:
+            inference_id = environ.get(_INFERENCE_ID_KEY) or str(uuid.uuid4())
+            capture.capture(body, environ.get("CONTENT_TYPE"), answer.body, answer.content_type,
+                            inference_id)
+            response.headers[INFERENCE_ID] = inference_id
+        return response
 
     app.add_url_rule("/invocations", "invocations", invocations, methods=["POST"])
     app.add_url_rule("/endpoints/<name>/invocations", "endpoint_invocations", invocations,
@@ -132,12 +145,16 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def serve_model(args: argparse.Namespace) -> int:
-    """Run ``automl serve-model``: load the bundle once (exit 2 if invalid), then gunicorn."""
+def serve_model(args: argparse.Namespace, capture: Any = None) -> int:
+    """Run ``automl serve-model``: load the bundle once (exit 2 if invalid), then gunicorn;
+    ``capture`` as in :func:`create_model_app` (closed when a worker exits)."""
     if not Path(args.bundle).exists():
         raise NotFound(f"no such file or directory: {args.bundle}")
-    app = create_model_app(args.bundle, max_body_bytes=args.max_body_bytes or MAX_BODY_BYTES)
+    app = create_model_app(args.bundle, max_body_bytes=args.max_body_bytes or MAX_BODY_BYTES,
+                           capture=capture)
     options = gunicorn_options(args)
+    if capture is not None:
+        options["worker_exit"] = lambda server, worker: capture.close()
     bundle = app.extensions["automl_bundle"]
     print(f"serving {bundle.task} model {bundle.metadata.get('candidate_id', '')} from "
           f"{args.bundle} on http://{options['bind']}", flush=True)

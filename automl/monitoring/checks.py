@@ -1,0 +1,256 @@
+"""A monitoring run's checks of one window against the baseline.
+
+Data quality (Model Monitor's check types): ``missing_column_check``, ``extra_column_check``,
+``data_type_check`` (more than ``datatype_check_threshold`` of a column's values cannot be read
+as its type), ``completeness_check``, ``categorical_values_check`` (unseen levels beyond
+``domain_content_threshold``) and ours, ``data_range_check`` (numbers outside the training
+range). Drift: ``baseline_drift_check`` per column (PSI on the baseline's bins for numbers,
+Jensen-Shannon distance for categories), ``prediction_drift_check`` for the predictions and
+``feature_attribution_drift_check`` (nDCG of the importance ranking). Thresholds:
+:class:`automl.monitoring.settings.Thresholds`.
+
+:func:`check_window` returns the violations (``constraint_violations.json``'s layout) and a
+report: per-column scores and a dataset-level verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2
+
+from automl.data.schema import InputSchema, _blank
+from automl.monitoring.baseline import (
+    DRIFT_ROLES,
+    Baseline,
+    baseline_bins,
+    baseline_levels,
+    level_values,
+    prediction_values,
+)
+from automl.monitoring.drift import bin_counts, js_distance, level_counts, ndcg, psi
+from automl.monitoring.settings import Thresholds
+
+
+@dataclass
+class CheckResult:
+    """Violations in Model Monitor's layout and the run's report."""
+
+    violations: list[dict]
+    report: dict
+
+    def violations_doc(self) -> dict:
+        """``constraint_violations.json``."""
+        return {"violations": self.violations}
+
+
+def violation(feature: str, check: str, description: str) -> dict:
+    return {"feature_name": feature, "constraint_check_type": check, "description": description}
+
+
+def check_window(frame: pd.DataFrame, baseline: Baseline, schema: dict,
+                 predictions: np.ndarray | None = None,
+                 importance: dict[str, float] | None = None,
+                 thresholds: Thresholds | None = None, input_columns: list[str] | None = None,
+                 ) -> CheckResult:
+    """Check the raw rows ``frame`` (as the endpoint received them) against ``baseline``.
+
+    ``predictions`` are the model's outputs on those rows (probabilities or values);
+    ``importance`` the window's global importance; ``input_columns`` every column the
+    training data had (not reported as extra).
+    """
+    limits = thresholds or Thresholds.from_constraints(baseline.constraints)
+    full = InputSchema.from_dict(schema)
+    present = [c for c in full.columns if c.name in frame.columns]
+    violations = _column_presence(frame, full, schema, input_columns)
+    clean = InputSchema(tuple(present), full.target, {}).coerce(frame, strict=False)
+    columns = {}
+    for col in present:
+        scores, found = _check_column(frame[col.name], clean[col.name], col.role,
+                                      baseline, limits)
+        columns[col.name] = scores
+        violations += found
+    report = {"dataset": {"item_count": int(len(frame))}, "columns": columns,
+              "thresholds": asdict(limits)}
+    if predictions is not None and baseline.predictions is not None:
+        report["prediction"], found = _check_predictions(predictions, baseline, limits)
+        violations += found
+    if importance is not None and baseline.importance is not None:
+        report["attribution"], found = _check_attribution(importance, baseline, limits)
+        violations += found
+    report["dataset"].update(_verdict(columns, violations, limits))
+    return CheckResult(violations, report)
+
+
+def _column_presence(frame, full: InputSchema, schema: dict, inputs) -> list[dict]:
+    known = set(full.names) | set(inputs or ()) | {full.target} | set(schema.get("dropped", {}))
+    found = [violation(n, "missing_column_check",
+                       f"column '{n}' is missing from the data; the model reads it")
+             for n in full.names if n not in frame.columns]
+    found += [violation(str(n), "extra_column_check",
+                        f"column '{n}' was not in the training data")
+              for n in frame.columns if n not in known]
+    return found
+
+
+def _check_column(raw: pd.Series, clean: pd.Series, role: str, baseline: Baseline,
+                  limits: Thresholds) -> tuple[dict, list[dict]]:
+    name = str(raw.name)
+    feature, constraint = baseline.feature(name), baseline.constraint(name)
+    n = len(clean)
+    scores = {"role": role, "completeness": float(clean.notna().mean()) if n else None}
+    found = []
+    if feature is None:
+        return scores, found
+    found += _type_check(name, raw, clean, role, limits, scores)
+    found += _completeness_check(name, constraint, scores, limits)
+    if role == "numeric":
+        found += _range_check(name, clean, feature, limits, scores)
+    elif role in DRIFT_ROLES:
+        found += _domain_check(name, level_values(clean, role), constraint, limits, scores)
+    if role in DRIFT_ROLES:
+        found += _drift(name, clean, role, feature, limits, scores, "baseline_drift_check")
+    return scores, found
+
+
+def _type_check(name, raw, clean, role, limits, scores) -> list[dict]:
+    if role not in ("numeric", "boolean") or raw.dtype != object:
+        scores["type_mismatch_share"] = 0.0
+        return []
+    given = ~_blank(raw)
+    bad = int((given & clean.isna()).sum())
+    share = bad / max(int(given.sum()), 1)
+    scores["type_mismatch_share"] = share
+    return _over(share, limits.datatype_check_threshold, name, "data_type_check",
+                 f"{share:.1%} of the values of '{name}' are not {_kind(role)} "
+                 f"(threshold {limits.datatype_check_threshold:.0%})")
+
+
+def _over(share: float, limit: float, name: str, check: str, description: str) -> list[dict]:
+    """One violation when ``share`` passes ``limit``."""
+    return [] if share <= limit else [violation(name, check, description)]
+
+
+def _kind(role: str) -> str:
+    return "numbers" if role == "numeric" else "true/false"
+
+
+def _completeness_check(name, constraint, scores, limits) -> list[dict]:
+    expected = (constraint or {}).get("completeness")
+    actual = scores["completeness"]
+    if expected is None or actual is None or actual >= expected - limits.completeness_tolerance:
+        return []
+    return [violation(name, "completeness_check",
+                      f"'{name}' is {actual:.1%} complete; the training data was "
+                      f"{expected:.1%} complete")]
+
+
+def _range_check(name, clean, feature, limits, scores) -> list[dict]:
+    stats = feature["numerical_statistics"]
+    values = clean.to_numpy(dtype=float)
+    values = values[~np.isnan(values)]
+    if "min" not in stats or not len(values):
+        scores["out_of_range_share"] = 0.0
+        return []
+    outside = int(np.count_nonzero((values < stats["min"]) | (values > stats["max"])))
+    share = outside / len(values)
+    scores["out_of_range_share"] = share
+    return _over(share, limits.range_tolerance, name, "data_range_check",
+                 f"{share:.1%} of '{name}' is outside the training range "
+                 f"[{stats['min']:.6g}, {stats['max']:.6g}]")
+
+
+def _domain_check(name, levels, constraint, limits, scores) -> list[dict]:
+    domain = ((constraint or {}).get("string_constraints") or {}).get("domains")
+    present = levels.dropna()
+    if domain is None or not len(present):
+        return []
+    unseen = ~present.astype(str).isin(domain)
+    share = float(unseen.mean())
+    scores["unseen_share"] = share
+    examples = ", ".join(repr(v) for v in present[unseen].astype(str).unique()[:5])
+    return _over(share, limits.domain_content_threshold, name, "categorical_values_check",
+                 f"{share:.1%} of '{name}' are values not seen in training ({examples})")
+
+
+def _drift(name, values: pd.Series, role, feature, limits, scores, check: str) -> list[dict]:
+    """Drift score of one column (or the predictions) against the baseline; a violation when
+    it passes the threshold, raised on small windows to the no-drift score's percentile."""
+    if role == "numeric":
+        bins = baseline_bins(feature)
+        if bins is None:
+            return []
+        expected, actual = bins[1], bin_counts(values.to_numpy(dtype=float), bins[0])
+        method, score_fn, base = "psi", psi, limits.psi
+    else:
+        levels = baseline_levels(feature, limits.min_level_share)
+        if levels is None:
+            return []
+        expected = levels[1]
+        actual = level_counts(level_values(values, role).astype(object).to_numpy(), levels[0])
+        method, score_fn, base = "jensen_shannon", js_distance, limits.js_distance
+    n = actual.sum()
+    if n < limits.min_rows:
+        scores.update(drift_method=method, drift_score=None, drifted=False)
+        return []
+    score = score_fn(expected, actual)
+    threshold = max(base, _chance_level(method, len(expected), n, expected.sum(),
+                                        limits.confidence))
+    drifted = bool(score > threshold)
+    scores.update(drift_method=method, drift_score=score, drift_threshold=threshold,
+                  drifted=drifted)
+    if not drifted:
+        return []
+    label = "PSI" if method == "psi" else "Jensen-Shannon distance"
+    return [violation(name, check, f"{label} of '{name}' against the training data is "
+                                   f"{score:.3f}, above {threshold:.3f}")]
+
+
+def _chance_level(method: str, bins: int, n_window: float, n_base: float,
+                  confidence: float) -> float:
+    """The ``confidence`` percentile of the score between two samples of one distribution:
+    PSI x n and 8 ln2 JS^2 x n are about chi-square with bins - 1 degrees of freedom, n the
+    two sample sizes' harmonic combination."""
+    if bins < 2:
+        return 0.0
+    n = 1.0 / (1.0 / n_window + 1.0 / max(n_base, 1.0))
+    q = chi2.ppf(confidence, bins - 1) / n
+    return float(q if method == "psi" else np.sqrt(q / (8 * np.log(2))))
+
+
+def _check_predictions(predictions, baseline: Baseline, limits) -> tuple[dict, list[dict]]:
+    doc = baseline.predictions
+    values, role = prediction_values(predictions, doc["task"], doc.get("classes"))
+    values.name = "prediction"
+    scores = {"role": role}
+    found = _drift("prediction", values, role, doc["features"][0], limits, scores,
+                   "prediction_drift_check")
+    return scores, found
+
+
+def _check_attribution(importance, baseline: Baseline, limits) -> tuple[dict, list[dict]]:
+    score = ndcg(baseline.importance["importance"], importance)
+    drifted = bool(score < limits.ndcg)
+    scores = {"ndcg": score, "threshold": limits.ndcg, "drifted": drifted}
+    if not drifted:
+        return scores, []
+    return scores, [violation("attribution", "feature_attribution_drift_check",
+                              f"nDCG of the window's feature importance against the "
+                              f"training importance is {score:.3f}, below {limits.ndcg}")]
+
+
+def _verdict(columns: dict, violations: list[dict], limits: Thresholds) -> dict:
+    scored = [c for c in columns.values() if c.get("drift_score") is not None]
+    drifted = sorted((n for n, c in columns.items() if c.get("drifted")),
+                     key=lambda n: -columns[n]["drift_score"])
+    share = len(drifted) / len(scored) if scored else 0.0
+    if scored and share >= limits.dataset_drift_share:
+        verdict = "dataset_drift"
+    elif violations:
+        verdict = "violations"
+    else:
+        verdict = "ok"
+    return {"verdict": verdict, "violations": len(violations), "drifted_columns": drifted,
+            "drifted_share": share, "columns_scored": len(scored)}
