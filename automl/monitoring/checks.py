@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from automl.data.schema import InputSchema, _blank
+from automl.data.schema import ColumnSchema, InputSchema, _blank
 from automl.monitoring.baseline import (
     DRIFT_ROLES,
     Baseline,
@@ -63,15 +63,13 @@ def check_window(frame: pd.DataFrame, baseline: Baseline, schema: dict,
     """
     limits = thresholds or Thresholds.from_constraints(baseline.constraints)
     full = InputSchema.from_dict(schema)
-    present = [c for c in full.columns if c.name in frame.columns]
     violations = _column_presence(frame, full, schema, input_columns)
-    clean = InputSchema(tuple(present), full.target, {}).coerce(frame, strict=False)
     columns = {}
-    for col in present:
-        scores, found = _check_column(frame[col.name], clean[col.name], col.role,
-                                      baseline, limits)
-        columns[col.name] = scores
-        violations += found
+    for col in full.columns:
+        if col.name in frame.columns and baseline.feature(col.name) is not None:
+            summary = summarise(frame[col.name], col.role, _coercer(col, full.target))
+            columns[col.name], found = _check_column(col.name, summary, baseline, limits)
+            violations += found
     report = {"dataset": {"item_count": int(len(frame))}, "columns": columns,
               "thresholds": asdict(limits)}
     if predictions is not None and baseline.predictions is not None:
@@ -95,36 +93,71 @@ def _column_presence(frame, full: InputSchema, schema: dict, inputs) -> list[dic
     return found
 
 
-def _check_column(raw: pd.Series, clean: pd.Series, role: str, baseline: Baseline,
-                  limits: Thresholds) -> tuple[dict, list[dict]]:
-    name = str(raw.name)
-    feature, constraint = baseline.feature(name), baseline.constraint(name)
-    n = len(clean)
-    scores = {"role": role, "completeness": float(clean.notna().mean()) if n else None}
-    found = []
-    if feature is None:
-        return scores, found
-    found += _type_check(name, raw, clean, role, limits, scores)
-    found += _completeness_check(name, constraint, scores, limits)
+@dataclass
+class ColumnSummary:
+    """One window column read once: its present numbers (numeric) or its counts by level
+    (other roles), how many values were missing, and how many given values could not be
+    read as the column's type."""
+
+    role: str
+    rows: int
+    missing: int
+    given: int
+    mismatched: int
+    numbers: np.ndarray | None = None
+    levels: pd.Series | None = None
+
+
+def _coercer(col: ColumnSchema, target: str):
+    schema = InputSchema((col,), target, {})
+    return lambda values: schema.coerce(values.to_frame(col.name), strict=False)[col.name]
+
+
+def summarise(raw: pd.Series, role: str, coerce=None) -> ColumnSummary:
+    """A :class:`ColumnSummary` of raw values, read with ``coerce`` (the schema's rules for
+    the column; None: the values are clean already). Levels are coerced once per distinct
+    value, not per row."""
+    coerce = coerce or (lambda values: values)
     if role == "numeric":
-        found += _range_check(name, clean, feature, limits, scores)
-    elif role in DRIFT_ROLES:
-        found += _domain_check(name, level_values(clean, role), constraint, limits, scores)
-    if role in DRIFT_ROLES:
-        found += _drift(name, clean, role, feature, limits, scores, "baseline_drift_check")
+        numbers = coerce(raw).to_numpy(dtype=float)
+        numbers = numbers[~np.isnan(numbers)]
+        given = int((~_blank(raw)).sum()) if raw.dtype == object else len(numbers)
+        return ColumnSummary(role, len(raw), len(raw) - len(numbers), given,
+                             given - len(numbers), numbers=numbers)
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    clean = level_values(coerce(distinct), role)
+    readable, given = clean.notna().to_numpy(), (~_blank(distinct)).to_numpy()
+    levels = pd.Series(counts[readable], index=clean[readable].astype(str).to_numpy())
+    return ColumnSummary(role, len(raw), len(raw) - int(counts[readable].sum()),
+                         int(counts[given].sum()), int(counts[given & ~readable].sum()),
+                         levels=levels.groupby(level=0).sum())
+
+
+def _check_column(name: str, column: ColumnSummary, baseline: Baseline,
+                  limits: Thresholds) -> tuple[dict, list[dict]]:
+    feature, constraint = baseline.feature(name), baseline.constraint(name)
+    completeness = 1 - column.missing / column.rows if column.rows else None
+    scores = {"role": column.role, "completeness": completeness}
+    found = _type_check(name, column, limits, scores)
+    found += _completeness_check(name, constraint, scores, limits)
+    if column.role == "numeric":
+        found += _range_check(name, column.numbers, feature, limits, scores)
+    elif column.role in DRIFT_ROLES:
+        found += _domain_check(name, column.levels, constraint, limits, scores)
+    if column.role in DRIFT_ROLES:
+        found += _drift(name, column, feature, limits, scores, "baseline_drift_check")
     return scores, found
 
 
-def _type_check(name, raw, clean, role, limits, scores) -> list[dict]:
-    if role not in ("numeric", "boolean") or raw.dtype != object:
-        scores["type_mismatch_share"] = 0.0
-        return []
-    given = ~_blank(raw)
-    bad = int((given & clean.isna()).sum())
-    share = bad / max(int(given.sum()), 1)
+def _type_check(name, column: ColumnSummary, limits, scores) -> list[dict]:
+    share = column.mismatched / column.given if column.given else 0.0
     scores["type_mismatch_share"] = share
+    if column.role not in ("numeric", "boolean"):
+        return []
     return _over(share, limits.datatype_check_threshold, name, "data_type_check",
-                 f"{share:.1%} of the values of '{name}' are not {_kind(role)} "
+                 f"{share:.1%} of the values of '{name}' are not {_kind(column.role)} "
                  f"(threshold {limits.datatype_check_threshold:.0%})")
 
 
@@ -147,10 +180,8 @@ def _completeness_check(name, constraint, scores, limits) -> list[dict]:
                       f"{expected:.1%} complete")]
 
 
-def _range_check(name, clean, feature, limits, scores) -> list[dict]:
+def _range_check(name, values: np.ndarray, feature, limits, scores) -> list[dict]:
     stats = feature["numerical_statistics"]
-    values = clean.to_numpy(dtype=float)
-    values = values[~np.isnan(values)]
     if "min" not in stats or not len(values):
         scores["out_of_range_share"] = 0.0
         return []
@@ -162,34 +193,33 @@ def _range_check(name, clean, feature, limits, scores) -> list[dict]:
                  f"[{stats['min']:.6g}, {stats['max']:.6g}]")
 
 
-def _domain_check(name, levels, constraint, limits, scores) -> list[dict]:
+def _domain_check(name, levels: pd.Series, constraint, limits, scores) -> list[dict]:
     domain = ((constraint or {}).get("string_constraints") or {}).get("domains")
-    present = levels.dropna()
-    if domain is None or not len(present):
+    total = levels.sum()
+    if domain is None or not total:
         return []
-    unseen = ~present.astype(str).isin(domain)
-    share = float(unseen.mean())
+    unseen = levels[~levels.index.isin(domain)]
+    share = float(unseen.sum() / total)
     scores["unseen_share"] = share
-    examples = ", ".join(repr(v) for v in present[unseen].astype(str).unique()[:5])
+    examples = ", ".join(repr(v) for v in unseen.sort_values(ascending=False).index[:5])
     return _over(share, limits.domain_content_threshold, name, "categorical_values_check",
                  f"{share:.1%} of '{name}' are values not seen in training ({examples})")
 
 
-def _drift(name, values: pd.Series, role, feature, limits, scores, check: str) -> list[dict]:
+def _drift(name, column: ColumnSummary, feature, limits, scores, check: str) -> list[dict]:
     """Drift score of one column (or the predictions) against the baseline; a violation when
     it passes the threshold, raised on small windows to the no-drift score's percentile."""
-    if role == "numeric":
+    if column.role == "numeric":
         bins = baseline_bins(feature)
         if bins is None:
             return []
-        expected, actual = bins[1], bin_counts(values.to_numpy(dtype=float), bins[0])
+        expected, actual = bins[1], bin_counts(column.numbers, bins[0])
         method, score_fn, base = "psi", psi, limits.psi
     else:
         levels = baseline_levels(feature, limits.min_level_share)
         if levels is None:
             return []
-        expected = levels[1]
-        actual = level_counts(level_values(values, role).astype(object).to_numpy(), levels[0])
+        expected, actual = levels[1], level_counts(column.levels, levels[0])
         method, score_fn, base = "jensen_shannon", js_distance, limits.js_distance
     n = actual.sum()
     if n < limits.min_rows:
@@ -223,9 +253,8 @@ def _chance_level(method: str, bins: int, n_window: float, n_base: float,
 def _check_predictions(predictions, baseline: Baseline, limits) -> tuple[dict, list[dict]]:
     doc = baseline.predictions
     values, role = prediction_values(predictions, doc["task"], doc.get("classes"))
-    values.name = "prediction"
     scores = {"role": role}
-    found = _drift("prediction", values, role, doc["features"][0], limits, scores,
+    found = _drift("prediction", summarise(values, role), doc["features"][0], limits, scores,
                    "prediction_drift_check")
     return scores, found
 

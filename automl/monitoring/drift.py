@@ -26,12 +26,10 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=len(edges) - 1).astype(float)
 
 
-def level_counts(values, levels: list[str]) -> np.ndarray:
-    """Counts of ``levels`` among the non-missing ``values``, then one count for all others."""
-    codes = pd.Categorical(values, categories=levels).codes
-    present = ~pd.isna(values)
-    codes = np.where(codes < 0, len(levels), codes)[np.asarray(present)]
-    return np.bincount(codes, minlength=len(levels) + 1).astype(float)
+def level_counts(counts: pd.Series, levels: list[str]) -> np.ndarray:
+    """``counts`` (by level) of ``levels``, then one count for every other level."""
+    kept = counts.reindex(levels, fill_value=0).to_numpy(dtype=float)
+    return np.append(kept, float(counts.sum()) - kept.sum())
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:

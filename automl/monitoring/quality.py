@@ -151,7 +151,7 @@ def encode_labels(labels: pd.Series, task: str, classes: list | None) -> np.ndar
                                  f"{_shown(labels[values.isna()].unique())}")
         return values.to_numpy(dtype=float)
     names = [_label_text(c) for c in classes]
-    codes = pd.Categorical(labels.map(_label_text), categories=names).codes
+    codes = pd.Index(names, dtype=object).get_indexer(labels.map(_label_text))
     if (codes < 0).any():
         outside = labels[codes < 0].unique()
         raise InvalidRequest(

@@ -27,6 +27,8 @@ import pandas as pd
 from automl.data.intake import NA_VALUES
 from automl.monitoring.capture import capture_files
 
+CHUNK_BYTES = 16 * 1024 * 1024
+
 
 @dataclass
 class ReadStats:
@@ -158,23 +160,25 @@ class _Decoder:
         self.blocks.append((*block, ids, str(meta.get("inferenceTime", "")), preds))
 
     def _csv_part(self, text: str) -> tuple[tuple, str, int]:
-        body = text.strip("\r\n")
-        first, _, rest = body.partition("\n")
-        fields = [f.strip() for f in next(csv.reader([first]), [])]
+        """The column order, the data lines (ending with a newline) and their count of one
+        CSV payload; copies the text only when it needs cleaning (large payloads are the
+        common case)."""
+        if "\r" in text or "\n\n" in text or text[:1] == "\n":
+            text = "".join(line + "\n" for line in text.splitlines() if line.strip())
+        elif text and not text.endswith("\n"):
+            text += "\n"
+        first_end = text.find("\n")
+        fields = [f.strip() for f in next(csv.reader([text[:first_end]]), [])]
         if fields and sum(f in self.columns for f in fields) * 2 >= len(self.columns):
-            order, body = tuple(fields), rest
+            order, text = tuple(fields), text[first_end + 1:]
         else:
             order = next((tuple(o) for o in self.orders if len(o) == len(fields)), None)
             if order is None:
                 raise ValueError(f"a CSV row of {len(fields)} fields; the model reads "
                                  f"{len(self.columns)}")
-        if "\n\n" in body or "\r" in body:
-            body = "\n".join(line for line in body.splitlines() if line.strip())
-        if '"' in body:
-            n = sum(1 for _ in csv.reader(io.StringIO(body)))
-        else:
-            n = body.count("\n") + 1 if body.strip() else 0
-        return order, body, n
+        quoted = '"' in text  # a quoted field may hold a newline: count rows properly
+        n = sum(1 for _ in csv.reader(io.StringIO(text))) if quoted else text.count("\n")
+        return order, text, n
 
     def _json_frame(self, text: str) -> pd.DataFrame:
         try:
@@ -204,20 +208,28 @@ class _Decoder:
 
     def window(self, stats: ReadStats) -> Window:
         parsed = {order: _read_csv(order, parts) for order, parts in self.csv.items()}
+        ids = _cat([block[3] for block in self.blocks])
+        times = _cat([np.repeat(block[4], block[2]) for block in self.blocks])
+        preds = [block[5] for block in self.blocks]
+        matrix = np.concatenate(preds) if preds and all(p is not None for p in preds) else None
+        return Window(self._frame(parsed), ids, times, matrix, stats)
+
+    def _frame(self, parsed: dict[tuple, pd.DataFrame]) -> pd.DataFrame:
+        """The rows in capture order: the parsed CSV itself when every request was CSV in one
+        column order (the usual case, no copy), else the blocks put back in order."""
+        if len(parsed) == 1 and all(block[0] == "csv" for block in self.blocks):
+            return next(iter(parsed.values()))
         offsets = dict.fromkeys(parsed, 0)
-        frames, ids, times, preds = [], [], [], []
-        for kind, key, n, row_ids, when, pred in self.blocks:
+        frames = []
+        for kind, key, n, *_ in self.blocks:
             if kind == "csv":
                 frames.append(parsed[key].iloc[offsets[key]:offsets[key] + n])
                 offsets[key] += n
             else:
                 frames.append(key)
-            ids.append(row_ids)
-            times.append(np.repeat(when, n))
-            preds.append(pred)
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=self.columns)
-        matrix = np.concatenate(preds) if preds and all(p is not None for p in preds) else None
-        return Window(frame, _cat(ids), _cat(times), matrix, stats)
+        if not frames:
+            return pd.DataFrame(columns=self.columns)
+        return pd.concat(frames, ignore_index=True)
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
@@ -225,11 +237,24 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def _read_csv(order: tuple, parts: list[str]) -> pd.DataFrame:
-    text = "\n".join(p for p in parts if p.strip())
-    if not text:
+    """Parse CSV payloads (each ending with a newline) in chunks of about ``CHUNK_BYTES``,
+    consuming ``parts`` as it goes, so that peak memory stays near the frame's own size."""
+    frames = []
+    parts.reverse()
+    while parts:
+        chunk, size = [], 0
+        while parts and size < CHUNK_BYTES:
+            chunk.append(parts.pop().encode("utf-8"))
+            size += len(chunk[-1])
+        data = b"".join(chunk)
+        del chunk
+        if data:
+            frames.append(pd.read_csv(io.BytesIO(data), header=None, names=list(order),
+                                      na_values=NA_VALUES, keep_default_na=False,
+                                      skipinitialspace=True, low_memory=False))
+    if not frames:
         return pd.DataFrame(columns=list(order))
-    return pd.read_csv(io.StringIO(text), header=None, names=list(order), na_values=NA_VALUES,
-                       keep_default_na=False, skipinitialspace=True, low_memory=False)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _row_ids(inference_id: str, n: int) -> np.ndarray:

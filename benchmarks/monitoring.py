@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Monitoring benchmark: false alarms, power, CBPE accuracy and scale of automl.monitoring.
+
+    python benchmarks/monitoring.py --datasets adult,bank_marketing,california_housing
+    python benchmarks/monitoring.py --scale-only
+
+Per dataset: a short job (``--max-candidates``, default 3) on the fixed 75/25 split of
+benchmarks/accuracy.py; its baseline (``<output>/monitoring``); then the 25 % test split in
+windows of ``--window`` rows (default 1,000; the whole split when smaller):
+- false alarms: the share of (monitored column, window) pairs flagged as drifted, unshifted;
+- power: 10 % of the monitored columns (at least one, chosen at random per window) shifted
+  (numeric: +0.5 standard deviation of the training column; categorical and boolean: 20
+  points of frequency moved from the most frequent level to the next), the share of shifted
+  (column, window) pairs flagged on the window, and on its first 100/250/500 rows (how many
+  requests it took);
+- CBPE: expected accuracy and AUC from the model's probabilities vs the realised values on
+  the whole test split (classification).
+Scale: a monitoring run over 1,000,000 rows x 20 columns (15 numeric, 5 categorical) on a
+frame, and read back from a capture directory (1,000 requests of 1,000 CSV rows, written
+beforehand by another process), each in a fresh process: wall seconds and peak RSS (which
+includes the 100,000-row baseline and, for the frame run, the frame itself). Prints a table and appends JSON lines to
+benchmarks/results/monitoring.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run_one import data_dir, load_split, read_manifest  # noqa: E402
+
+import automl  # noqa: E402
+from automl.monitoring.baseline import DRIFT_ROLES, Baseline, build_baseline  # noqa: E402
+from automl.monitoring.checks import check_window  # noqa: E402
+from automl.monitoring.quality import encode_labels, estimate_quality, measure_quality  # noqa: E402
+
+PREFIXES = (100, 250, 500)
+
+
+def shift(window: pd.DataFrame, column: str, role: str, sd: float, rng) -> pd.DataFrame:
+    """The window with ``column`` shifted as the module doc says."""
+    out = window.copy()
+    if role == "numeric":
+        out[column] = pd.to_numeric(out[column], errors="coerce") + 0.5 * sd
+        return out
+    values = out[column].astype(object)
+    present = values.dropna().astype(str)
+    counts = present.value_counts()
+    if len(counts) < 2:
+        return out
+    top, other = counts.index[0], counts.index[1]
+    rows = present.index[present == top]
+    moved = rng.choice(rows, min(len(rows), int(0.2 * len(out))), replace=False)
+    out[column] = values.astype(str).where(values.notna())
+    out.loc[moved, column] = window.loc[window[column].astype(str) == other, column].iloc[0]
+    return out
+
+
+def windows(test: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    n = max(1, len(test) // size)
+    return [test.iloc[i * size:(i + 1) * size] for i in range(n)] if len(test) >= size else [test]
+
+
+def drifted(frame, baseline, schema) -> set[str]:
+    return set(check_window(frame, baseline, schema).report["dataset"]["drifted_columns"])
+
+
+def dataset_run(name: str, meta: dict, args) -> dict:
+    train, test = load_split(data_dir(), name, meta["target"], meta["task"])
+    out = Path(tempfile.mkdtemp(prefix=f"monitor-{name}-"))
+    t0 = time.time()
+    result = automl.fit(train, meta["target"], time_budget=None, max_candidates=args.max_candidates,
+                        seed=0, output=out)
+    fit_s = time.time() - t0
+    bundle, baseline = result.model, Baseline.load(out / "monitoring")
+    schema = bundle.schema.to_dict()
+    monitored = {c["name"]: c["role"] for c in schema["columns"] if c["role"] in DRIFT_ROLES}
+    sds = {n: result.job.baseline.feature(n)["numerical_statistics"].get("std_dev", 0.0)
+           for n, r in monitored.items() if r == "numeric"}
+    features = test.drop(columns=[meta["target"]])
+    parts = windows(features, args.window)
+    false = sum(len(drifted(w, baseline, schema)) for w in parts)
+    power = _power(parts, monitored, sds, baseline, schema)
+    line = {"dataset": name, "task": meta["task"], "fit_s": round(fit_s, 1),
+            "test_rows": len(test), "windows": len(parts), "window_rows": len(parts[0]),
+            "monitored_columns": len(monitored),
+            "false_alarm_share": false / (len(parts) * len(monitored)), **power}
+    line.update(_cbpe(bundle, test, meta))
+    return line
+
+
+def _power(parts, monitored, sds, baseline, schema) -> dict:
+    rng = np.random.default_rng(0)
+    names = sorted(monitored)
+    k = max(1, round(0.1 * len(names)))
+    hits, trials, first = 0, 0, {n: 0 for n in PREFIXES}
+    for window in parts:
+        for column in rng.choice(names, k, replace=False):
+            shifted = shift(window, column, monitored[column], sds.get(column, 0.0), rng)
+            trials += 1
+            hits += column in drifted(shifted, baseline, schema)
+            for n in PREFIXES:
+                first[n] += column in drifted(shifted.iloc[:n], baseline, schema)
+    return {"shifted_pairs": trials, "power": hits / trials,
+            **{f"power_at_{n}": first[n] / trials for n in PREFIXES}}
+
+
+def _cbpe(bundle, test: pd.DataFrame, meta: dict) -> dict:
+    if bundle.task == "regression":
+        return {}
+    matrix = bundle.matrix(bundle.schema.coerce(test, strict=False))
+    y = encode_labels(test[meta["target"]].astype(str), bundle.task, bundle.classes)
+    real = measure_quality(y, matrix, bundle.task, "accuracy")["metrics"]
+    est = estimate_quality(matrix, bundle.task, "accuracy")["metrics"]
+    return {"accuracy": real["accuracy"], "estimated_accuracy": est["accuracy"],
+            "auc": real.get("auc"), "estimated_auc": est["auc"]}
+
+
+# ---------------------------------------------------------------- scale, in a fresh process
+
+def synthetic(n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    rng = np.random.default_rng(seed)
+    columns = {f"x{i}": rng.normal(i, 1 + i % 3, n) for i in range(15)}
+    levels = np.array([f"level{j}" for j in range(12)], dtype=object)
+    columns.update({f"c{i}": levels[rng.integers(0, 12, n)] for i in range(5)})
+    schema = {"target": "y", "dropped": {}, "columns": [
+        {"name": c, "role": "numeric" if c.startswith("x") else "categorical",
+         "numeric_codes": False} for c in columns]}
+    return pd.DataFrame(columns), schema
+
+
+def scale_child(mode: str, rows: int, directory: str) -> dict:
+    """``write``: capture ``rows`` synthetic rows as 1,000-row CSV requests under
+    ``directory``; ``frame`` / ``capture``: one monitoring run on the rows as a frame, or
+    read back from ``directory``."""
+    from automl.data.schema import InputSchema
+    from automl.monitoring.capture import CaptureWriter
+    from automl.monitoring.reader import read_window
+
+    train, schema = synthetic(100_000, 0)
+    if mode == "write":
+        frame, _ = synthetic(rows, 1)
+        writer = CaptureWriter(directory, "scale", queue_size=100_000)
+        for start in range(0, rows, 1000):
+            body = frame.iloc[start:start + 1000].to_csv(index=False, header=False)
+            writer.capture(body, "text/csv", "", "text/csv")
+        writer.close(timeout=600)
+        return writer.stats()
+    baseline = build_baseline(InputSchema.from_dict(schema).coerce(train, strict=False), schema)
+    del train
+    frame = synthetic(rows, 1)[0] if mode == "frame" else None
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    if mode == "capture":
+        frame = read_window(directory, [c["name"] for c in schema["columns"]]).frame
+    read_s = time.perf_counter() - t0
+    result = check_window(frame, baseline, schema)
+    total_s = time.perf_counter() - t0
+    return {"mode": mode, "rows": len(frame), "columns": len(schema["columns"]),
+            "read_s": round(read_s, 2), "total_s": round(total_s, 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "rss_before_run_mib": round(rss_before / 1024),
+            "violations": len(result.violations)}
+
+
+def _child(mode: str, rows: int, directory: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--scale-child", mode, "--rows", str(rows),
+                           "--capture-dir", directory], capture_output=True, text=True,
+                          timeout=3600)
+    if done.returncode != 0:
+        return {"mode": mode, "error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scale(rows: int) -> list[dict]:
+    """The scale runs, each in a fresh process (peak RSS is the run's own)."""
+    with tempfile.TemporaryDirectory() as directory:
+        _child("write", rows, directory)
+        return [_child("frame", rows, directory), _child("capture", rows, directory)]
+
+
+# ---------------------------------------------------------------- report
+
+def fmt(value, digits=3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_table(lines: list[dict], scaled: list[dict]) -> None:
+    head = ("dataset", "windows x rows", "false alarms", "power@1000", "@500", "@250", "@100",
+            "accuracy est/real", "auc est/real")
+    print(" | ".join(head))
+    for d in lines:
+        print(" | ".join([
+            d["dataset"], f"{d['windows']} x {d['window_rows']}", fmt(d["false_alarm_share"]),
+            fmt(d["power"]), fmt(d["power_at_500"]), fmt(d["power_at_250"]),
+            fmt(d["power_at_100"]),
+            f"{fmt(d.get('estimated_accuracy'))} / {fmt(d.get('accuracy'))}",
+            f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}"]))
+    for s in scaled:
+        print(f"scale ({s['mode']}): {s.get('rows')} rows x {s.get('columns')} columns: "
+              f"{s.get('total_s')} s (reading {s.get('read_s')} s), peak RSS "
+              f"{s.get('peak_rss_mib')} MiB {s.get('error', '')}")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", default="adult,bank_marketing,california_housing")
+    parser.add_argument("--max-candidates", type=int, default=3)
+    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--scale-only", action="store_true")
+    parser.add_argument("--no-scale", action="store_true")
+    parser.add_argument("--scale-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--capture-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--results", default=str(HERE / "results" / "monitoring.jsonl"))
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.scale_child:
+        print(json.dumps(scale_child(args.scale_child, args.rows, args.capture_dir)))
+        return 0
+    manifest = read_manifest(data_dir())
+    lines = [] if args.scale_only else [
+        dataset_run(n, manifest[n], args) for n in args.datasets.split(",")]
+    scaled = [] if args.no_scale else scale(args.rows)
+    print_table(lines, scaled)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with open(args.results, "a") as fh:
+        for line in lines + scaled:
+            fh.write(json.dumps({"at": stamp, **line}, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
