@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -160,7 +159,7 @@ def scale_child(mode: str, rows: int, directory: str) -> dict:
     baseline = build_baseline(InputSchema.from_dict(schema).coerce(train, strict=False), schema)
     del train
     frame = synthetic(rows, 1)[0] if mode == "frame" else None
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_rss_mib()
     t0 = time.perf_counter()
     if mode == "capture":
         frame = read_window(directory, [c["name"] for c in schema["columns"]]).frame
@@ -169,9 +168,16 @@ def scale_child(mode: str, rows: int, directory: str) -> dict:
     total_s = time.perf_counter() - t0
     return {"mode": mode, "rows": len(frame), "columns": len(schema["columns"]),
             "read_s": round(read_s, 2), "total_s": round(total_s, 2),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "rss_before_run_mib": round(rss_before / 1024),
+            "peak_rss_mib": peak_rss_mib(), "peak_rss_before_run_mib": rss_before,
             "violations": len(result.violations)}
+
+
+def peak_rss_mib() -> int:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the
+    parent across exec)."""
+    with open("/proc/self/status") as fh:
+        line = next(line for line in fh if line.startswith("VmHWM:"))
+    return round(int(line.split()[1]) / 1024)
 
 
 def _child(mode: str, rows: int, directory: str) -> dict:

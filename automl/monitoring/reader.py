@@ -140,7 +140,7 @@ class _Decoder:
 
     def __init__(self, columns: list[str], input_columns: list[str]):
         self.columns, self.orders = columns, [columns, input_columns]
-        self.csv: dict[tuple, list[str]] = {}
+        self.csv: dict[tuple, list[tuple[str, int]]] = {}
         self.blocks: list[tuple] = []  # (kind, key or frame, ids, time, predictions)
 
     def add(self, record: dict) -> None:
@@ -152,7 +152,7 @@ class _Decoder:
             block = ("json", frame, len(frame))
         else:
             order, body, n = self._csv_part(text)
-            self.csv.setdefault(order, []).append(body)
+            self.csv.setdefault(order, []).append((body, n))
             block = ("csv", order, n)
         output = data.get("endpointOutput")
         preds = _output_matrix(output, block[2]) if isinstance(output, dict) else None
@@ -169,7 +169,8 @@ class _Decoder:
             text += "\n"
         first_end = text.find("\n")
         fields = [f.strip() for f in next(csv.reader([text[:first_end]]), [])]
-        if fields and sum(f in self.columns for f in fields) * 2 >= len(self.columns):
+        header = len(set(fields)) == len(fields)
+        if fields and header and sum(f in self.columns for f in fields) * 2 >= len(self.columns):
             order, text = tuple(fields), text[first_end + 1:]
         else:
             order = next((tuple(o) for o in self.orders if len(o) == len(fields)), None)
@@ -207,7 +208,7 @@ class _Decoder:
         return dict(zip(order, item, strict=True))
 
     def window(self, stats: ReadStats) -> Window:
-        parsed = {order: _read_csv(order, parts) for order, parts in self.csv.items()}
+        parsed = {order: _read_csv(order, parts, stats) for order, parts in self.csv.items()}
         ids = _cat([block[3] for block in self.blocks])
         times = _cat([np.repeat(block[4], block[2]) for block in self.blocks])
         preds = [block[5] for block in self.blocks]
@@ -236,25 +237,44 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.array([], dtype=object)
 
 
-def _read_csv(order: tuple, parts: list[str]) -> pd.DataFrame:
-    """Parse CSV payloads (each ending with a newline) in chunks of about ``CHUNK_BYTES``,
-    consuming ``parts`` as it goes, so that peak memory stays near the frame's own size."""
+def _read_csv(order: tuple, parts: list[tuple[str, int]], stats: ReadStats) -> pd.DataFrame:
+    """Parse CSV payloads (text ending with a newline, row count) in chunks of about
+    ``CHUNK_BYTES``, consuming ``parts`` as it goes so that peak memory stays near the frame's
+    own size. A chunk that does not parse is parsed payload by payload; a payload that does
+    not parse (rows of the wrong width) becomes missing rows and is counted as malformed."""
     frames = []
     parts.reverse()
     while parts:
         chunk, size = [], 0
         while parts and size < CHUNK_BYTES:
-            chunk.append(parts.pop().encode("utf-8"))
-            size += len(chunk[-1])
-        data = b"".join(chunk)
-        del chunk
-        if data:
-            frames.append(pd.read_csv(io.BytesIO(data), header=None, names=list(order),
-                                      na_values=NA_VALUES, keep_default_na=False,
-                                      skipinitialspace=True, low_memory=False))
+            chunk.append(parts.pop())
+            size += len(chunk[-1][0])
+        frames.append(_parse_chunk(order, chunk, stats))
     if not frames:
         return pd.DataFrame(columns=list(order))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _parse_chunk(order: tuple, chunk: list[tuple[str, int]], stats: ReadStats) -> pd.DataFrame:
+    expected = sum(n for _, n in chunk)
+    try:
+        frame = _parse("".join(text for text, _ in chunk), order)
+        if len(frame) == expected:
+            return frame
+    except ValueError:
+        pass
+    if len(chunk) == 1:
+        stats.skip("a CSV request", "rows of another width than the first; read as missing")
+        return pd.DataFrame(index=range(expected), columns=list(order), dtype=object)
+    return pd.concat([_parse_chunk(order, [part], stats) for part in chunk], ignore_index=True)
+
+
+def _parse(text: str, order: tuple) -> pd.DataFrame:
+    if not text:
+        return pd.DataFrame(columns=list(order))
+    return pd.read_csv(io.BytesIO(text.encode("utf-8")), header=None, names=list(order),
+                       na_values=NA_VALUES, keep_default_na=False, skipinitialspace=True,
+                       low_memory=False)
 
 
 def _row_ids(inference_id: str, n: int) -> np.ndarray:

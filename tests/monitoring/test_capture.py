@@ -188,3 +188,18 @@ def test_forked_worker_writes_its_own_file(tmp_path):
     assert len(capture_files(tmp_path)) == 2
     assert sorted(r["captureData"]["endpointInput"]["data"] for r in _lines(tmp_path)) == \
         ["child", "parent"]
+
+
+def test_a_request_with_ragged_rows_becomes_missing_rows_not_a_crash(tmp_path):
+    writer = CaptureWriter(tmp_path, "ep")
+    writer.capture("1.5,red\n", CSV, "1", CSV, inference_id="good")
+    writer.capture("2.5,blue\n3.5,green,extra,fields\n", CSV, "1", CSV, inference_id="ragged")
+    writer.capture("x,x\n4.5,red\n", CSV, "1", CSV, inference_id="same-name-twice")
+    writer.capture("5.5,black\n", CSV, "1", CSV, inference_id="last")
+    writer.close()
+    window = read_window(tmp_path, ["x", "colour"])
+    assert list(window.inference_ids) == ["good", "ragged:0", "ragged:1", "same-name-twice:0",
+                                          "same-name-twice:1", "last"]
+    frame = window.frame.astype(object).where(window.frame.notna(), None)
+    assert frame["colour"].tolist() == ["red", None, None, "x", "red", "black"]
+    assert window.stats.malformed == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -175,3 +177,17 @@ def test_distances():
     assert np.isnan(psi(np.array([1, 1]), np.array([0, 0])))
     assert ndcg({"a": 3, "b": 2, "c": 1}, {"a": 9, "b": 5, "c": 0}) == pytest.approx(1.0)
     assert ndcg({"a": 3, "b": 2, "c": 1}, {"a": 0, "b": 5, "c": 9}) < 0.9
+
+
+def test_monitoring_stays_in_its_layer():
+    """DESIGN section 2: monitoring imports data, metrics, config and exceptions, never the
+    serving, search or engine layers (nor web), and serving does not import monitoring."""
+    code = ("import sys, automl.monitoring.run, automl.monitoring.capture; "
+            "bad = sorted(m for m in sys.modules if m.startswith(('automl.serving', "
+            "'automl.search', 'automl.engine', 'automl.model', 'web')) ); print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    code = ("import sys, automl.serving.server; "
+            "print(sorted(m for m in sys.modules if m.startswith('automl.monitoring')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
