@@ -18,7 +18,9 @@ windows of ``--window`` rows (default 1,000; the whole split when smaller):
 Scale: a monitoring run over 1,000,000 rows x 20 columns (15 numeric, 5 categorical) on a
 frame, and read back from a capture directory (1,000 requests of 1,000 CSV rows, written
 beforehand by another process), each in a fresh process: wall seconds and peak RSS (which
-includes the 100,000-row baseline and, for the frame run, the frame itself). Prints a table and appends JSON lines to
+includes the 100,000-row baseline and, for the frame run, the frame itself).
+Overhead: single-row CSV invocations of the standalone app in-process, capture off and at
+100 %, alternating: p50/p99 ms. Prints a table and appends JSON lines to
 benchmarks/results/monitoring.jsonl.
 """
 
@@ -196,6 +198,49 @@ def scale(rows: int) -> list[dict]:
         return [_child("frame", rows, directory), _child("capture", rows, directory)]
 
 
+# ---------------------------------------------------------------- capture overhead
+
+def overhead(bundle_dir: str | None, requests: int) -> dict:
+    """Single-row CSV invocations through the standalone app (Flask's test client, no
+    network), capture off and at 100 % in alternating rounds: p50/p99 ms of each."""
+    from automl.monitoring.capture import CaptureWriter
+    from automl.serving.server import create_model_app
+
+    if bundle_dir is None:
+        bundle_dir = tempfile.mkdtemp(prefix="monitor-overhead-")
+        automl.fit(HERE.parent / "sample_data" / "titanic.csv", "Survived", time_budget=None,
+                   max_candidates=2, seed=0, output=bundle_dir)
+    rows = automl.load(bundle_dir).background  # clean training rows kept with the bundle
+    bodies = [rows.iloc[[i % len(rows)]].to_csv(index=False, header=False) for i in range(200)]
+    failed = 0
+    with tempfile.TemporaryDirectory() as capture_dir:
+        writer = CaptureWriter(capture_dir, "overhead")
+        clients = {"off": create_model_app(bundle_dir).test_client(),
+                   "on": create_model_app(bundle_dir, capture=writer).test_client()}
+        times = {"off": [], "on": []}
+        for i in range(requests):
+            for mode in ("off", "on") if i % 2 else ("on", "off"):
+                t0 = time.perf_counter()
+                answer = clients[mode].post("/invocations", data=bodies[i % len(bodies)],
+                                            content_type="text/csv")
+                times[mode].append((time.perf_counter() - t0) * 1000)
+                failed += answer.status_code != 200
+        calls = []
+        for i in range(requests):
+            t0 = time.perf_counter()
+            writer.capture(bodies[i % len(bodies)], "text/csv", "0.5\n", "text/csv")
+            calls.append((time.perf_counter() - t0) * 1e6)
+        writer.close()
+        stats = writer.stats()
+    out = {"mode": "overhead", "capture_call_us_p50": round(float(np.percentile(calls, 50)), 1),
+           "capture_call_us_p99": round(float(np.percentile(calls, 99)), 1), "requests": requests, "captured": stats["captured"],
+           "dropped": stats["dropped"], "failed": failed}
+    for mode, values in times.items():
+        out[f"p50_ms_{mode}"] = round(float(np.percentile(values[50:], 50)), 3)
+        out[f"p99_ms_{mode}"] = round(float(np.percentile(values[50:], 99)), 3)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def fmt(value, digits=3) -> str:
@@ -214,6 +259,13 @@ def print_table(lines: list[dict], scaled: list[dict]) -> None:
             f"{fmt(d.get('estimated_accuracy'))} / {fmt(d.get('accuracy'))}",
             f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}"]))
     for s in scaled:
+        if s.get("mode") == "overhead":
+            print(f"capture overhead ({s['requests']} single-row requests each): p50 "
+                  f"{s['p50_ms_off']} -> {s['p50_ms_on']} ms, p99 {s['p99_ms_off']} -> "
+                  f"{s['p99_ms_on']} ms; captured {s['captured']}, dropped {s['dropped']}, "
+                  f"failed {s['failed']}; capture() itself p50 {s['capture_call_us_p50']} us, "
+                  f"p99 {s['capture_call_us_p99']} us")
+            continue
         print(f"scale ({s['mode']}): {s.get('rows')} rows x {s.get('columns')} columns: "
               f"{s.get('total_s')} s (reading {s.get('read_s')} s), peak RSS "
               f"{s.get('peak_rss_mib')} MiB {s.get('error', '')}")
@@ -227,6 +279,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--scale-only", action="store_true")
     parser.add_argument("--no-scale", action="store_true")
+    parser.add_argument("--overhead", type=int, default=2000,
+                        help="single-row requests per mode for the capture overhead (0: skip)")
+    parser.add_argument("--bundle", default=None,
+                        help="run output for the overhead (default: a titanic job of 2 trials)")
     parser.add_argument("--scale-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--capture-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--results", default=str(HERE / "results" / "monitoring.jsonl"))
@@ -242,6 +298,8 @@ def main(argv=None) -> int:
     lines = [] if args.scale_only else [
         dataset_run(n, manifest[n], args) for n in args.datasets.split(",")]
     scaled = [] if args.no_scale else scale(args.rows)
+    if args.overhead:
+        scaled.append(overhead(args.bundle, args.overhead))
     print_table(lines, scaled)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with open(args.results, "a") as fh:
