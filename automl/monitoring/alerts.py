@@ -1,0 +1,105 @@
+"""Alerts: a monitoring run's violations POSTed as JSON to a webhook.
+
+Delivery never blocks or fails monitoring: :func:`deliver_async` sends from a thread of its own
+and reports a :class:`Delivery` to a callback (the service records it). A timeout, a refused
+connection, a 429 or a 5xx answer is retried a bounded number of times with exponential
+backoff; any other 4xx is not retried (the receiver refused this payload).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from automl.exceptions import ConfigError
+
+RETRIES = 3
+TIMEOUT_S = 5.0
+BACKOFF_S = 1.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one webhook delivery: attempts made, the last HTTP status (None when no
+    answer came) and error, and whether the receiver accepted it (2xx)."""
+
+    url: str
+    delivered: bool
+    attempts: int
+    status: int | None
+    error: str | None
+    at: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_webhook_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; :class:`ConfigError` otherwise."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"a webhook must be an http:// or https:// URL with a host, not {url!r}",
+                          {"webhook": url})
+    return url
+
+
+def alert_payload(endpoint: str, violations: list[dict], report: dict) -> dict:
+    """What a webhook receives: the endpoint, the verdict and Model Monitor's violations."""
+    dataset = report.get("dataset", {})
+    return {"endpoint": endpoint, "verdict": dataset.get("verdict"),
+            "item_count": dataset.get("item_count"),
+            "drifted_columns": dataset.get("drifted_columns", []),
+            "violations": violations,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def deliver(url: str, payload: dict, retries: int = RETRIES, timeout: float = TIMEOUT_S,
+            backoff: float = BACKOFF_S) -> Delivery:
+    """POST ``payload`` to ``url``; up to ``retries`` more attempts after a retryable failure."""
+    check_webhook_url(url)
+    body = json.dumps(payload, default=str).encode()
+    status, error, attempt = None, None, 0
+    for attempt in range(1, retries + 2):
+        status, error = _post(url, body, timeout)
+        if status is not None and (200 <= status < 300 or _final(status)):
+            break
+        if attempt <= retries:
+            time.sleep(backoff * 2 ** (attempt - 1))
+    delivered = status is not None and 200 <= status < 300
+    return Delivery(url, delivered, attempt, status, None if delivered else error,
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def _final(status: int) -> bool:
+    """A 4xx other than 429: retrying the same payload cannot help."""
+    return 400 <= status < 500 and status != 429
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, str | None]:
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - checked
+            return answer.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, "timed out" if isinstance(reason, TimeoutError) else str(reason)
+
+
+def deliver_async(url: str, payload: dict, on_result: Callable[[Delivery], None],
+                  **options) -> threading.Thread:
+    """:func:`deliver` on a daemon thread; ``on_result`` gets the :class:`Delivery`."""
+    def run() -> None:
+        on_result(deliver(url, payload, **options))
+
+    thread = threading.Thread(target=run, name="automl-webhook", daemon=True)
+    thread.start()
+    return thread
