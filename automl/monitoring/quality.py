@@ -21,6 +21,9 @@ import binascii
 import csv
 import io
 import json
+import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -216,3 +219,40 @@ def _expected_auc_one(score: np.ndarray) -> float:
     tpr = np.concatenate([[0.0], tp / tp[-1]])
     fpr = np.concatenate([[0.0], fp / fp[-1]])
     return float(np.trapezoid(tpr, fpr))
+
+
+class GroundTruthStore:
+    """Labels sent for one endpoint, kept under ``directory`` as one CSV file per upload.
+
+    :meth:`add` takes a validated upload (:func:`parse_ground_truth`) whole or not at all: an
+    id labelled by an earlier upload is refused, and the file appears by an atomic rename,
+    so a crash never leaves half an upload behind. Adds to one store must be serialised by
+    the caller (the service: one lock per endpoint, or a row in its database).
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def load(self) -> pd.DataFrame:
+        """Every stored label: ``inference_id``, ``label`` (text)."""
+        files = sorted(self.directory.glob("*.csv")) if self.directory.is_dir() else []
+        frames = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files]
+        if not frames:
+            return pd.DataFrame({"inference_id": [], "label": []}, dtype=object)
+        return pd.concat(frames, ignore_index=True)
+
+    def add(self, truth: pd.DataFrame) -> int:
+        """Store ``truth``; returns the number of labels. :class:`InvalidRequest` when an id
+        already has a label."""
+        known = self.load()["inference_id"]
+        again = truth["inference_id"][truth["inference_id"].isin(known)]
+        if len(again):
+            raise InvalidRequest(
+                f"{len(again)} inference ids already have a label ({_shown(again)}); nothing "
+                "from this upload was stored", {"duplicates": [str(v) for v in again[:100]]})
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}.csv"
+        partial = self.directory / f".{name}.partial"
+        truth[["inference_id", "label"]].to_csv(partial, index=False)
+        partial.replace(self.directory / name)
+        return len(truth)

@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from automl.exceptions import InvalidRequest
 from automl.monitoring.quality import (
+    GroundTruthStore,
     estimate_quality,
     match_ground_truth,
     measure_quality,
@@ -88,3 +89,16 @@ def test_cbpe_estimates_calibrated_models_closely(k):
     auc = roc_auc_score(y, proba[:, 1]) if k == 2 else roc_auc_score(y, proba, multi_class="ovr")
     assert estimate["metrics"]["auc"] == pytest.approx(auc, abs=0.02)
     assert estimate_quality(proba[:, 0], "regression", "rmse") is None
+
+
+def test_the_store_keeps_uploads_whole(tmp_path):
+    store = GroundTruthStore(tmp_path / "truth")
+    assert store.load().empty
+    assert store.add(parse_ground_truth("a,1\nb,0\n")) == 2
+    with pytest.raises(InvalidRequest, match=r"1 inference ids already have a label \('b'\)"):
+        store.add(parse_ground_truth("c,1\nb,1\n"))
+    stored = store.load()
+    assert list(zip(stored["inference_id"], stored["label"], strict=True)) == [("a", "1"), ("b", "0")]
+    assert store.add(parse_ground_truth(_jsonl([("c", "1")]))) == 1
+    assert sorted(store.load()["inference_id"]) == ["a", "b", "c"]
+    assert not list((tmp_path / "truth").glob(".*partial"))
