@@ -191,3 +191,18 @@ def test_monitoring_stays_in_its_layer():
             "print(sorted(m for m in sys.modules if m.startswith('automl.monitoring')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_multiclass_prediction_drift_compares_predicted_labels():
+    rng = np.random.default_rng(9)
+    train = _clean(_raw(5000, seed=10))
+    oof = rng.dirichlet([4, 2, 1], 5000)
+    baseline = build_baseline(train, SCHEMA, "multiclass", ["a", "b", "c"], oof)
+    feature = baseline.predictions["features"][0]
+    assert feature["string_statistics"]["distinct_count"] == 3
+    raw = _raw(1000, seed=11)
+    calm = check_window(raw, baseline, SCHEMA, predictions=rng.dirichlet([4, 2, 1], 1000))
+    assert calm.report["prediction"]["drift_method"] == "jensen_shannon"
+    assert not calm.report["prediction"]["drifted"]
+    moved = check_window(raw, baseline, SCHEMA, predictions=rng.dirichlet([1, 2, 4], 1000))
+    assert ("prediction", "prediction_drift_check") in _types(moved)
