@@ -179,3 +179,11 @@ def test_bad_input_exits_2_and_writes_nothing(run_dir, captured, tmp_path):
     empty.mkdir()
     done = _monitor(run_dir, empty, "--output", out)
     assert done.returncode == 2 and "no captured requests" in done.stderr
+
+
+def test_serve_model_refuses_a_bad_capture_percentage(run_dir, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "automl.cli", "serve-model", str(run_dir),
+                           "--capture-dir", str(tmp_path), "--capture-percent", "150"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "between 0 and 100" in done.stderr and "Traceback" not in done.stderr
