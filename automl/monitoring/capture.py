@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 EVENT_VERSION = "0"
 DEFAULT_VARIANT = "AllTraffic"
 QUEUE_SIZE = 10_000
+QUEUE_BYTES = 64 * 1024 * 1024
 _TEXT_ENCODINGS = {"text/csv": "CSV", "application/json": "JSON"}
 
 
@@ -88,16 +89,18 @@ class CaptureWriter:
     """Captures one endpoint variant's requests under ``root`` (see the module doc).
 
     ``sample_percent`` (0-100) of the requests are kept; ``retention`` is enforced when the
-    writer starts and at every new hour file.
+    writer starts and at every new hour file. The queue holds at most ``queue_size`` requests
+    and ``queue_bytes`` bytes of bodies (a few large requests cannot hold the memory).
     """
 
     def __init__(self, root: str | Path, endpoint: str, variant: str = DEFAULT_VARIANT,
                  sample_percent: float = 100.0, retention: Retention | None = None,
-                 queue_size: int = QUEUE_SIZE):
+                 queue_size: int = QUEUE_SIZE, queue_bytes: int = QUEUE_BYTES):
         self.directory = Path(root) / endpoint / variant
         self.sample_percent = check_percent(sample_percent)
         self.retention = retention or Retention()
-        self.queue_size = queue_size
+        self.queue_size, self.queue_bytes = queue_size, queue_bytes
+        self._queued_bytes = 0
         self._lock = threading.Lock()
         self._counts = {"captured": 0, "sampled_out": 0, "dropped_queue_full": 0,
                         "dropped_write_error": 0}
@@ -116,7 +119,13 @@ class CaptureWriter:
                 return False
             item = (input_body, input_type, output_body, output_type,
                     inference_id or new_inference_id(), time.time())
-            self._started().put_nowait(item)
+            if not self._reserve(len(input_body) + len(output_body)):
+                raise queue.Full
+            try:
+                self._started().put_nowait(item)
+            except queue.Full:
+                self._release([item])
+                raise
             return True
         except queue.Full:
             self._count("dropped_queue_full")
@@ -163,6 +172,17 @@ class CaptureWriter:
 
     # -- the writer thread ----------------------------------------------------------------
 
+    def _reserve(self, size: int) -> bool:
+        with self._lock:
+            if self._queued_bytes + size > self.queue_bytes:
+                return False
+            self._queued_bytes += size
+            return True
+
+    def _release(self, batch: list[tuple]) -> None:
+        with self._lock:
+            self._queued_bytes -= sum(len(item[0]) + len(item[2]) for item in batch)
+
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self._counts[name] += n
@@ -204,6 +224,12 @@ class CaptureWriter:
         return batch, markers, any(i is None for i in items)
 
     def _write(self, batch: list[tuple]) -> None:
+        try:
+            self._append(batch)
+        finally:
+            self._release(batch)
+
+    def _append(self, batch: list[tuple]) -> None:
         lines: dict[str, list[str]] = {}
         for input_body, input_type, output_body, output_type, inference_id, when in batch:
             try:

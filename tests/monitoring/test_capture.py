@@ -203,3 +203,25 @@ def test_a_request_with_ragged_rows_becomes_missing_rows_not_a_crash(tmp_path):
     frame = window.frame.astype(object).where(window.frame.notna(), None)
     assert frame["colour"].tolist() == ["red", None, None, "x", "red", "black"]
     assert window.stats.malformed == 1
+
+
+def test_the_queue_is_bounded_in_bytes_too(tmp_path, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    real_write = capture_module._HourFile.write
+
+    def stalled(self, hour, text):
+        entered.set()
+        release.wait(30)
+        return real_write(self, hour, text)
+
+    monkeypatch.setattr(capture_module._HourFile, "write", stalled)
+    writer = CaptureWriter(tmp_path, "ep", queue_bytes=1000)
+    assert writer.capture("x" * 400, CSV, "1", CSV)
+    assert entered.wait(30)  # 401 bytes held until written
+    assert writer.capture("y" * 500, CSV, "1", CSV)
+    assert not writer.capture("z" * 200, CSV, "1", CSV)  # 401 + 501 + 201 > 1000
+    release.set()
+    assert writer.flush()
+    assert writer.capture("z" * 200, CSV, "1", CSV)  # written bytes are freed
+    writer.close()
+    assert writer.stats()["dropped_queue_full"] == 1 and writer.stats()["captured"] == 3
