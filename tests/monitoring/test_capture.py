@@ -68,8 +68,10 @@ def test_many_threads_capture_every_request_once(tmp_path):
     assert len(set(ids)) == len(ids)
 
 
-def test_a_stalled_disk_drops_and_counts_instead_of_blocking(tmp_path, monkeypatch):
-    # A disk that hangs cannot be caused for real in a test: the file write waits on an event.
+@pytest.fixture
+def stalled_disk(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """A disk that hangs cannot be caused for real in a test: file writes wait on ``release``
+    (``entered`` is set when the writer thread is stuck there)."""
     entered, release = threading.Event(), threading.Event()
     real_write = capture_module._HourFile.write
 
@@ -79,6 +81,12 @@ def test_a_stalled_disk_drops_and_counts_instead_of_blocking(tmp_path, monkeypat
         return real_write(self, hour, text)
 
     monkeypatch.setattr(capture_module._HourFile, "write", stalled)
+    yield entered, release
+    release.set()
+
+
+def test_a_stalled_disk_drops_and_counts_instead_of_blocking(tmp_path, stalled_disk):
+    entered, release = stalled_disk
     writer = CaptureWriter(tmp_path, "ep", queue_size=3)
     assert writer.capture("1", CSV, "1", CSV)
     assert entered.wait(30)  # the writer thread holds record 1 and waits on the disk
@@ -205,16 +213,8 @@ def test_a_request_with_ragged_rows_becomes_missing_rows_not_a_crash(tmp_path):
     assert window.stats.malformed == 1
 
 
-def test_the_queue_is_bounded_in_bytes_too(tmp_path, monkeypatch):
-    entered, release = threading.Event(), threading.Event()
-    real_write = capture_module._HourFile.write
-
-    def stalled(self, hour, text):
-        entered.set()
-        release.wait(30)
-        return real_write(self, hour, text)
-
-    monkeypatch.setattr(capture_module._HourFile, "write", stalled)
+def test_the_queue_is_bounded_in_bytes_too(tmp_path, stalled_disk):
+    entered, release = stalled_disk
     writer = CaptureWriter(tmp_path, "ep", queue_bytes=1000)
     assert writer.capture("x" * 400, CSV, "1", CSV)
     assert entered.wait(30)  # 401 bytes held until written
