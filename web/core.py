@@ -17,13 +17,13 @@ from typing import BinaryIO
 from automl.config import resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady
-from automl.metrics import METRICS
+from automl.metrics import METRICS, get_metric
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
 from automl.store.files import (
     dataset_path,
+    file_profile,
     job_dir,
-    quick_profile,
     remove_tree,
     safe_display_name,
     save_stream,
@@ -56,7 +56,7 @@ class Service:
         try:
             if size == 0:
                 raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
-            lite = quick_profile(path)
+            lite = file_profile(path)
         except Exception:
             path.unlink(missing_ok=True)
             raise
@@ -81,9 +81,7 @@ class Service:
             raise InvalidRequest(target_not_found(body.target, columns),
                                  {"target": body.target, "columns": columns})
         task = None if body.task in (None, "auto") else body.task
-        if body.metric is not None and body.metric.lower() not in METRICS:
-            raise InvalidRequest(f"unknown metric '{body.metric}'; choose one of: {', '.join(METRICS)}",
-                                 {"metric": body.metric, "allowed": list(METRICS)})
+        _check_metric(body.metric, task or _target_task(dataset, body.target))
         if body.time_budget is None and body.max_candidates is None:
             raise ConfigError("give a time budget, a maximum number of candidates, or both")
         settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
@@ -273,6 +271,24 @@ def rank_rows(results: list[dict], greater_is_better: bool | None) -> list[dict]
                   key=lambda r: (sign * r["score"], r["number"]))
     rest = sorted((r for r in results if r not in done), key=lambda r: r["number"])
     return [{**r, "rank": i + 1 if i < len(done) else None} for i, r in enumerate(done + rest)]
+
+
+def _target_task(dataset: dict, target: str) -> str | None:
+    """The task the target column makes, as profiled at upload (``None`` for datasets uploaded
+    before uploads were profiled whole; their job checks the metric when it starts)."""
+    column = next(c for c in dataset["columns"] if c["name"] == target)
+    return column.get("as_target")
+
+
+def _check_metric(metric: str | None, task: str | None) -> None:
+    """An unknown metric, or one that does not fit the task, is refused at submission."""
+    if metric is None:
+        return
+    if metric.lower() not in METRICS:
+        raise InvalidRequest(f"unknown metric '{metric}'; choose one of: {', '.join(METRICS)}",
+                             {"metric": metric, "allowed": list(METRICS)})
+    if task is not None:
+        get_metric(metric, task)
 
 
 def _check_id(value: str, kind: str) -> str:

@@ -20,6 +20,8 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+    code: str = Field(description="error.code again, where AWS SDK clients read it")
+    message: str = Field(description="error.message again, where AWS SDK clients read it")
 
 
 class ColumnInfo(BaseModel):
@@ -28,6 +30,9 @@ class ColumnInfo(BaseModel):
     role: str
     missing_share: float
     n_unique: int
+    as_target: Literal["binary", "multiclass", "regression"] | None = Field(
+        default=None, description="the task this column makes as the target (null: fewer than "
+                                  "two distinct values)")
     example: str | None = None
 
 

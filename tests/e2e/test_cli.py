@@ -101,6 +101,14 @@ def test_a_trial_timeout_must_be_positive(tmp_path, sample_data):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_metric_that_does_not_fit_the_target_is_refused_before_any_trial(tmp_path, sample_data):
+    proc = automl_cli("run", sample_data / "vehicle.csv", "--target", "Class", "--metric", "rmse",
+                      "--max-candidates", 1, "--output", tmp_path / "x")
+    assert proc.returncode == 2, proc.stderr
+    assert "metric 'rmse' does not fit a multiclass task; use one of: auc, logloss" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()
+
+
 def test_unknown_model_directory(tmp_path, sample_data):
     proc = automl_cli("predict", tmp_path, sample_data / "abalone.csv", "--output", tmp_path / "p.csv")
     assert proc.returncode == 2 and "no model bundle" in proc.stderr

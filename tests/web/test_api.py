@@ -125,6 +125,36 @@ def test_create_job_rejects_bad_settings(client, dataset, change, status, code, 
     assert text in response.json["error"]["message"]
 
 
+MULTICLASS_CSV = b"a,b,kind\n" + b"".join(b"%d,%d,%s\n" % (i, i % 7, b"xyz"[i % 3:i % 3 + 1])
+                                            for i in range(30))
+
+
+@pytest.mark.parametrize("target, metric, fitting", [
+    ("kind", "rmse", "auc, logloss, accuracy, balanced_accuracy, f1_macro"),
+    ("a", "auc", "rmse, mse, mae, r2"),
+])
+def test_a_metric_that_does_not_fit_the_target_is_refused_at_submission(client, target, metric,
+                                                                        fitting):
+    dataset = upload(client, MULTICLASS_CSV).json
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": target,
+                                                 "metric": metric})
+    assert response.status_code == 400, response.json
+    assert f"use one of: {fitting}" in response.json["error"]["message"]
+    assert client.get("/api/v1/jobs").json["jobs"] == []
+
+
+def test_upload_profiles_every_row_not_only_the_first(client):
+    """A column constant over the first thousand rows, then varied; a yes/no target."""
+    rows = [f"{i},{'may' if i < 1500 else ['jun', 'jul'][i % 2]},{'yes' if i % 3 else 'no'}"
+            for i in range(2000)]
+    body = ("id,month,y\n" + "\n".join(rows) + "\n").encode()
+    data = upload(client, body).json
+    month, y = data["columns"][1], data["columns"][2]
+    assert (month["role"], month["n_unique"]) == ("categorical", 3)
+    assert y["as_target"] == "binary" and month["as_target"] == "multiclass"
+    assert not any(w["column"] == "month" for w in data["warnings"])
+
+
 def test_create_job_malformed_json_and_wrong_type(client):
     bad = client.post("/api/v1/jobs", data="{not json", content_type="application/json")
     assert bad.status_code == 400 and "not valid JSON" in bad.json["error"]["message"]
