@@ -47,6 +47,7 @@ class Callbacks:
     """Hooks for callers that watch a job: the CLI's progress bar, the service's job store."""
 
     on_trial: Callable[[TrialResult, dict], None] = lambda result, progress: None
+    on_started: Callable[[dict], None] = lambda progress: None  # a trial went to a worker
     on_stage: Callable[[str], None] = lambda stage: None
     on_profile: Callable[[DatasetProfile, Metric], None] = lambda profile, metric: None
     should_stop: Callable[[], bool] = lambda: False
@@ -265,7 +266,8 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
 
     search = Search(specs, data_ref, metric, executor, budget, settings.seed,
                     _parallelism(settings, executor), on_result=on_result,
-                    should_stop=cb.should_stop)
+                    should_stop=cb.should_stop,
+                    on_submit=lambda spec: cb.on_started(progress.started(spec)))
     holder.append(search)
     return search
 
@@ -304,22 +306,37 @@ def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings:
 
 
 class _Progress:
+    """The job's progress as callers see it: counts, best score so far, time, and the trials
+    on the workers now (``running``: candidate, family and when it started, in job seconds)."""
+
     def __init__(self, start: float, deadline: float | None, metric: Metric):
         self.start, self.deadline, self.metric = start, deadline, metric
         self.completed = self.failed = 0
         self.best: float | None = None
+        self.running: dict[str, dict] = {}
+
+    def started(self, spec: TrialSpec) -> dict:
+        self.running[spec.candidate_id] = {"candidate_id": spec.candidate_id,
+                                           "family": spec.spec.family,
+                                           "started_s": round(time.time() - self.start, 2)}
+        return self.snapshot()
 
     def update(self, result: TrialResult) -> dict:
+        self.running.pop(result.candidate_id, None)
         if result.ok:
             self.completed += 1
             if self.best is None or self.metric.is_better(result.score, self.best):
                 self.best = result.score
         else:
             self.failed += 1
+        return self.snapshot()
+
+    def snapshot(self) -> dict:
         now = time.time()
         return {"trials_completed": self.completed, "trials_failed": self.failed,
                 "best_score": self.best, "elapsed_s": now - self.start,
-                "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now)}
+                "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now),
+                "running": list(self.running.values())}
 
 
 def _finalize(data, profile, metric, settings, results, trials, timings, executor,

@@ -104,6 +104,7 @@ class Service:
     def job_view(self, row: dict) -> dict:
         """A job row as the API shows it, with live elapsed and remaining time."""
         progress = dict(row["progress"] or {})
+        progress["running"] = progress.get("running", []) if row["status"] == RUNNING else []
         if row["status"] == RUNNING and row["started_at"]:
             elapsed = time.time() - row["started_at"]
             budget = row["settings"].get("time_budget")

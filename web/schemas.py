@@ -69,12 +69,24 @@ class JobCreate(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
+class RunningTrial(BaseModel):
+    candidate_id: str
+    family: str
+    started_s: float = Field(description="when it started, in seconds since the job started")
+
+
 class Progress(BaseModel):
     trials_completed: int = 0
     trials_failed: int = 0
-    best_score: float | None = None
+    best_score: float | None = Field(default=None, description="the best trial's score while the "
+                                     "job runs; the winner's (which may be an ensemble) once done")
+    best_trial_score: float | None = Field(default=None, description="a finished job's best "
+                                           "single trial")
+    winner: str | None = Field(default=None, description="a finished job's winning candidate")
     elapsed_s: float = 0.0
     remaining_s: float | None = None
+    running: list[RunningTrial] = Field(default_factory=list,
+                                        description="the trials on the workers now")
 
 
 class Job(BaseModel):

@@ -83,15 +83,33 @@ def _classification(y, proba, task: str, labels: list[str], directory: Path) -> 
 
 
 def _confusion_figure(matrix, labels, path: Path) -> None:
+    save(confusion_axes(matrix, labels)[0], path)
+
+
+def confusion_axes(matrix, labels):
+    """The confusion matrix drawn as a heat map; each count is white on dark cells and black on
+    light ones, so every count stays readable. Returns ``(figure, axes)``."""
     fig, ax = figure()
-    ax.imshow(matrix, cmap="Blues")
+    image = ax.imshow(matrix, cmap="Blues")
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted",
            ylabel="actual", title="confusion matrix (out-of-fold)")
     ax.set_xticklabels(labels, rotation=45, ha="right")
     ax.set_yticklabels(labels)
     for (i, j), v in np.ndenumerate(matrix):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
-    save(fig, path)
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                color=_ink(image.cmap(image.norm(v))))
+    return fig, ax
+
+
+def _ink(background) -> str:
+    """Black or white, whichever contrasts more with ``background`` (WCAG luminance)."""
+    return "black" if relative_luminance(background) > 0.179 else "white"
+
+
+def relative_luminance(rgba) -> float:
+    """WCAG 2 relative luminance of an sRGB colour given as floats in [0, 1]."""
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _thin(*arrays):

@@ -269,6 +269,38 @@ def test_pages_deploy_and_show_examples(client, job):
     assert client.get("/api/v1/endpoints/from-page").status_code == 404
 
 
+def test_deploying_under_a_taken_name_offers_to_replace_its_model(client, job):
+    first = client.post(f"/jobs/{job['id']}/deploy", data={"name": "taken"})
+    assert first.status_code == 302
+    again = client.post(f"/jobs/{job['id']}/deploy",
+                        data={"name": "taken", "candidate_id": job["other"]})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 409 and "PUT" not in page
+    assert f"it serves {job['winner']} of job {job['id']}" in page
+    assert 'action="/endpoints/taken/replace"' in page and "Replace the model of" in page
+    assert f'name="candidate_id" value="{job["other"]}"' in page
+    replaced = client.post("/endpoints/taken/replace",
+                           data={"job_id": job["id"], "candidate_id": job["other"]})
+    assert replaced.status_code == 302 and replaced.headers["Location"] == "/endpoints/taken"
+    assert client.get("/api/v1/endpoints/taken").json["candidate_id"] == job["other"]
+    assert client.delete("/api/v1/endpoints/taken").status_code == 204
+
+
+def test_a_finished_job_shows_its_winners_score(client, job):
+    """The job's 'Best' score and the home list show the model that serves, which may be an
+    ensemble scoring above every single trial, not the best single trial."""
+    meta = ModelBundle.load(job["dir"] / "model").metadata
+    progress = client.get(f"/api/v1/jobs/{job['id']}").json["progress"]
+    assert progress["winner"] == meta["candidate_id"] and progress["running"] == []
+    assert progress["best_score"] == pytest.approx(meta["score"])
+    singles = [r["score"] for r in client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]
+               if r["state"] == "complete" and not r["candidate_id"].startswith("ensemble")]
+    assert progress["best_trial_score"] == pytest.approx(max(singles))
+    assert f'<span id="best">{meta["score"]:.5g}</span>' in client.get(
+        f"/jobs/{job['id']}").get_data(as_text=True)
+    assert f"<td>{meta['score']:.4g}</td>" in client.get("/").get_data(as_text=True)
+
+
 def test_openapi_describes_the_endpoint_api(client):
     validate = pytest.importorskip("openapi_spec_validator").validate
     doc = client.get("/api/v1/openapi.json").json

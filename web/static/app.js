@@ -92,6 +92,22 @@ function initExplainButton() {
 }
 document.addEventListener("DOMContentLoaded", initExplainButton);
 
+function initFigures() {
+  const dialog = document.getElementById("figure-dialog");
+  if (!dialog || !dialog.showModal) return;
+  const large = document.getElementById("figure-large");
+  for (const link of document.querySelectorAll("a.figure-open")) {
+    link.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      const img = link.querySelector("img");
+      large.src = link.href; large.alt = img ? img.alt : "";
+      dialog.showModal();
+    });
+  }
+  dialog.addEventListener("click", (ev) => { if (ev.target === dialog) dialog.close(); });
+}
+document.addEventListener("DOMContentLoaded", initFigures);
+
 let sortKey = null; let sortDir = 1; let lastBoard = null;
 
 function sortRows(rows) {
@@ -171,6 +187,9 @@ function renderJob(job) {
   document.getElementById("stage").textContent = job.stage || "";
   document.getElementById("trials").textContent = `${p.trials_completed} done, ${p.trials_failed} failed`;
   document.getElementById("best").textContent = fmt(p.best_score, 5);
+  document.getElementById("winner").textContent = p.winner ? "winner " + p.winner : "";
+  document.getElementById("running").textContent = (p.running || []).map(
+    (t) => `${t.candidate_id} (${Math.max(0, Math.round(p.elapsed_s - t.started_s))} s)`).join(", ") || "–";
   document.getElementById("metric").textContent = job.metric || "";
   document.getElementById("remaining").textContent = p.remaining_s === null ? "–" : `${Math.round(p.remaining_s)} s`;
   const err = document.getElementById("error");
