@@ -63,3 +63,20 @@ def test_prediction_csv_is_what_pandas_writes(titanic, titanic_rows, abalone, ab
         expected = prediction_frame(bundle, rows).to_csv(index=False)
         assert prediction_csv(bundle, rows, header=True) == expected
         assert prediction_csv(bundle, rows, header=False) == expected.split("\n", 1)[1]
+
+
+def test_predict_csv_with_the_input_keeps_every_value_as_written(tmp_path, titanic_dir, titanic,
+                                                                 sample_data):
+    source = tmp_path / "new rows.csv"
+    lines = (sample_data / "titanic.csv").read_text().splitlines(keepends=True)
+    source.write_text("".join(lines[:41]))
+    plain, joined = tmp_path / "plain.csv", tmp_path / "joined.csv"
+    assert predict_csv(titanic_dir, source, plain, chunk_rows=15) == 40
+    assert predict_csv(titanic_dir, source, joined, chunk_rows=15, include_input=True) == 40
+    text = pd.read_csv(source, dtype=str, keep_default_na=False)
+    out = pd.read_csv(joined, dtype=str, keep_default_na=False)
+    assert list(out.columns) == list(text.columns) + ["prediction", "probability_0",
+                                                      "probability_1"]
+    pd.testing.assert_frame_equal(out[text.columns], text)
+    pd.testing.assert_frame_equal(out.drop(columns=text.columns),
+                                  pd.read_csv(plain, dtype=str, keep_default_na=False))
