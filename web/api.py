@@ -74,6 +74,13 @@ def get_dataset(dataset_id: str):
     return jsonify(service().dataset(dataset_id))
 
 
+@spec.route(bp, "/datasets/<dataset_id>", "DELETE", summary="Delete a dataset and its file "
+            "(409 naming the jobs that use it)", responses={204: "text/plain"})
+def delete_dataset(dataset_id: str):
+    service().delete_dataset(dataset_id)
+    return "", 204
+
+
 @spec.route(bp, "/jobs", "POST", summary="Queue a job", body=JobCreate, responses={202: Job})
 def create_job(body: JobCreate):
     job = service().create_job(body)

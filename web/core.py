@@ -72,6 +72,11 @@ class Service:
     def datasets(self) -> list[dict]:
         return [dataset_view(r) for r in self.store.list_datasets()]
 
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset and its file; refused while a job uses it (the job is named)."""
+        row = self.store.delete_dataset(_check_id(dataset_id, "dataset"))
+        dataset_path(self.settings.data_dir, row["id"]).unlink(missing_ok=True)
+
     # jobs -----------------------------------------------------------------------------------
     def create_job(self, body: JobCreate) -> dict:
         """Validate the settings against the engine's rules and the dataset, then queue."""

@@ -18,7 +18,7 @@ from automl.exceptions import AutoMLError
 from automl.metrics import METRICS
 from web.auth import token_ok
 from web.core import Service
-from web.errors import InvalidRequest, validation_details
+from web.errors import Conflict, InvalidRequest, validation_details
 from web.schemas import JobCreate
 
 bp = Blueprint("pages", __name__)
@@ -64,6 +64,18 @@ def _index_error(message: str):
 def dataset(dataset_id: str):
     svc = service()
     return _render("dataset.html", dataset=svc.dataset(dataset_id), jobs=svc.jobs(dataset_id))
+
+
+@bp.post("/datasets/<dataset_id>/delete")
+def delete_dataset(dataset_id: str):
+    """The dataset page's Delete button; a refusal shows the page with the jobs named."""
+    svc = service()
+    try:
+        svc.delete_dataset(dataset_id)
+    except Conflict as exc:
+        return _render("dataset.html", 409, dataset=svc.dataset(dataset_id),
+                       jobs=svc.jobs(dataset_id), error=exc.message)
+    return redirect(url_for("pages.index"))
 
 
 @bp.post("/datasets/<dataset_id>/jobs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -281,3 +282,20 @@ def test_running_status_reports_live_time(client, service, dataset):
     live = client.get(f"/api/v1/jobs/{job['id']}").json
     assert live["status"] == RUNNING
     assert 0 < live["progress"]["remaining_s"] <= 100
+
+
+def test_delete_a_dataset_refused_while_a_job_uses_it(client, settings, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    refused = client.delete(f"/api/v1/datasets/{dataset['id']}")
+    assert refused.status_code == 409 and error_code(refused) == "conflict"
+    assert f"used by job(s) {job['id']}; delete those jobs first" in refused.json["error"]["message"]
+    page = client.post(f"/datasets/{dataset['id']}/delete")
+    assert page.status_code == 409 and job["id"] in page.get_data(as_text=True)
+    assert client.delete(f"/api/v1/jobs/{job['id']}").status_code == 204
+    stored = list((Path(settings.data_dir) / "datasets").glob(f"{dataset['id']}*"))
+    assert stored
+    deleted = client.post(f"/datasets/{dataset['id']}/delete")
+    assert deleted.status_code == 302 and deleted.headers["Location"] == "/"
+    assert client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 404
+    assert not any(p.exists() for p in stored)
+    assert client.delete(f"/api/v1/datasets/{dataset['id']}").status_code == 404
