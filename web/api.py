@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, render_template, request, send_file
 
 from web.core import Service
 from web.errors import InvalidRequest, UnsupportedMediaType
@@ -38,6 +38,12 @@ def service() -> Service:
 def openapi():
     """The OpenAPI 3.1 document of this API."""
     return jsonify(spec.document())
+
+
+@bp.get("/docs")
+def docs():
+    """The OpenAPI document, browsable (vendored Swagger UI; no CDN)."""
+    return render_template("api_docs.html")
 
 
 @spec.route(bp, "/datasets", "POST", summary="Upload a CSV (multipart `file` or a text/csv body)",

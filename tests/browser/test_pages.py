@@ -138,3 +138,12 @@ def test_deploying_under_a_taken_name_offers_to_replace(page, service, finished_
     page.click("#replace")
     page.wait_for_url("**/endpoints/churn")
     assert service.get("/api/v1/endpoints/churn").json()["candidate_id"] == other
+
+
+def test_api_docs_are_browsable_with_nothing_from_another_host(page, service):
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(f"{service.url}/api/v1/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/jobs']")
+    assert page.locator(".opblock").count() >= 15
+    assert asked and all(u.startswith(service.url) or u.startswith("data:") for u in asked), asked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -299,3 +300,17 @@ def test_delete_a_dataset_refused_while_a_job_uses_it(client, settings, dataset)
     assert client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 404
     assert not any(p.exists() for p in stored)
     assert client.delete(f"/api/v1/datasets/{dataset['id']}").status_code == 404
+
+
+def test_api_docs_are_served_by_the_app_without_a_cdn(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in scripts and "/api/v1/openapi.json" in html
+    assert not [s for s in scripts if "//" in s]
+    for path in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"):
+        response = client.get(f"/static/swagger-ui/{path}")
+        assert response.status_code == 200, path
+        response.close()
+    assert 'href="/api/v1/docs"' in client.get("/").get_data(as_text=True)
