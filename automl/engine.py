@@ -67,15 +67,17 @@ class JobResult:
     winner: TrialResult
     timings: dict = field(default_factory=dict)
     data_path: Path | None = None
+    data_name: str | None = None
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
             callbacks: Callbacks | None = None, data_path: str | Path | None = None,
-            started_at: float | None = None) -> JobResult:
+            started_at: float | None = None, data_name: str | None = None) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
-    DataFrame is saved as ``output/data.csv``). ``started_at`` (epoch seconds, default now) is
+    DataFrame is saved as ``output/data.csv``); ``data_name`` is the name the notebooks show
+    and read for it (the user's file name when ``data_path`` is a stored copy). ``started_at`` (epoch seconds, default now) is
     when the job started for its time budget: the service's jobs count from the moment they
     left the queue, their process's start included.
     """
@@ -90,7 +92,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         del frame
         cb.on_profile(profile, metric)
         data_path = _data_path(source, data_path, output)
-        explorer = Exploration(profile, output, data_path)
+        explorer = Exploration(profile, output, data_path, data_name)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
@@ -107,7 +109,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
                                executor, data_ref, artifacts=output is not None)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-    result.data_path = data_path
+    result.data_path, result.data_name = data_path, data_name
     if output is not None:
         write_artifacts(result, Path(output), exploration=False)  # while the exploration runs
         explorer.join()
@@ -173,9 +175,10 @@ class Exploration:
     with the search: the first trial is the first sign of progress a user sees.
     """
 
-    def __init__(self, profile: DatasetProfile, output, data_path):
+    def __init__(self, profile: DatasetProfile, output, data_path, data_name: str | None = None):
         self.enabled = output is not None and data_path is not None
-        self.thread = threading.Thread(target=self._run, args=(profile, output, data_path),
+        self.thread = threading.Thread(target=self._run,
+                                       args=(profile, output, data_path, data_name),
                                        name="automl-exploration", daemon=True)
 
     def start(self) -> None:
@@ -188,11 +191,11 @@ class Exploration:
             self.thread.join()
 
     @staticmethod
-    def _run(profile: DatasetProfile, output, data_path) -> None:
+    def _run(profile: DatasetProfile, output, data_path, data_name) -> None:
         from automl.notebooks import write_exploration
 
         try:
-            write_exploration(profile, output, data_path)
+            write_exploration(profile, output, data_path, data_name=data_name)
         except Exception:  # noqa: BLE001 - a notebook must never fail the job
             log.exception("the data-exploration notebook could not be executed")
 
@@ -495,7 +498,8 @@ def _write_transparency(result: JobResult, output: Path, exploration: bool) -> N
     try:
         quality_for = [r.candidate_id for r in result.results if r.members]
         timings = write_transparency(result, output, result.data_path, exploration=exploration,
-                                     quality_for=None if exploration else quality_for)
+                                     quality_for=None if exploration else quality_for,
+                                     data_name=result.data_name)
         result.timings["transparency_s"] = timings.get("total_s")
     except Exception:  # noqa: BLE001 - reports must never lose a finished job
         log.exception("notebooks or explanations could not be written")

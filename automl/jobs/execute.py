@@ -73,7 +73,8 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
         settings = resolve_settings(**_engine_settings(job["settings"], service))
         store.set_running_fields(job_id, artifact_dir=str(out))
         result = run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
-                         data_path=dataset["path"], started_at=job["started_at"])
+                         data_path=dataset["path"], started_at=job["started_at"],
+                         data_name=dataset["name"])
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())
