@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
 
 from web.core import Service
 from web.errors import InvalidRequest, UnsupportedMediaType
@@ -134,6 +142,15 @@ def trials(job_id: str):
             summary="One candidate: params, per-fold scores, spec", responses={200: Candidate})
 def candidate(job_id: str, candidate_id: str):
     return jsonify(service().candidate(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/oof.csv", "GET",
+            summary="A candidate's out-of-fold predictions (CSV): row, fold, actual, prediction "
+            "and probability_<class> columns", responses={200: "text/csv"})
+def candidate_oof(job_id: str, candidate_id: str):
+    return Response(service().candidate_oof(job_id, candidate_id), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{candidate_id}-oof.csv"'})
 
 
 @spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/figures/<name>", "GET",

@@ -172,11 +172,28 @@ class Service:
             links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
         base = f"/api/v1/jobs/{row['id']}/candidates/{cid}"
         quality_dir = self._artifacts(row) / "quality" / cid
+        if (quality_dir / "oof.npy").is_file():
+            links["oof"] = f"{base}/oof.csv"
         figures = {p.stem: f"{base}/figures/{p.name}" for p in sorted(quality_dir.glob("*.svg"))}
         return {**data, "job_id": row["id"], "candidate_id": cid, "links": links,
                 "explanation": _read_json(self._artifacts(row) / "explanations" / cid
                                           / "importance.json"),
                 "quality": _read_json(quality_dir / "report.json"), "figures": figures}
+
+    def candidate_oof(self, job_id: str, candidate_id: str) -> str:
+        """A candidate's out-of-fold predictions as CSV (see :func:`automl.explain.quality.oof_frame`)."""
+        from automl.explain.quality import oof_frame
+
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        quality = self._artifacts(row) / "quality"
+        if not self._manifest(row, cid).is_file():
+            self.store.get_trial(row["id"], cid)  # 404 for a candidate the job does not have
+        if not (quality / cid / "oof.npy").is_file() or not (quality / "rows.npz").is_file():
+            raise NotReady(f"no out-of-fold predictions of '{cid}' yet: they are kept for "
+                           "completed candidates as the job reports on them",
+                           {"status": row["status"]})
+        return oof_frame(quality, cid).to_csv(index=False)
 
     def candidate_figure(self, job_id: str, candidate_id: str, name: str) -> Path:
         """One quality figure (SVG) of a candidate."""

@@ -5,6 +5,7 @@ once for the module by the job runner's own ``execute``."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from pathlib import Path
 
@@ -298,7 +299,7 @@ def test_a_finished_job_shows_its_winners_score(client, job):
     assert progress["best_trial_score"] == pytest.approx(max(singles))
     assert f'<span id="best">{meta["score"]:.5g}</span>' in client.get(
         f"/jobs/{job['id']}").get_data(as_text=True)
-    assert f"<td>{meta['score']:.4g}</td>" in client.get("/").get_data(as_text=True)
+    assert f">{meta['score']:.4g}</td>" in client.get("/").get_data(as_text=True)
 
 
 def test_openapi_describes_the_endpoint_api(client):
@@ -328,3 +329,40 @@ def test_token_protects_invocations_unless_public(settings, job, public):
     assert with_token.status_code == 200
     assert client.get("/ping").status_code == 200
     assert client.get("/api/v1/endpoints").status_code == 401
+
+
+def _json_body(client, path: str):
+    with client.get(path) as response:
+        assert response.status_code == 200, path
+        return json.loads(response.get_data(as_text=True))
+
+
+def test_notebooks_read_the_file_under_the_name_it_was_uploaded_with(client, job):
+    explore = _json_body(client, f"/api/v1/jobs/{job['id']}/notebooks/data-exploration")
+    assert "".join(explore["cells"][0]["source"]).startswith("# Data exploration: `titanic.csv`")
+    assert "DATA_PATH = 'titanic.csv'" in "".join(explore["cells"][1]["source"])
+    assert any(c.get("outputs") for c in explore["cells"])  # executed on the stored copy
+    winner = _json_body(client, f"/api/v1/jobs/{job['id']}/candidates/{job['winner']}/notebook")
+    assert "DATA_PATH = 'titanic.csv'" in "".join(winner["cells"][1]["source"])
+    assert "ds_" not in json.dumps(winner) and "ds_" not in json.dumps(explore)
+
+
+def test_out_of_fold_predictions_download_and_give_the_leaderboard_score(client, job):
+    from sklearn.metrics import roc_auc_score
+
+    board = {r["candidate_id"]: r for r in
+             client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]}
+    for cid in (job["winner"], job["other"]):
+        response = client.get(f"/api/v1/jobs/{job['id']}/candidates/{cid}/oof.csv")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        oof = pd.read_csv(io.BytesIO(response.data))
+        assert list(oof.columns) == ["row", "fold", "actual", "prediction", "probability_0",
+                                     "probability_1"]
+        assert sorted(oof["row"]) == list(range(len(pd.read_csv(SAMPLE))))
+        per_fold = [roc_auc_score(f["actual"] == 1, f["probability_1"])
+                    for _, f in oof.groupby("fold")]
+        assert np.mean(per_fold) == pytest.approx(board[cid]["score"], abs=1e-9)
+        page = client.get(f"/jobs/{job['id']}/candidates/{cid}").get_data(as_text=True)
+        assert f'href="/api/v1/jobs/{job["id"]}/candidates/{cid}/oof.csv"' in page
+    missing = client.get(f"/api/v1/jobs/{job['id']}/candidates/nope_001/oof.csv")
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
