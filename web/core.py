@@ -298,8 +298,13 @@ def rank_rows(results: list[dict], greater_is_better: bool | None) -> list[dict]
 
 def _target_task(dataset: dict, target: str) -> str | None:
     """The task the target column makes, as profiled at upload (``None`` for datasets uploaded
-    before uploads were profiled whole; their job checks the metric when it starts)."""
+    before uploads were profiled whole; their job checks the metric when it starts); a column
+    with a single value is refused."""
     column = next(c for c in dataset["columns"] if c["name"] == target)
+    if "as_target" in column and column["as_target"] is None:
+        raise DatasetError(f"target column '{target}' has fewer than two distinct values; there "
+                           "is nothing to predict: choose a column that varies",
+                           {"target": target, "n_unique": column["n_unique"]})
     return column.get("as_target")
 
 

@@ -145,6 +145,13 @@ def test_a_metric_that_does_not_fit_the_target_is_refused_at_submission(client, 
     assert client.get("/api/v1/jobs").json["jobs"] == []
 
 
+def test_a_target_with_a_single_value_is_refused_at_submission(client):
+    dataset = upload(client, b"x,same\n1,a\n2,a\n3,a\n").json
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "same"})
+    assert response.status_code == 400 and error_code(response) == "invalid_dataset"
+    assert "'same' has fewer than two distinct values" in response.json["error"]["message"]
+
+
 def test_upload_profiles_every_row_not_only_the_first(client):
     """A column constant over the first thousand rows, then varied; a yes/no target."""
     rows = [f"{i},{'may' if i < 1500 else ['jun', 'jul'][i % 2]},{'yes' if i % 3 else 'no'}"
