@@ -35,8 +35,15 @@ def _render(template: str, status: int = 200, **context):
 
 @bp.get("/")
 def index():
+    return _render("index.html", **_home())
+
+
+def _home() -> dict:
+    """The home page's jobs (with their datasets' names) and datasets."""
     svc = service()
-    return _render("index.html", jobs=svc.jobs()[:20], datasets=svc.datasets()[:20])
+    datasets = svc.datasets()
+    return {"jobs": svc.jobs(), "datasets": datasets[:20],
+            "dataset_names": {d["id"]: d["name"] for d in datasets}}
 
 
 @bp.post("/upload")
@@ -55,9 +62,7 @@ def upload():
 
 
 def _index_error(message: str):
-    svc = service()
-    return _render("index.html", 400, error=message, jobs=svc.jobs()[:20],
-                   datasets=svc.datasets()[:20])
+    return _render("index.html", 400, error=message, **_home())
 
 
 @bp.get("/datasets/<dataset_id>")

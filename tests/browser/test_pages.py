@@ -147,3 +147,27 @@ def test_api_docs_are_browsable_with_nothing_from_another_host(page, service):
     page.wait_for_selector(".opblock-summary-path[data-path='/api/v1/jobs']")
     assert page.locator(".opblock").count() >= 15
     assert asked and all(u.startswith(service.url) or u.startswith("data:") for u in asked), asked
+
+
+def test_jobs_list_shows_winner_and_score_and_sorts_and_filters(page, service, finished_job):
+    page.goto(service.url + "/")
+    headers = page.eval_on_selector_all("#jobs th", "ths => ths.map(t => t.textContent)")
+    assert headers == ["Job", "Dataset", "Target", "Metric", "Budget", "Winner", "Score",
+                       "Duration", "Status", "Created"]
+    row = column_row(page, finished_job["id"])
+    assert row[1] == "titanic.csv" and row[5] == "ensemble"
+    assert row[6] == f"{finished_job['progress']['best_score']:.4g}"
+    total = page.locator("#jobs tbody tr").count()
+    assert total >= 2
+    page.select_option("#jobs-status", "completed")
+    visible = page.eval_on_selector_all("#jobs tbody tr:not([hidden])",
+                                        "rows => rows.map(r => r.dataset.status)")
+    assert visible and set(visible) == {"completed"}
+    page.select_option("#jobs-status", "")
+    page.fill("#jobs-filter", "adult")
+    assert page.text_content("#jobs-count") == f"1 of {total} jobs"
+    page.fill("#jobs-filter", "")
+    page.click("#jobs th:has-text('Duration')")
+    durations = page.eval_on_selector_all(
+        "#jobs tbody tr", "rows => rows.map(r => r.cells[7].dataset.sort).filter(v => v !== '')")
+    assert [float(d) for d in durations] == sorted(float(d) for d in durations)
