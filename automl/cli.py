@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model", help="a run's output directory or a bundle directory")
     predict.add_argument("data", help="CSV with the training columns")
     predict.add_argument("--output", required=True, help="CSV to write the predictions to")
+    predict.add_argument("--include-input", action="store_true",
+                         help="write each input row before its predictions (default: the "
+                              "prediction columns only, row for row)")
 
     serve = sub.add_parser("serve", help="start the whole service (web pages, API, job runner)")
     serve.add_argument("--host", default=None)
@@ -107,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from automl.serving.batch import predict_csv
 
-    n = predict_csv(args.model, args.data, args.output)
+    n = predict_csv(args.model, args.data, args.output, include_input=args.include_input)
     print(f"wrote {n} predictions to {args.output}")
     return 0
 

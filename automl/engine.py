@@ -48,6 +48,7 @@ class Callbacks:
     """Hooks for callers that watch a job: the CLI's progress bar, the service's job store."""
 
     on_trial: Callable[[TrialResult, dict], None] = lambda result, progress: None
+    on_started: Callable[[dict], None] = lambda progress: None  # a trial went to a worker
     on_stage: Callable[[str], None] = lambda stage: None
     on_profile: Callable[[DatasetProfile, Metric], None] = lambda profile, metric: None
     should_stop: Callable[[], bool] = lambda: False
@@ -68,15 +69,17 @@ class JobResult:
     timings: dict = field(default_factory=dict)
     data_path: Path | None = None
     baseline: Baseline | None = None  # what monitoring compares a deployed winner with
+    data_name: str | None = None
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
             callbacks: Callbacks | None = None, data_path: str | Path | None = None,
-            started_at: float | None = None) -> JobResult:
+            started_at: float | None = None, data_name: str | None = None) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
-    DataFrame is saved as ``output/data.csv``). ``started_at`` (epoch seconds, default now) is
+    DataFrame is saved as ``output/data.csv``); ``data_name`` is the name the notebooks show
+    and read for it (the user's file name when ``data_path`` is a stored copy). ``started_at`` (epoch seconds, default now) is
     when the job started for its time budget: the service's jobs count from the moment they
     left the queue, their process's start included.
     """
@@ -91,7 +94,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         del frame
         cb.on_profile(profile, metric)
         data_path = _data_path(source, data_path, output)
-        explorer = Exploration(profile, output, data_path)
+        explorer = Exploration(profile, output, data_path, data_name)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             data_ref = executor.prepare_data(data.save(Path(workdir) / "data.pkl"))
             cb.on_stage("searching")
@@ -108,7 +111,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
                                executor, data_ref, artifacts=output is not None)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-    result.data_path = data_path
+    result.data_path, result.data_name = data_path, data_name
     if output is not None:
         write_artifacts(result, Path(output), exploration=False)  # while the exploration runs
         explorer.join()
@@ -174,9 +177,10 @@ class Exploration:
     with the search: the first trial is the first sign of progress a user sees.
     """
 
-    def __init__(self, profile: DatasetProfile, output, data_path):
+    def __init__(self, profile: DatasetProfile, output, data_path, data_name: str | None = None):
         self.enabled = output is not None and data_path is not None
-        self.thread = threading.Thread(target=self._run, args=(profile, output, data_path),
+        self.thread = threading.Thread(target=self._run,
+                                       args=(profile, output, data_path, data_name),
                                        name="automl-exploration", daemon=True)
 
     def start(self) -> None:
@@ -189,11 +193,11 @@ class Exploration:
             self.thread.join()
 
     @staticmethod
-    def _run(profile: DatasetProfile, output, data_path) -> None:
+    def _run(profile: DatasetProfile, output, data_path, data_name) -> None:
         from automl.notebooks import write_exploration
 
         try:
-            write_exploration(profile, output, data_path)
+            write_exploration(profile, output, data_path, data_name=data_name)
         except Exception:  # noqa: BLE001 - a notebook must never fail the job
             log.exception("the data-exploration notebook could not be executed")
 
@@ -267,7 +271,8 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
 
     search = Search(specs, data_ref, metric, executor, budget, settings.seed,
                     _parallelism(settings, executor), on_result=on_result,
-                    should_stop=cb.should_stop)
+                    should_stop=cb.should_stop,
+                    on_submit=lambda spec: cb.on_started(progress.started(spec)))
     holder.append(search)
     return search
 
@@ -306,22 +311,37 @@ def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings:
 
 
 class _Progress:
+    """The job's progress as callers see it: counts, best score so far, time, and the trials
+    on the workers now (``running``: candidate, family and when it started, in job seconds)."""
+
     def __init__(self, start: float, deadline: float | None, metric: Metric):
         self.start, self.deadline, self.metric = start, deadline, metric
         self.completed = self.failed = 0
         self.best: float | None = None
+        self.running: dict[str, dict] = {}
+
+    def started(self, spec: TrialSpec) -> dict:
+        self.running[spec.candidate_id] = {"candidate_id": spec.candidate_id,
+                                           "family": spec.spec.family,
+                                           "started_s": round(time.time() - self.start, 2)}
+        return self.snapshot()
 
     def update(self, result: TrialResult) -> dict:
+        self.running.pop(result.candidate_id, None)
         if result.ok:
             self.completed += 1
             if self.best is None or self.metric.is_better(result.score, self.best):
                 self.best = result.score
         else:
             self.failed += 1
+        return self.snapshot()
+
+    def snapshot(self) -> dict:
         now = time.time()
         return {"trials_completed": self.completed, "trials_failed": self.failed,
                 "best_score": self.best, "elapsed_s": now - self.start,
-                "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now)}
+                "remaining_s": None if self.deadline is None else max(0.0, self.deadline - now),
+                "running": list(self.running.values())}
 
 
 def _finalize(data, profile, metric, settings, results, trials, timings, executor,
@@ -494,7 +514,8 @@ def _write_transparency(result: JobResult, output: Path, exploration: bool) -> N
     try:
         quality_for = [r.candidate_id for r in result.results if r.members]
         timings = write_transparency(result, output, result.data_path, exploration=exploration,
-                                     quality_for=None if exploration else quality_for)
+                                     quality_for=None if exploration else quality_for,
+                                     data_name=result.data_name)
         result.timings["transparency_s"] = timings.get("total_s")
     except Exception:  # noqa: BLE001 - reports must never lose a finished job
         log.exception("notebooks or explanations could not be written")

@@ -22,6 +22,18 @@ class AutoMLError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
+    def body(self) -> dict[str, Any]:
+        """The JSON body of this error as an HTTP answer (see :func:`error_body`)."""
+        return error_body(self.code, self.message, self.details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every JSON error answer: ``{"error": {"code", "message", "details"}}``, with ``code`` and
+    ``message`` repeated at the top level, where AWS SDK clients (botocore's REST-JSON parser,
+    hence boto3's ``sagemaker-runtime``) read an error's code and message."""
+    return {"error": {"code": code, "message": message, "details": details or {}},
+            "code": code, "message": message}
+
 
 class DatasetError(AutoMLError):
     """The data cannot be read or cannot be learned from (empty, malformed, one class...)."""

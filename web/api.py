@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
 
 from web.core import Service
 from web.errors import InvalidRequest, UnsupportedMediaType, no_content
@@ -39,6 +47,12 @@ def service() -> Service:
 def openapi():
     """The OpenAPI 3.1 document of this API."""
     return jsonify(spec.document())
+
+
+@bp.get("/docs")
+def docs():
+    """The OpenAPI document, browsable (vendored Swagger UI; no CDN)."""
+    return render_template("api_docs.html")
 
 
 @spec.route(bp, "/datasets", "POST", summary="Upload a CSV (multipart `file` or a text/csv body)",
@@ -96,6 +110,13 @@ def get_dataset(dataset_id: str):
     return jsonify(service().dataset(dataset_id))
 
 
+@spec.route(bp, "/datasets/<dataset_id>", "DELETE", summary="Delete a dataset and its file "
+            "(409 naming the jobs that use it)", responses={204: "text/plain"})
+def delete_dataset(dataset_id: str):
+    service().delete_dataset(dataset_id)
+    return "", 204
+
+
 @spec.route(bp, "/jobs", "POST", summary="Queue a job", body=JobCreate, responses={202: Job})
 def create_job(body: JobCreate):
     job = service().create_job(body)
@@ -143,6 +164,15 @@ def trials(job_id: str):
             summary="One candidate: params, per-fold scores, spec", responses={200: Candidate})
 def candidate(job_id: str, candidate_id: str):
     return jsonify(service().candidate(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/oof.csv", "GET",
+            summary="A candidate's out-of-fold predictions (CSV): row, fold, actual, prediction "
+            "and probability_<class> columns", responses={200: "text/csv"})
+def candidate_oof(job_id: str, candidate_id: str):
+    return Response(service().candidate_oof(job_id, candidate_id), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{candidate_id}-oof.csv"'})
 
 
 @spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/figures/<name>", "GET",

@@ -20,14 +20,14 @@ from typing import BinaryIO
 from automl.config import resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
-from automl.metrics import METRICS
+from automl.metrics import METRICS, get_metric
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
 from automl.store.endpoints import EndpointStore
 from automl.store.files import (
     dataset_path,
+    file_profile,
     job_dir,
-    quick_profile,
     remove_tree,
     safe_display_name,
     save_stream,
@@ -89,7 +89,7 @@ class Service:
         try:
             if size == 0:
                 raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
-            lite = quick_profile(path, self.settings.max_columns)
+            lite = file_profile(path, self.settings.max_columns)
         except DatasetError as exc:  # messages name the stored file: name the user's instead
             path.unlink(missing_ok=True)
             exc.message = exc.message.replace(path.name, name)
@@ -110,6 +110,11 @@ class Service:
     def datasets(self, limit: int = 100, offset: int = 0) -> list[dict]:
         return [dataset_view(r) for r in self.store.list_datasets(limit, offset)]
 
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Delete a dataset and its file; refused while a job uses it (the job is named)."""
+        row = self.store.delete_dataset(_check_id(dataset_id, "dataset"))
+        dataset_path(self.settings.data_dir, row["id"]).unlink(missing_ok=True)
+
     # jobs -----------------------------------------------------------------------------------
     def create_job(self, body: JobCreate) -> dict:
         """Validate the settings against the engine's rules and the dataset, then queue."""
@@ -119,9 +124,7 @@ class Service:
             raise InvalidRequest(target_not_found(body.target, columns),
                                  {"target": body.target, "columns": columns})
         task = None if body.task in (None, "auto") else body.task
-        if body.metric is not None and body.metric.lower() not in METRICS:
-            raise InvalidRequest(f"unknown metric '{body.metric}'; choose one of: {', '.join(METRICS)}",
-                                 {"metric": body.metric, "allowed": list(METRICS)})
+        _check_metric(body.metric, task or _target_task(dataset, body.target))
         if body.time_budget is None and body.max_candidates is None:
             raise ConfigError("give a time budget, a maximum number of candidates, or both")
         settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
@@ -144,6 +147,7 @@ class Service:
     def job_view(self, row: dict) -> dict:
         """A job row as the API shows it, with live elapsed and remaining time."""
         progress = dict(row["progress"] or {})
+        progress["running"] = progress.get("running", []) if row["status"] == RUNNING else []
         if row["status"] == RUNNING and row["started_at"]:
             elapsed = time.time() - row["started_at"]
             budget = row["settings"].get("time_budget")
@@ -212,11 +216,28 @@ class Service:
             links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
         base = f"/api/v1/jobs/{row['id']}/candidates/{cid}"
         quality_dir = self._artifacts(row) / "quality" / cid
+        if (quality_dir / "oof.npy").is_file():
+            links["oof"] = f"{base}/oof.csv"
         figures = {p.stem: f"{base}/figures/{p.name}" for p in sorted(quality_dir.glob("*.svg"))}
         return {**data, "job_id": row["id"], "candidate_id": cid, "links": links,
                 "explanation": _read_json(self._artifacts(row) / "explanations" / cid
                                           / "importance.json"),
                 "quality": _read_json(quality_dir / "report.json"), "figures": figures}
+
+    def candidate_oof(self, job_id: str, candidate_id: str) -> str:
+        """A candidate's out-of-fold predictions as CSV (see :func:`automl.explain.quality.oof_frame`)."""
+        from automl.explain.quality import oof_frame
+
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        quality = self._artifacts(row) / "quality"
+        if not self._manifest(row, cid).is_file():
+            self.store.get_trial(row["id"], cid)  # 404 for a candidate the job does not have
+        if not (quality / cid / "oof.npy").is_file() or not (quality / "rows.npz").is_file():
+            raise NotReady(f"no out-of-fold predictions of '{cid}' yet: they are kept for "
+                           "completed candidates as the job reports on them",
+                           {"status": row["status"]})
+        return oof_frame(quality, cid).to_csv(index=False)
 
     def candidate_figure(self, job_id: str, candidate_id: str, name: str) -> Path:
         """One quality figure (SVG) of a candidate."""
@@ -327,6 +348,29 @@ def rank_rows(results: list[dict], greater_is_better: bool | None) -> list[dict]
                   key=lambda r: (sign * r["score"], r["number"]))
     rest = sorted((r for r in results if r not in done), key=lambda r: r["number"])
     return [{**r, "rank": i + 1 if i < len(done) else None} for i, r in enumerate(done + rest)]
+
+
+def _target_task(dataset: dict, target: str) -> str | None:
+    """The task the target column makes, as profiled at upload (``None`` for datasets uploaded
+    before uploads were profiled whole; their job checks the metric when it starts); a column
+    with a single value is refused."""
+    column = next(c for c in dataset["columns"] if c["name"] == target)
+    if "as_target" in column and column["as_target"] is None:
+        raise DatasetError(f"target column '{target}' has fewer than two distinct values; there "
+                           "is nothing to predict: choose a column that varies",
+                           {"target": target, "n_unique": column["n_unique"]})
+    return column.get("as_target")
+
+
+def _check_metric(metric: str | None, task: str | None) -> None:
+    """An unknown metric, or one that does not fit the task, is refused at submission."""
+    if metric is None:
+        return
+    if metric.lower() not in METRICS:
+        raise InvalidRequest(f"unknown metric '{metric}'; choose one of: {', '.join(METRICS)}",
+                             {"metric": metric, "allowed": list(METRICS)})
+    if task is not None:
+        get_metric(metric, task)
 
 
 def _check_id(value: str, kind: str) -> str:

@@ -149,11 +149,13 @@ class Endpoints:
 
     def _free(self, name: str) -> None:
         try:
-            self.store.get(name)
+            row = self.store.get(name)
         except EndpointNotFound:
             return
         raise EndpointExists(f"an endpoint named '{name}' already exists; choose another name, "
-                             "or PUT to point it at another model", {"name": name})
+                             f"or PUT /api/v1/endpoints/{name} to point it at another model",
+                             {"name": name, "job_id": row["job_id"],
+                              "candidate_id": row["candidate_id"]})
 
     def _bundle_path(self, job_id: str, candidate_id: str | None) -> tuple[str, str, Path]:
         """The job, candidate and bundle directory to serve, refitting a non-winner once."""

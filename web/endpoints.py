@@ -28,6 +28,7 @@ from automl.exceptions import AutoMLError
 from automl.serving.batch import stream_predictions
 from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
+from automl.store.endpoints import EndpointExists
 from web.api import CSV_TYPES, spec
 from web.endpoint_schemas import Endpoint, EndpointCreate, EndpointList, EndpointUpdate
 from web.endpoint_service import Endpoints, examples
@@ -162,14 +163,32 @@ def deploy_form(job_id: str):
         view = endpoints().create(EndpointCreate.model_validate(form))
     except ValidationError:
         return _list_with_error(form, "give the endpoint a name", 400)
+    except EndpointExists as exc:
+        taken = exc.details
+        message = (f"an endpoint named '{form['name']}' already exists (it serves "
+                   f"{taken['candidate_id']} of job {taken['job_id']}); replace its model with "
+                   "this one, or go back and choose another name")
+        return _list_with_error(form, message, status_for(exc.code), replace=True)
     except AutoMLError as exc:
         return _list_with_error(form, exc.message, status_for(exc.code))
     return redirect(url_for("endpoints.page", name=view["name"]))
 
 
-def _list_with_error(form: dict, message: str, status: int):
+@bp.post("/endpoints/<name>/replace")
+def replace_form(name: str):
+    """The page's way to PUT: point the endpoint ``name`` at the model the form names."""
+    form = {"job_id": request.form.get("job_id", ""),
+            "candidate_id": request.form.get("candidate_id") or None}
+    try:
+        endpoints().update(name, EndpointUpdate.model_validate(form))
+    except ValidationError:
+        return _list_with_error({}, "the form does not name a job to deploy", 400)
+    return redirect(url_for("endpoints.page", name=name))
+
+
+def _list_with_error(form: dict, message: str, status: int, replace: bool = False):
     return render_template("endpoints.html", endpoints=endpoints().list(), error=message,
-                           form=form), status
+                           form=form, replace=replace), status
 
 
 @bp.post("/endpoints/<name>/delete")

@@ -1,7 +1,8 @@
 """Errors as HTTP answers: the ONE table from error codes to statuses, and the handlers.
 
-Every error is answered as ``{"error": {"code", "message", "details"}}``. Unexpected exceptions
-are logged with a request id and answered 500 showing only that id.
+Every error is answered as ``{"error": {"code", "message", "details"}}`` plus the code and
+message at the top level for AWS SDK clients (:func:`automl.exceptions.error_body`). Unexpected
+exceptions are logged with a request id and answered 500 showing only that id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from automl.exceptions import (  # noqa: F401 - re-exported for the views
     InvalidRequest,
     Unauthorized,
     UnsupportedMediaType,
+    error_body,
     http_status,
 )
 
@@ -39,8 +41,7 @@ def status_for(code: str) -> int:
 
 
 def error_response(code: str, message: str, details: dict | None = None, status: int | None = None):
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
-    return jsonify(body), status or status_for(code)
+    return jsonify(error_body(code, message, details)), status or status_for(code)
 
 
 def request_id() -> str:

@@ -18,7 +18,7 @@ from automl.exceptions import AutoMLError
 from automl.metrics import METRICS
 from web.auth import token_ok
 from web.core import Service
-from web.errors import InvalidRequest, validation_details
+from web.errors import Conflict, InvalidRequest, validation_details
 from web.schemas import JobCreate
 from web.security import LoginLimiter, safe_next, start_session
 
@@ -36,8 +36,15 @@ def _render(template: str, status: int = 200, **context):
 
 @bp.get("/")
 def index():
+    return _render("index.html", **_home())
+
+
+def _home() -> dict:
+    """The home page's jobs (with their datasets' names) and datasets."""
     svc = service()
-    return _render("index.html", jobs=svc.jobs()[:20], datasets=svc.datasets()[:20])
+    datasets = svc.datasets()
+    return {"jobs": svc.jobs(), "datasets": datasets[:20],
+            "dataset_names": {d["id"]: d["name"] for d in datasets}}
 
 
 @bp.post("/upload")
@@ -56,15 +63,25 @@ def upload():
 
 
 def _index_error(message: str):
-    svc = service()
-    return _render("index.html", 400, error=message, jobs=svc.jobs()[:20],
-                   datasets=svc.datasets()[:20])
+    return _render("index.html", 400, error=message, **_home())
 
 
 @bp.get("/datasets/<dataset_id>")
 def dataset(dataset_id: str):
     svc = service()
     return _render("dataset.html", dataset=svc.dataset(dataset_id), jobs=svc.jobs(dataset_id))
+
+
+@bp.post("/datasets/<dataset_id>/delete")
+def delete_dataset(dataset_id: str):
+    """The dataset page's Delete button; a refusal shows the page with the jobs named."""
+    svc = service()
+    try:
+        svc.delete_dataset(dataset_id)
+    except Conflict as exc:
+        return _render("dataset.html", 409, dataset=svc.dataset(dataset_id),
+                       jobs=svc.jobs(dataset_id), error=exc.message)
+    return redirect(url_for("pages.index"))
 
 
 @bp.post("/datasets/<dataset_id>/jobs")

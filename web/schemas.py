@@ -20,6 +20,8 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+    code: str = Field(description="error.code again, where AWS SDK clients read it")
+    message: str = Field(description="error.message again, where AWS SDK clients read it")
 
 
 class ColumnInfo(BaseModel):
@@ -28,6 +30,9 @@ class ColumnInfo(BaseModel):
     role: str
     missing_share: float
     n_unique: int
+    as_target: Literal["binary", "multiclass", "regression"] | None = Field(
+        default=None, description="the task this column makes as the target (null: fewer than "
+                                  "two distinct values)")
     example: str | None = None
 
 
@@ -65,12 +70,24 @@ class JobCreate(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
+class RunningTrial(BaseModel):
+    candidate_id: str
+    family: str
+    started_s: float = Field(description="when it started, in seconds since the job started")
+
+
 class Progress(BaseModel):
     trials_completed: int = 0
     trials_failed: int = 0
-    best_score: float | None = None
+    best_score: float | None = Field(default=None, description="the best trial's score while the "
+                                     "job runs; the winner's (which may be an ensemble) once done")
+    best_trial_score: float | None = Field(default=None, description="a finished job's best "
+                                           "single trial")
+    winner: str | None = Field(default=None, description="a finished job's winning candidate")
     elapsed_s: float = 0.0
     remaining_s: float | None = None
+    running: list[RunningTrial] = Field(default_factory=list,
+                                        description="the trials on the workers now")
 
 
 class Job(BaseModel):

@@ -3,15 +3,19 @@
 Only rows covered by the folds are used. Classification: confusion matrix, ROC and
 precision-recall curves (binary; one-vs-rest per class for multiclass ROC), calibration, and a
 threshold table (binary). Regression: residuals and predicted-vs-actual. Figures are SVG; the
-numbers are in ``quality/<candidate_id>/report.json``.
+numbers are in ``quality/<candidate_id>/report.json``. The out-of-fold predictions themselves are
+kept as ``quality/<candidate_id>/oof.npy`` beside the job's ``quality/rows.npz`` (each row's
+target and validation fold), from which :func:`oof_frame` makes the table users download.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
@@ -37,6 +41,7 @@ def write_quality(result, y, folds, task: str, classes: list | None, output_dir)
     directory = Path(output_dir) / "quality" / result.candidate_id
     directory.mkdir(parents=True, exist_ok=True)
     rows = np.unique(np.concatenate([valid for _, valid in folds]))
+    _save_oof(result.oof, y, folds, classes, Path(output_dir) / "quality", directory)
     pred, truth = result.oof[rows], np.asarray(y)[rows]
     if task == "regression":
         report = _regression(truth, pred, directory)
@@ -45,6 +50,40 @@ def write_quality(result, y, folds, task: str, classes: list | None, output_dir)
     report = {"candidate_id": result.candidate_id, "task": task, "rows": int(len(rows)), **report}
     (directory / "report.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _save_oof(oof, y, folds, classes, root: Path, directory: Path) -> None:
+    np.save(directory / "oof.npy", np.asarray(oof, dtype=np.float64))
+    rows = root / "rows.npz"
+    if rows.is_file():
+        return
+    fold = np.full(len(y), -1, dtype=np.int64)
+    for k, (_, valid) in enumerate(folds):
+        fold[valid] = k
+    labels = np.asarray([str(c) for c in classes] if classes is not None else [], dtype=str)
+    tmp = root / f"rows.{os.getpid()}.npz"
+    np.savez(tmp, y=np.asarray(y), fold=fold, labels=labels)
+    os.replace(tmp, rows)
+
+
+def oof_frame(quality_dir: str | Path, candidate_id: str) -> pd.DataFrame:
+    """A candidate's out-of-fold predictions, one line per validated row: ``row`` (its position
+    among the rows with a target, in file order), ``fold``, ``actual``, ``prediction`` and, for
+    classification, ``probability_<class>`` for every class."""
+    root = Path(quality_dir)
+    with np.load(root / "rows.npz") as rows:
+        y, fold, labels = rows["y"], rows["fold"], rows["labels"].tolist()
+    oof = np.load(root / candidate_id / "oof.npy")
+    keep = np.flatnonzero(fold >= 0)
+    out = pd.DataFrame({"row": keep, "fold": fold[keep]})
+    if not labels:
+        return out.assign(actual=y[keep], prediction=oof[keep])
+    proba = oof[keep]
+    out["actual"] = np.asarray(labels, dtype=object)[y[keep].astype(int)]
+    out["prediction"] = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]
+    for k, label in enumerate(labels):
+        out[f"probability_{label}"] = proba[:, k]
+    return out
 
 
 def _regression(y, pred, directory: Path) -> dict:
@@ -83,15 +122,33 @@ def _classification(y, proba, task: str, labels: list[str], directory: Path) -> 
 
 
 def _confusion_figure(matrix, labels, path: Path) -> None:
+    save(confusion_axes(matrix, labels)[0], path)
+
+
+def confusion_axes(matrix, labels):
+    """The confusion matrix drawn as a heat map; each count is white on dark cells and black on
+    light ones, so every count stays readable. Returns ``(figure, axes)``."""
     fig, ax = figure()
-    ax.imshow(matrix, cmap="Blues")
+    image = ax.imshow(matrix, cmap="Blues")
     ax.set(xticks=range(len(labels)), yticks=range(len(labels)), xlabel="predicted",
            ylabel="actual", title="confusion matrix (out-of-fold)")
     ax.set_xticklabels(labels, rotation=45, ha="right")
     ax.set_yticklabels(labels)
     for (i, j), v in np.ndenumerate(matrix):
-        ax.text(j, i, str(v), ha="center", va="center", fontsize=8)
-    save(fig, path)
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                color=_ink(image.cmap(image.norm(v))))
+    return fig, ax
+
+
+def _ink(background) -> str:
+    """Black or white, whichever contrasts more with ``background`` (WCAG luminance)."""
+    return "black" if relative_luminance(background) > 0.179 else "white"
+
+
+def relative_luminance(rgba) -> float:
+    """WCAG 2 relative luminance of an sRGB colour given as floats in [0, 1]."""
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 def _thin(*arrays):

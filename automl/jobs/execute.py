@@ -14,7 +14,7 @@ import threading
 import time
 
 from automl.config import resolve_settings
-from automl.engine import Callbacks, run_job
+from automl.engine import Callbacks, JobResult, run_job
 from automl.exceptions import AutoMLError
 from automl.service_config import ServiceSettings, apply_process_limits, resolve_service_settings
 from automl.store import CANCELLED, COMPLETED, FAILED, JobStore
@@ -38,6 +38,9 @@ class JobCallbacks:
         self.store.add_trial(self.job_id, result.to_dict(), time.time() - self.start)
         self.store.set_running_fields(self.job_id, progress=progress)
 
+    def on_started(self, progress: dict) -> None:
+        self.store.set_running_fields(self.job_id, progress=progress)
+
     def on_stage(self, stage: str) -> None:
         self.store.set_running_fields(self.job_id, stage=stage)
 
@@ -55,7 +58,7 @@ class JobCallbacks:
         return self._flag
 
     def callbacks(self) -> Callbacks:
-        return Callbacks(on_trial=self.on_trial, on_stage=self.on_stage,
+        return Callbacks(on_trial=self.on_trial, on_started=self.on_started, on_stage=self.on_stage,
                          on_profile=self.on_profile, should_stop=self.should_stop)
 
 
@@ -69,8 +72,9 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
     try:
         settings = resolve_settings(**_engine_settings(job["settings"], service))
         store.set_running_fields(job_id, artifact_dir=str(out))
-        run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
-                data_path=dataset["path"], started_at=job["started_at"])
+        result = run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
+                         data_path=dataset["path"], started_at=job["started_at"],
+                         data_name=dataset["name"])
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())
@@ -82,8 +86,16 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
         store.finish(job_id, FAILED, error=error)
         return FAILED
     status = CANCELLED if cb.cancelled_at else COMPLETED
-    store.finish(job_id, status)
+    store.finish(job_id, status, progress=final_progress(store.get_job(job_id)["progress"], result))
     return status
+
+
+def final_progress(progress: dict | None, result: JobResult) -> dict:
+    """A finished job's progress: ``best_score`` is the winner's score (an ensemble's when it
+    won, as the model serves), ``best_trial_score`` the best single trial's."""
+    progress = dict(progress or {})
+    return {**progress, "running": [], "best_trial_score": progress.get("best_score"),
+            "best_score": result.winner.score, "winner": result.winner.candidate_id}
 
 
 def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:

@@ -22,48 +22,62 @@ EXECUTE_TIMEOUT_S = 300
 
 
 def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
-                    execute_exploration: bool = True, exploration: bool = True) -> dict[str, float]:
+                    execute_exploration: bool = True, exploration: bool = True,
+                    data_name: str | None = None) -> dict[str, float]:
     """Write every notebook of ``job`` (run on the file ``data_path``); return timings in seconds.
 
+    ``data_name`` is the file name the notebooks show and read (``DATA_PATH``): the name of the
+    user's own file when ``data_path`` is the service's stored copy; default ``data_path``.
     ``exploration=False`` leaves the data-exploration notebook out (the engine writes it while
     the search runs, with :func:`write_exploration`).
     """
     directory = Path(output_dir) / "notebooks"
     directory.mkdir(parents=True, exist_ok=True)
     data_path = Path(data_path).resolve()
+    shown = data_name or str(data_path)
     timings = {}
     if exploration:
         timings["exploration_s"] = write_exploration(job.profile, output_dir, data_path,
-                                                     execute_exploration)
+                                                     execute_exploration, data_name)
     start = time.perf_counter()
-    nbformat.write(definitions_notebook(job, data_path), directory / "candidate-definitions.ipynb")
+    nbformat.write(definitions_notebook(job, data_path, shown),
+                   directory / "candidate-definitions.ipynb")
     for row in job.results:
         if row.ok:
-            nb = candidate_notebook(job, row.candidate_id, data_path)
+            nb = candidate_notebook(job, row.candidate_id, data_path, shown)
             nbformat.write(nb, directory / f"{row.candidate_id}.ipynb")
     timings["candidates_s"] = time.perf_counter() - start
     return timings
 
 
 def write_exploration(profile, output_dir: str | Path, data_path: str | Path,
-                      execute_it: bool = True) -> float:
+                      execute_it: bool = True, data_name: str | None = None) -> float:
     """Write (and execute) ``notebooks/data-exploration.ipynb`` from a profile; returns seconds.
 
-    Needs only the profile, so the engine runs it beside the search.
+    Needs only the profile, so the engine runs it beside the search. It runs on ``data_path``
+    and is saved showing ``data_name`` (see :func:`write_notebooks`).
     """
     start = time.perf_counter()
     directory = Path(output_dir) / "notebooks"
     directory.mkdir(parents=True, exist_ok=True)
-    explore = exploration_notebook(SimpleNamespace(profile=profile), Path(data_path).resolve())
+    data_path = Path(data_path).resolve()
+    job = SimpleNamespace(profile=profile)
+    explore = exploration_notebook(job, data_path)
     if execute_it:
         execute(explore, directory)
+    if data_name:
+        shown = exploration_notebook(job, data_path, data_name)
+        for ran, cell in zip(explore.cells, shown.cells, strict=True):
+            ran.source = cell.source  # the outputs stay: the same code on the same file
     nbformat.write(explore, directory / "data-exploration.ipynb")
     return time.perf_counter() - start
 
 
-def execute(nb: nbformat.NotebookNode, cwd: str | Path, timeout: int = EXECUTE_TIMEOUT_S):
-    """Run ``nb`` in a fresh python3 kernel in directory ``cwd``; outputs are stored in ``nb``."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+def execute(nb: nbformat.NotebookNode, cwd: str | Path, timeout: int = EXECUTE_TIMEOUT_S,
+            kernel_name: str = "python3"):
+    """Run ``nb`` in a fresh kernel (python3 unless named) in directory ``cwd``; outputs are
+    stored in ``nb``."""
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(cwd)}})
     # The kernel's own log (a warning about unencrypted TCP on every start) would reach the
     # terminal of an `automl run`; the cells' output comes over the kernel's sockets.

@@ -71,15 +71,22 @@ def folds_source(task: str, n_folds: int, class_counts: dict, n_rows: int) -> st
             "print([len(valid) for _, valid in folds])")
 
 
-def model_source(job, candidate_id: str) -> str:
-    """``make_model()``: the candidate's pipeline (or the ensemble's weighted vote) written out."""
+def model_cells(job, candidate_id: str) -> list:
+    """``make_model()``: the candidate's pipeline (or the ensemble's weighted vote) written out,
+    after a cell with the code of the transformers it uses beyond scikit-learn's, if any."""
     imports = Imports()
     row = next(r for r in job.results if r.candidate_id == candidate_id)
     if not row.members:
         body = _pipeline_functions(job, candidate_id, "make_model", imports)
     else:
         body = _ensemble_functions(job, row.members, imports)
-    return "\n".join(imports.lines()) + "\n\n\n" + body
+    model = code("\n".join(imports.lines()) + "\n\n\n" + body)
+    extra = imports.inline_source()
+    if not extra:
+        return [model]
+    return [md("Transformers the pipeline uses beyond scikit-learn's, written out (from the "
+               "service's own code) so that this notebook needs no package of ours:"),
+            code(extra), model]
 
 
 def _pipeline_functions(job, candidate_id: str, name: str, imports: Imports) -> str:
@@ -142,8 +149,12 @@ joblib.dump(final_model, MODEL_PATH)
 print(f"fitted on {len(y)} rows; saved to {MODEL_PATH}")'''
 
 
-def candidate_notebook(job, candidate_id: str, data_path: str | Path) -> nbformat.NotebookNode:
-    """The notebook that re-runs leaderboard row ``candidate_id`` (see the module doc)."""
+def candidate_notebook(job, candidate_id: str, data_path: str | Path, shown: str | None = None
+                       ) -> nbformat.NotebookNode:
+    """The notebook that re-runs leaderboard row ``candidate_id`` (see the module doc).
+
+    ``data_path`` is the file read to write the cells; ``shown`` the one they read (``DATA_PATH``,
+    default ``data_path``)."""
     row = next(r for r in job.results if r.candidate_id == candidate_id)
     metric, task = job.metric.name, job.profile.task
     seed = job.trials[candidate_id].seed if candidate_id in job.trials else job.settings.seed
@@ -155,7 +166,7 @@ def candidate_notebook(job, candidate_id: str, data_path: str | Path) -> nbforma
            "fold(s). Running this notebook top to bottom rebuilds the candidate with plain "
            "scikit-learn calls, re-scores it on the job's folds (`cv_score`), then fits it "
            "on every row and saves the model. Change `DATA_PATH` to point at your copy."),
-        code(f"DATA_PATH = {str(data_path)!r}\nTARGET = {job.profile.target!r}\n"
+        code(f"DATA_PATH = {shown or str(data_path)!r}\nTARGET = {job.profile.target!r}\n"
              f"TASK = {task!r}\nMETRIC = {metric!r}\nFOLD_SEED = {job.settings.seed!r}\n"
              f"SEED = {seed!r}  # the model's random_state, written into the pipeline below\n"
              f"LEADERBOARD_SCORE = {row.score!r}\nMODEL_PATH = {f'{candidate_id}.joblib'!r}"),
@@ -172,7 +183,7 @@ def candidate_notebook(job, candidate_id: str, data_path: str | Path) -> nbforma
         md("## Folds\nThe job's folds: every candidate was scored on exactly these rows."),
         code(folds_source(task, n_folds, job.profile.class_counts, len_rows(job))),
         md("## The model"),
-        code(model_source(job, candidate_id)),
+        *model_cells(job, candidate_id),
         md(f"## Cross-validated score ({metric})"),
         code(metric_source(metric, task)),
         code(CV_SOURCE),

@@ -10,6 +10,7 @@ import nbformat
 import nbformat.v4 as nbf
 
 from automl.notebooks import cells
+from automl.notebooks.candidate import model_cells
 from automl.notebooks.cells import code, md
 
 EXPLORE_SOURCE = {
@@ -72,17 +73,21 @@ pd.DataFrame(WARNINGS, columns=["code", "column", "message", "advice"]) if WARNI
 }
 
 
-def exploration_notebook(job, data_path: str | Path) -> nbformat.NotebookNode:
-    """Summary, target, per-column statistics, missing values, cardinality, correlations, warnings."""
+def exploration_notebook(job, data_path: str | Path, shown: str | None = None
+                         ) -> nbformat.NotebookNode:
+    """Summary, target, per-column statistics, missing values, cardinality, correlations, warnings.
+
+    ``shown``: the file name to show and read (default ``data_path``, the file read now)."""
     profile = job.profile
+    shown = shown or str(data_path)
     roles = {c.name: c.role for c in profile.columns if c.role != "target"}
     warns = [{k: w.get(k) for k in ("code", "column", "message", "advice")} for w in profile.warnings]
     nb = nbf.new_notebook()
     nb.cells = [
-        md(f"# Data exploration: `{Path(data_path).name}`, target `{profile.target}`\n\n"
+        md(f"# Data exploration: `{Path(shown).name}`, target `{profile.target}`\n\n"
            "Roles, warnings and task are the ones the job used (from its profile); the rest is "
            "computed below from the file."),
-        code(f"DATA_PATH = {str(data_path)!r}\nTARGET = {profile.target!r}\nTASK = {profile.task!r}\n"
+        code(f"DATA_PATH = {shown!r}\nTARGET = {profile.target!r}\nTASK = {profile.task!r}\n"
              f"ROLES = {pprint.pformat(roles, sort_dicts=False)}\n"
              f"WARNINGS = {pprint.pformat(warns, sort_dicts=False)}"),
         code("import numpy as np\nimport pandas as pd\n\n" + cells.load_cell(data_path)),
@@ -100,29 +105,30 @@ def exploration_notebook(job, data_path: str | Path) -> nbformat.NotebookNode:
     return nb
 
 
-def definitions_notebook(job, data_path: str | Path) -> nbformat.NotebookNode:
-    """Every candidate: recipe, family, fixed params, search space; cells to re-run the search."""
+def definitions_notebook(job, data_path: str | Path, shown: str | None = None
+                         ) -> nbformat.NotebookNode:
+    """Every candidate: recipe, family, fixed params, search space (as data); the trials; the
+    winner's pipeline written out; how to re-run the search (``shown``: the data file's name)."""
     nb = nbf.new_notebook()
     nb.cells = [
         md("# Candidate definitions\n\nEach candidate is a preprocessing recipe and a model family "
            "with fixed parameters and a search space (as data). The trials below sampled "
-           "parameters from these spaces; the last cells re-run the search with this package."),
-        code("from automl.candidates.base import CandidateSpec\n"
-             "from automl.candidates.generator import build_pipeline\n"
-             "from automl.data.schema import InputSchema\n\n"
-             f"SCHEMA = InputSchema.from_dict({pprint.pformat(job.bundle.schema.to_dict())})"),
+           "parameters from these spaces. Every trial's pipeline is written out in its own "
+           "notebook; the winner's is below. Nothing here needs a package of ours."),
+        code(f"SCHEMA = {pprint.pformat(job.bundle.schema.to_dict(), sort_dicts=False)}"),
     ]
     for spec in _specs(job):
         nb.cells += [md(f"## `{spec.name}`: {spec.family} on the `{spec.recipe}` recipe"),
-                     code(f"{_var(spec.name)} = CandidateSpec(\n"
-                          + "".join(f"    {k}={pprint.pformat(v, width=90, sort_dicts=False)},\n"
-                                    for k, v in spec.to_dict().items()) + ")")]
+                     code(f"{_var(spec.name)} = "
+                          + pprint.pformat(spec.to_dict(), width=90, sort_dicts=False))]
+    winner = job.winner.candidate_id
     nb.cells += [md("## Trials: the parameters each candidate was run with"),
                  code(_trials_source(job)),
-                 md("Rebuild any trial's pipeline from its spec and params:"),
-                 code(_rebuild_source(job)),
-                 md("## Re-run the search locally"),
-                 code(_rerun_source(job, data_path))]
+                 md(f"## The winner, `{winner}`, written out"),
+                 *model_cells(job, winner),
+                 code("make_model()"),
+                 md("## Re-run the search\nWith this service's Python package installed:\n\n"
+                    f"```python\n{_rerun_source(job, shown or str(data_path))}\n```")]
     return nb
 
 
@@ -143,15 +149,6 @@ def _trials_source(job) -> str:
     return "import pandas as pd\n\nTRIALS = " + json.dumps(rows, indent=1, default=str) \
         .replace("true", "True").replace("false", "False").replace("null", "None") \
         + "\npd.DataFrame(TRIALS).T"
-
-
-def _rebuild_source(job) -> str:
-    cid = job.winner.members and next(iter(job.winner.members)) or job.winner.candidate_id
-    trial = job.trials[cid]
-    return (f"SPECS = {{s.name: s for s in [{', '.join(_var(s.name) for s in _specs(job))}]}}\n"
-            f"trial = TRIALS[{cid!r}]\n"
-            "pipeline = build_pipeline(SPECS[trial['spec']], trial['params'], SCHEMA, trial['seed'])\n"
-            f"pipeline  # {trial.spec.family}")
 
 
 def _rerun_source(job, data_path) -> str:

@@ -5,11 +5,14 @@ and so on with every parameter that differs from its default, and records the im
 needs. It reads the object built by :func:`automl.candidates.generator.build_pipeline`, so the
 notebook can never drift from what the search ran. A model family whose estimators are not
 scikit-learn estimators writes its own (:attr:`Family.render
-<automl.candidates.base.Family>`).
+<automl.candidates.base.Family>`). Objects of this package (the few transformers the recipes add
+to scikit-learn's) are not imported: :meth:`Imports.inline_source` writes their code out, with
+what they use from their module, so a notebook runs where this package is not installed.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import math
@@ -24,19 +27,77 @@ WIDTH = 96
 
 
 class Imports:
-    """The ``from module import name`` lines a piece of generated code needs."""
+    """The ``from module import name`` lines a piece of generated code needs, and the objects
+    of this package it uses (written out by :meth:`inline_source`, never imported)."""
 
     def __init__(self) -> None:
         self.names: dict[str, set[str]] = {}
+        self.inlined: list = []
 
     def add(self, obj) -> str:
-        """Record ``obj``'s import and return the name to write in code."""
+        """Record ``obj``'s import (or, for this package's objects, its source) and return the
+        name to write in code."""
+        if obj.__module__.split(".")[0] == PACKAGE:
+            if obj not in self.inlined:
+                self.inlined.append(obj)
+            return obj.__name__
         module = public_module(obj)
         self.names.setdefault(module, set()).add(obj.__name__)
         return obj.__name__
 
     def lines(self) -> list[str]:
         return [f"from {m} import {', '.join(sorted(n))}" for m, n in sorted(self.names.items())]
+
+    def inline_source(self) -> str:
+        """The source of the inlined objects with the imports, constants and helpers they use
+        from their modules, in module order; empty when there are none."""
+        modules: dict[str, list[str]] = {}
+        for obj in self.inlined:
+            modules.setdefault(obj.__module__, []).append(obj.__name__)
+        return "\n\n\n".join(module_excerpt(importlib.import_module(m), names)
+                              for m, names in modules.items())
+
+
+PACKAGE = __name__.split(".")[0]
+
+
+def module_excerpt(module: types.ModuleType, names: list[str]) -> str:
+    """``names`` of ``module`` and everything of the module they use, as standalone source:
+    the import lines they need, then the top-level definitions in the module's order."""
+    source = inspect.getsource(module)
+    tree = ast.parse(source)
+    defined = {name: node for node in tree.body for name in _defines(node)}
+    needed, todo = set(), list(names)
+    while todo:
+        node = defined[todo.pop()]
+        if id(node) in needed:
+            continue
+        needed.add(id(node))
+        todo += [n for n in _uses(node) if n in defined and id(defined[n]) not in needed]
+    parts = [ast.get_source_segment(source, node) for node in tree.body if id(node) in needed
+             and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    imports = [p for p in parts if p.startswith(("import ", "from "))]
+    if any(f"{PACKAGE}." in p or p.startswith(f"import {PACKAGE}") for p in imports):
+        raise TypeError(f"{module.__name__} uses this package's other modules; it cannot be "
+                        "written into a standalone notebook")
+    body = [p for p in parts if p not in imports]
+    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(body)
+
+
+def _defines(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return [(a.asname or a.name).split(".")[0] for a in node.names]
+    return []
+
+
+def _uses(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def public_module(obj) -> str:

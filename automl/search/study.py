@@ -62,10 +62,12 @@ class Search:
     def __init__(self, specs: list[CandidateSpec], data_ref, metric: Metric, executor,
                  budget: Budget, seed: int, n_parallel: int,
                  on_result: Callable[[TrialResult], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None,
+                 on_submit: Callable[[TrialSpec], None] | None = None):
         self.metric, self.executor, self.budget, self.seed = metric, executor, budget, seed
         self.data_ref, self.n_parallel = data_ref, n_parallel
         self.on_result = on_result or (lambda r: None)
+        self.on_submit = on_submit or (lambda spec: None)
         self.should_stop = should_stop or (lambda: False)
         self.families = {s.name: self._family(i, s) for i, s in enumerate(specs)}
         self.portfolio = [s.name for i in range(max(len(s.defaults) for s in specs))
@@ -124,6 +126,7 @@ class Search:
         timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 0.5
         future = self.executor.submit(evaluate, spec, self.data_ref, timeout=timeout)
         self._pending[future] = (spec, trial)
+        self.on_submit(spec)
 
     def _trial_deadline(self) -> tuple[float | None, bool]:
         """A new trial's deadline, and whether it is the search's rather than its own limit."""

@@ -117,8 +117,12 @@ def _predict_chunks(bundle: ModelBundle, source: BinaryIO, chunk_rows: int, enco
 
 
 def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
-                chunk_rows: int = CHUNK_ROWS) -> int:
-    """Predict every row of ``data`` in order and write ``output``; returns the row count."""
+                chunk_rows: int = CHUNK_ROWS, include_input: bool = False) -> int:
+    """Predict every row of ``data`` in order and write ``output``; returns the row count.
+
+    ``output`` holds the prediction columns only, or, with ``include_input``, each input row as
+    it was written followed by its prediction columns (SageMaker batch transform's
+    ``JoinSource=Input``)."""
     bundle = ModelBundle.load(model_dir)
     path = Path(data)
     if not path.is_file():
@@ -131,10 +135,32 @@ def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
     sep = sniff_delimiter(head.decode(encoding, errors="replace"))
     n = 0
     with open(path, "rb") as src, open(output, "wb") as out:
-        for rows, piece in _predict_chunks(bundle, src, chunk_rows, encoding, sep):
+        pieces = _predict_chunks(bundle, src, chunk_rows, encoding, sep) if not include_input \
+            else _joined_chunks(bundle, path, chunk_rows, encoding, sep)
+        for rows, piece in pieces:
             out.write(piece)
             n += rows
     return n
+
+
+def _joined_chunks(bundle: ModelBundle, path: Path, chunk_rows: int, encoding: str,
+                   sep: str) -> Iterator[tuple[int, bytes]]:
+    """Input rows (their text as read, every value kept) beside their predictions, in chunks."""
+    options = {"sep": sep, "encoding": encoding, "chunksize": chunk_rows, "low_memory": False}
+    typed = pd.read_csv(path, na_values=NA_VALUES, keep_default_na=False, **options)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+    first = True
+    with typed, text:
+        for chunk, raw in zip(typed, text, strict=True):
+            chunk.columns = raw.columns = [str(c).strip() for c in chunk.columns]
+            predicted = prediction_frame(bundle, chunk)
+            clash = sorted(set(raw.columns) & set(predicted.columns))
+            if clash:
+                raise DatasetError(f"the input already has column(s) {', '.join(clash)}; rename "
+                                   "them, or predict without --include-input")
+            joined = pd.concat([raw, predicted], axis=1)
+            yield len(chunk), joined.to_csv(index=False, header=first).encode("utf-8")
+            first = False
 
 
 class _Prefixed(io.RawIOBase):

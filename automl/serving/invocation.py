@@ -64,8 +64,9 @@ def status_for(exc: AutoMLError) -> int:
 
 
 def error_response(exc: AutoMLError) -> Response:
-    """``{"error": {"code", "message", "details"}}`` with the status of ``exc``."""
-    body = json.dumps({"error": exc.to_dict()}, default=_json_default).encode()
+    """``{"error": {"code", "message", "details"}, ...}`` (:func:`automl.exceptions.error_body`)
+    with the status of ``exc``."""
+    body = json.dumps(exc.body(), default=_json_default).encode()
     return Response(status_for(exc), body, JSON)
 
 

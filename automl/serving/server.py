@@ -19,7 +19,7 @@ from flask import Flask, Response, jsonify, request
 from gunicorn.app.base import BaseApplication
 from werkzeug.exceptions import HTTPException
 
-from automl.exceptions import AutoMLError, NotFound
+from automl.exceptions import AutoMLError, NotFound, error_body
 from automl.model.bundle import ModelBundle, find_bundle
 from automl.serving.invocation import MAX_BODY_BYTES, MAX_ROWS, error_response, invoke, read_body
 
@@ -112,18 +112,16 @@ def wants_explanation() -> bool:
 def _register_errors(app: Flask) -> None:
     def http_error(exc) -> tuple[Response, int]:
         code = getattr(exc, "code", 500) or 500
-        error = {"code": getattr(exc, "name", "error").lower().replace(" ", "_"),
-                 "message": getattr(exc, "description", str(exc)), "details": {}}
-        return jsonify({"error": error}), code
+        name = getattr(exc, "name", "error").lower().replace(" ", "_")
+        return jsonify(error_body(name, getattr(exc, "description", str(exc)))), code
 
     def unexpected(exc: Exception) -> tuple[Response, int]:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         request_id = uuid.uuid4().hex[:12]
         log.exception("request %s failed", request_id)
-        error = {"code": "internal_error", "message": f"internal error; request id {request_id}",
-                 "details": {"request_id": request_id}}
-        return jsonify({"error": error}), 500
+        return jsonify(error_body("internal_error", f"internal error; request id {request_id}",
+                                  {"request_id": request_id})), 500
 
     app.register_error_handler(Exception, unexpected)
 

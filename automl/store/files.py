@@ -18,12 +18,11 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from automl.data.intake import NA_VALUES, check_csv, detect_encoding, sniff_delimiter
-from automl.data.profile import column_role
+from automl.data.intake import check_csv, detect_encoding, read_table, sniff_delimiter
+from automl.data.profile import column_role, infer_task
 from automl.exceptions import DatasetError
 
 CHUNK = 1 << 20
-SAMPLE_ROWS = 1000
 _HEAD_BYTES = 256 * 1024
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -71,11 +70,13 @@ def save_stream(chunks: Iterable[bytes] | BinaryIO, dest: Path, max_bytes: int) 
     return size
 
 
-def quick_profile(path: Path, max_columns: int = 2_000) -> dict:
-    """A fast look at a CSV: columns with dtype, role and missing share from the first rows,
-    and the row count. The full profile needs a target, so each job computes its own.
+def file_profile(path: Path, max_columns: int = 2_000) -> dict:
+    """A look at a whole CSV, read as a job reads it (:func:`automl.data.intake.read_table`):
+    the row count and, per column, dtype, role, missing share, distinct values and the task it
+    would make as a target. The full profile (class balance, leakage) needs a target, so each job
+    computes its own.
 
-    Checked in time linear in the file's size, before any per-column work: at most
+    Checked first in time linear in the file's size, before any per-column work: at most
     ``max_columns`` columns, and every row read as the jobs will read it (field count, and the
     csv reader's field size limit of this process, see ``apply_process_limits``)."""
     head = _head(path)
@@ -83,15 +84,12 @@ def quick_profile(path: Path, max_columns: int = 2_000) -> dict:
     text = head.decode(encoding, errors="ignore")
     delimiter = sniff_delimiter(text)
     _check_width(path, delimiter, max_columns)
-    header = _header(text, delimiter, path)
+    _header(text, delimiter, path)
     _check_rows(path, encoding, delimiter)
-    sample = pd.read_csv(path, sep=delimiter, encoding=encoding, nrows=SAMPLE_ROWS,
-                         na_values=NA_VALUES, keep_default_na=False, skipinitialspace=True,
-                         header=0, names=header, low_memory=False)
-    n_rows = _count_rows(path)
-    if n_rows == 0 or sample.empty:
+    frame = read_table(path)
+    if frame.empty:
         raise DatasetError(f"{path.name} has a header but no data rows; add rows below the header")
-    return {"n_rows": n_rows, "columns": [_column(sample[c]) for c in sample.columns]}
+    return {"n_rows": len(frame), "columns": [_column(frame[c]) for c in frame.columns]}
 
 
 def _check_width(path: Path, delimiter: str, max_columns: int) -> None:
@@ -155,19 +153,12 @@ def _header(text: str, delimiter: str, path: Path) -> list[str]:
     return header
 
 
-def _count_rows(path: Path) -> int:
-    lines, last = 0, b"\n"
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return max(0, lines + (last != b"\n") - 1)
-
-
 def _column(s: pd.Series) -> dict:
     example = s.dropna()
+    n_unique = int(example.nunique())
     return {"name": str(s.name), "dtype": str(s.dtype), "role": column_role(s),
-            "missing_share": round(float(s.isna().mean()), 4), "n_unique": int(s.nunique()),
+            "missing_share": round(float(s.isna().mean()), 4), "n_unique": n_unique,
+            "as_target": infer_task(example) if n_unique >= 2 else None,
             "example": None if example.empty else str(example.iloc[0])[:100]}
 
 

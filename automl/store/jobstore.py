@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from automl.exceptions import NotFound
+from automl.exceptions import Conflict, NotFound
 from automl.store.leases import Leases, Owner
 from automl.store.tables import datasets, jobs, metadata, trials
 
@@ -103,6 +103,23 @@ class JobStore:
             .limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def delete_dataset(self, dataset_id: str) -> dict:
+        """Delete a dataset's row, refused (409, naming them) while jobs use it; returns the
+        deleted row (its file is the caller's to remove)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"dataset '{dataset_id}' not found", {"dataset_id": dataset_id})
+            users = list(conn.execute(select(jobs.c.id).where(jobs.c.dataset_id == dataset_id)
+                                      .order_by(jobs.c.created_at)).scalars())
+            if users:
+                shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+                raise Conflict(f"dataset '{dataset_id}' is used by job(s) {shown}; delete those "
+                               "jobs first (explaining or deploying their candidates reads it)",
+                               {"jobs": users})
+            conn.execute(delete(datasets).where(datasets.c.id == dataset_id))
+        return dict(row)
 
     # jobs -----------------------------------------------------------------------------------
     def create_job(self, dataset_id: str, target: str, settings: dict) -> dict:

@@ -70,6 +70,20 @@ def test_predict_writes_rows_in_order(titanic_run, sample_data, tmp_path):
     assert (pred["probability_0"] + pred["probability_1"]).round(6).eq(1).all()
 
 
+def test_predict_with_include_input_puts_each_row_before_its_prediction(titanic_run, sample_data,
+                                                                       tmp_path):
+    out, _ = titanic_run
+    proc = automl_cli("predict", out, sample_data / "titanic.csv", "--output", tmp_path / "j.csv",
+                      "--include-input")
+    assert proc.returncode == 0, proc.stderr
+    joined = pd.read_csv(tmp_path / "j.csv")
+    source = pd.read_csv(sample_data / "titanic.csv")
+    assert list(joined.columns) == list(source.columns) + ["prediction", "probability_0",
+                                                           "probability_1"]
+    pd.testing.assert_frame_equal(joined[source.columns], source)
+    assert (joined["prediction"] == joined["Survived"]).mean() > 0.7
+
+
 def test_predict_names_missing_columns(titanic_run, sample_data, tmp_path):
     out, _ = titanic_run
     rows = pd.read_csv(sample_data / "titanic.csv").drop(columns=["Survived", "Age"]).head(5)
@@ -99,6 +113,14 @@ def test_a_trial_timeout_must_be_positive(tmp_path, sample_data):
                       "--trial-timeout", -1, "--output", tmp_path / "x")
     assert proc.returncode == 2 and "trial_timeout must be positive" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_metric_that_does_not_fit_the_target_is_refused_before_any_trial(tmp_path, sample_data):
+    proc = automl_cli("run", sample_data / "vehicle.csv", "--target", "Class", "--metric", "rmse",
+                      "--max-candidates", 1, "--output", tmp_path / "x")
+    assert proc.returncode == 2, proc.stderr
+    assert "metric 'rmse' does not fit a multiclass task; use one of: auc, logloss" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()
 
 
 def test_unknown_model_directory(tmp_path, sample_data):

@@ -74,6 +74,9 @@ def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data)
         with pytest.raises(client.exceptions.ClientError) as missing:
             client.invoke_endpoint(EndpointName="nope", ContentType="text/csv", Body="1\n")
         assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert missing.value.response["Error"]["Code"] == "endpoint_not_found"
+        assert "'nope'" in missing.value.response["Error"]["Message"]
+        check_boto3_sees_the_error_curl_sees(client, service)
 
         service.stop()
         service = ServiceProcess(data_dir, port=service.port).start()
@@ -81,6 +84,20 @@ def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data)
             refit.predict_proba(rows).to_numpy())
     finally:
         service.stop()
+
+
+def check_boto3_sees_the_error_curl_sees(client, service) -> None:
+    """A bad row: boto3's ClientError carries the code and message a curl user reads."""
+    body = "1,0,abc,,"
+    with pytest.raises(client.exceptions.ClientError) as bad:
+        client.invoke_endpoint(EndpointName="titanic", ContentType="text/csv", Body=body)
+    plain = requests.post(f"{service.url}/endpoints/titanic/invocations", data=body,
+                          headers={"Content-Type": "text/csv"}, timeout=60)
+    assert plain.status_code == 400
+    error = plain.json()["error"]
+    assert error["message"]
+    assert bad.value.response["Error"] == {"Code": error["code"], "Message": error["message"]}
+    assert error["message"] in str(bad.value)
 
 
 def requests_put(service, name: str, body: dict) -> dict:

@@ -168,3 +168,25 @@ def test_one_row_is_explained_against_the_training_rows(job):
     rows = _check_rows(bundle, pd.read_csv(path).head(1))
     assert any(abs(v) > 1e-6 for v in rows[0]["contributions"].values())
     assert rows[0]["base_value"] != pytest.approx(rows[0]["prediction"])
+
+
+def _luminance(rgba) -> float:
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_confusion_matrix_counts_are_readable_on_every_cell():
+    """Each count against its cell's colour has at least WCAG AA contrast (4.5:1)."""
+    from matplotlib.colors import to_rgba
+
+    from automl.explain.quality import confusion_axes
+
+    matrix = np.array([[812, 3, 0], [12, 260, 40], [1, 30, 90]])
+    _, ax = confusion_axes(matrix, ["a", "b", "c"])
+    image = ax.images[0]
+    assert len(ax.texts) == matrix.size
+    for text in ax.texts:
+        j, i = (int(round(v)) for v in text.get_position())
+        lums = sorted([_luminance(to_rgba(text.get_color())),
+                       _luminance(image.cmap(image.norm(matrix[i, j])))])
+        assert (lums[1] + 0.05) / (lums[0] + 0.05) >= 4.5, (text.get_text(), text.get_color())

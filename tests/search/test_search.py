@@ -45,6 +45,18 @@ def test_progress_callbacks_report_every_trial(sample_data):
     assert last["best_score"] is not None and last["elapsed_s"] > 0
 
 
+def test_progress_names_the_trials_on_the_workers(sample_data):
+    events = []
+    cb = Callbacks(on_started=lambda p: events.append(("started", dict(p))),
+                   on_trial=lambda r, p: events.append((r.candidate_id, dict(p))))
+    automl.fit(sample_data / "abalone.csv", target="Rings", time_budget=None, max_candidates=3,
+               callbacks=cb, n_folds=3, n_jobs=1)
+    running = [[t["candidate_id"] for t in p["running"]] for _, p in events]
+    finished = [name for name, _ in events if name != "started"]
+    assert running == [[finished[0]], [], [finished[1]], [], [finished[2]], []]
+    assert all(t["family"] and t["started_s"] >= 0 for _, p in events for t in p["running"])
+
+
 def test_all_trials_timing_out_is_a_clear_error(sample_data):
     with pytest.raises(AutoMLError, match="no candidate completed.*time limit"):
         automl.fit(sample_data / "abalone.csv", target="Rings", time_budget=None,

@@ -77,3 +77,20 @@ def test_batch_output_escapes_formula_labels(tmp_path):
     assert header == "prediction,probability_=cmd|' /C calc'!A0,probability_@SUM(1)"  # inert
     assert {line.split(",")[0] for line in lines} == {"'=cmd|' /C calc'!A0", "'@SUM(1)"}
     assert all(float(v) >= 0 for line in lines for v in line.split(",")[1:])
+
+
+def test_predict_csv_with_the_input_keeps_every_value_as_written(tmp_path, titanic_dir, titanic,
+                                                                 sample_data):
+    source = tmp_path / "new rows.csv"
+    lines = (sample_data / "titanic.csv").read_text().splitlines(keepends=True)
+    source.write_text("".join(lines[:41]))
+    plain, joined = tmp_path / "plain.csv", tmp_path / "joined.csv"
+    assert predict_csv(titanic_dir, source, plain, chunk_rows=15) == 40
+    assert predict_csv(titanic_dir, source, joined, chunk_rows=15, include_input=True) == 40
+    text = pd.read_csv(source, dtype=str, keep_default_na=False)
+    out = pd.read_csv(joined, dtype=str, keep_default_na=False)
+    assert list(out.columns) == list(text.columns) + ["prediction", "probability_0",
+                                                      "probability_1"]
+    pd.testing.assert_frame_equal(out[text.columns], text)
+    pd.testing.assert_frame_equal(out.drop(columns=text.columns),
+                                  pd.read_csv(plain, dtype=str, keep_default_na=False))

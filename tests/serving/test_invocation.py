@@ -39,6 +39,18 @@ def _error(response, status: int, code: str) -> dict:
     return error
 
 
+def test_botocore_reads_the_code_and_message_of_an_error(titanic):
+    """boto3's sagemaker-runtime client parses error bodies with botocore's REST-JSON parser:
+    it must find the same code and message as a reader of ``error``."""
+    parsers = pytest.importorskip("botocore.parsers")
+    response = invoke(titanic, b"1,0,abc,,", CSV)
+    parsed = parsers.create_parser("rest-json").parse(
+        {"status_code": response.status, "headers": {}, "body": response.body}, None)
+    error = response.json()["error"]
+    assert error["message"]
+    assert parsed["Error"] == {"Code": error["code"], "Message": error["message"]}
+
+
 def _expected_labels(bundle, rows: pd.DataFrame) -> list:
     return [v.item() if isinstance(v, np.generic) else v for v in bundle.predict(rows)]
 

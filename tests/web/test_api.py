@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +126,43 @@ def test_create_job_rejects_bad_settings(client, dataset, change, status, code, 
     assert response.status_code == status, response.json
     assert error_code(response) == code
     assert text in response.json["error"]["message"]
+
+
+MULTICLASS_CSV = b"a,b,kind\n" + b"".join(b"%d,%d,%s\n" % (i, i % 7, b"xyz"[i % 3:i % 3 + 1])
+                                            for i in range(30))
+
+
+@pytest.mark.parametrize("target, metric, fitting", [
+    ("kind", "rmse", "auc, logloss, accuracy, balanced_accuracy, f1_macro"),
+    ("a", "auc", "rmse, mse, mae, r2"),
+])
+def test_a_metric_that_does_not_fit_the_target_is_refused_at_submission(client, target, metric,
+                                                                        fitting):
+    dataset = upload(client, MULTICLASS_CSV).json
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": target,
+                                                 "metric": metric})
+    assert response.status_code == 400, response.json
+    assert f"use one of: {fitting}" in response.json["error"]["message"]
+    assert client.get("/api/v1/jobs").json["jobs"] == []
+
+
+def test_a_target_with_a_single_value_is_refused_at_submission(client):
+    dataset = upload(client, b"x,same\n1,a\n2,a\n3,a\n").json
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "same"})
+    assert response.status_code == 400 and error_code(response) == "invalid_dataset"
+    assert "'same' has fewer than two distinct values" in response.json["error"]["message"]
+
+
+def test_upload_profiles_every_row_not_only_the_first(client):
+    """A column constant over the first thousand rows, then varied; a yes/no target."""
+    rows = [f"{i},{'may' if i < 1500 else ['jun', 'jul'][i % 2]},{'yes' if i % 3 else 'no'}"
+            for i in range(2000)]
+    body = ("id,month,y\n" + "\n".join(rows) + "\n").encode()
+    data = upload(client, body).json
+    month, y = data["columns"][1], data["columns"][2]
+    assert (month["role"], month["n_unique"]) == ("categorical", 3)
+    assert y["as_target"] == "binary" and month["as_target"] == "multiclass"
+    assert not any(w["column"] == "month" for w in data["warnings"])
 
 
 def test_create_job_malformed_json_and_wrong_type(client):
@@ -335,3 +374,34 @@ def test_a_field_over_the_limit_is_400_at_upload(limited):
     assert response.status_code == 400
     message = response.json["error"]["message"]
     assert "line 2" in message and "AUTOML_MAX_FIELD_BYTES" in message
+
+
+def test_delete_a_dataset_refused_while_a_job_uses_it(client, settings, dataset):
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    refused = client.delete(f"/api/v1/datasets/{dataset['id']}")
+    assert refused.status_code == 409 and error_code(refused) == "conflict"
+    assert f"used by job(s) {job['id']}; delete those jobs first" in refused.json["error"]["message"]
+    page = client.post(f"/datasets/{dataset['id']}/delete")
+    assert page.status_code == 409 and job["id"] in page.get_data(as_text=True)
+    assert client.delete(f"/api/v1/jobs/{job['id']}").status_code == 204
+    stored = list((Path(settings.data_dir) / "datasets").glob(f"{dataset['id']}*"))
+    assert stored
+    deleted = client.post(f"/datasets/{dataset['id']}/delete")
+    assert deleted.status_code == 302 and deleted.headers["Location"] == "/"
+    assert client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 404
+    assert not any(p.exists() for p in stored)
+    assert client.delete(f"/api/v1/datasets/{dataset['id']}").status_code == 404
+
+
+def test_api_docs_are_served_by_the_app_without_a_cdn(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in scripts and "/api/v1/openapi.json" in html
+    assert not [s for s in scripts if "//" in s]
+    for path in ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"):
+        response = client.get(f"/static/swagger-ui/{path}")
+        assert response.status_code == 200, path
+        response.close()
+    assert 'href="/api/v1/docs"' in client.get("/").get_data(as_text=True)

@@ -5,6 +5,7 @@ once for the module by the job runner's own ``execute``."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -274,6 +275,38 @@ def test_pages_deploy_and_show_examples(client, job):
     assert client.get("/api/v1/endpoints/from-page").status_code == 404
 
 
+def test_deploying_under_a_taken_name_offers_to_replace_its_model(client, job):
+    first = client.post(f"/jobs/{job['id']}/deploy", data={"name": "taken"})
+    assert first.status_code == 302
+    again = client.post(f"/jobs/{job['id']}/deploy",
+                        data={"name": "taken", "candidate_id": job["other"]})
+    page = again.get_data(as_text=True)
+    assert again.status_code == 409 and "PUT" not in page
+    assert f"it serves {job['winner']} of job {job['id']}" in page
+    assert 'action="/endpoints/taken/replace"' in page and "Replace the model of" in page
+    assert f'name="candidate_id" value="{job["other"]}"' in page
+    replaced = client.post("/endpoints/taken/replace",
+                           data={"job_id": job["id"], "candidate_id": job["other"]})
+    assert replaced.status_code == 302 and replaced.headers["Location"] == "/endpoints/taken"
+    assert client.get("/api/v1/endpoints/taken").json["candidate_id"] == job["other"]
+    assert client.delete("/api/v1/endpoints/taken").status_code == 204
+
+
+def test_a_finished_job_shows_its_winners_score(client, job):
+    """The job's 'Best' score and the home list show the model that serves, which may be an
+    ensemble scoring above every single trial, not the best single trial."""
+    meta = ModelBundle.load(job["dir"] / "model").metadata
+    progress = client.get(f"/api/v1/jobs/{job['id']}").json["progress"]
+    assert progress["winner"] == meta["candidate_id"] and progress["running"] == []
+    assert progress["best_score"] == pytest.approx(meta["score"])
+    singles = [r["score"] for r in client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]
+               if r["state"] == "complete" and not r["candidate_id"].startswith("ensemble")]
+    assert progress["best_trial_score"] == pytest.approx(max(singles))
+    assert f'<span id="best">{meta["score"]:.5g}</span>' in client.get(
+        f"/jobs/{job['id']}").get_data(as_text=True)
+    assert f">{meta['score']:.4g}</td>" in client.get("/").get_data(as_text=True)
+
+
 def test_openapi_describes_the_endpoint_api(client):
     validate = pytest.importorskip("openapi_spec_validator").validate
     doc = client.get("/api/v1/openapi.json").json
@@ -354,3 +387,40 @@ def test_a_missing_dataset_file_is_a_server_fault(client, job, settings):
         moved.rename(path)
     assert response.status_code == 500 and response.json["error"]["code"] == "server_fault"
     assert settings.data_dir not in response.get_data(as_text=True)
+
+
+def _json_body(client, path: str):
+    with client.get(path) as response:
+        assert response.status_code == 200, path
+        return json.loads(response.get_data(as_text=True))
+
+
+def test_notebooks_read_the_file_under_the_name_it_was_uploaded_with(client, job):
+    explore = _json_body(client, f"/api/v1/jobs/{job['id']}/notebooks/data-exploration")
+    assert "".join(explore["cells"][0]["source"]).startswith("# Data exploration: `titanic.csv`")
+    assert "DATA_PATH = 'titanic.csv'" in "".join(explore["cells"][1]["source"])
+    assert any(c.get("outputs") for c in explore["cells"])  # executed on the stored copy
+    winner = _json_body(client, f"/api/v1/jobs/{job['id']}/candidates/{job['winner']}/notebook")
+    assert "DATA_PATH = 'titanic.csv'" in "".join(winner["cells"][1]["source"])
+    assert "ds_" not in json.dumps(winner) and "ds_" not in json.dumps(explore)
+
+
+def test_out_of_fold_predictions_download_and_give_the_leaderboard_score(client, job):
+    from sklearn.metrics import roc_auc_score
+
+    board = {r["candidate_id"]: r for r in
+             client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]}
+    for cid in (job["winner"], job["other"]):
+        response = client.get(f"/api/v1/jobs/{job['id']}/candidates/{cid}/oof.csv")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        oof = pd.read_csv(io.BytesIO(response.data))
+        assert list(oof.columns) == ["row", "fold", "actual", "prediction", "probability_0",
+                                     "probability_1"]
+        assert sorted(oof["row"]) == list(range(len(pd.read_csv(SAMPLE))))
+        per_fold = [roc_auc_score(f["actual"] == 1, f["probability_1"])
+                    for _, f in oof.groupby("fold")]
+        assert np.mean(per_fold) == pytest.approx(board[cid]["score"], abs=1e-9)
+        page = client.get(f"/jobs/{job['id']}/candidates/{cid}").get_data(as_text=True)
+        assert f'href="/api/v1/jobs/{job["id"]}/candidates/{cid}/oof.csv"' in page
+    missing = client.get(f"/api/v1/jobs/{job['id']}/candidates/nope_001/oof.csv")
+    assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"

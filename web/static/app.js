@@ -92,6 +92,22 @@ function initExplainButton() {
 }
 document.addEventListener("DOMContentLoaded", initExplainButton);
 
+function initFigures() {
+  const dialog = document.getElementById("figure-dialog");
+  if (!dialog || !dialog.showModal) return;
+  const large = document.getElementById("figure-large");
+  for (const link of document.querySelectorAll("a.figure-open")) {
+    link.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      const img = link.querySelector("img");
+      large.src = link.href; large.alt = img ? img.alt : "";
+      dialog.showModal();
+    });
+  }
+  dialog.addEventListener("click", (ev) => { if (ev.target === dialog) dialog.close(); });
+}
+document.addEventListener("DOMContentLoaded", initFigures);
+
 let sortKey = null; let sortDir = 1; let lastBoard = null;
 
 function sortRows(rows) {
@@ -171,6 +187,9 @@ function renderJob(job) {
   document.getElementById("stage").textContent = job.stage || "";
   document.getElementById("trials").textContent = `${p.trials_completed} done, ${p.trials_failed} failed`;
   document.getElementById("best").textContent = fmt(p.best_score, 5);
+  document.getElementById("winner").textContent = p.winner ? "winner " + p.winner : "";
+  document.getElementById("running").textContent = (p.running || []).map(
+    (t) => `${t.candidate_id} (${Math.max(0, Math.round(p.elapsed_s - t.started_s))} s)`).join(", ") || "–";
   document.getElementById("metric").textContent = job.metric || "";
   document.getElementById("remaining").textContent = p.remaining_s === null ? "–" : `${Math.round(p.remaining_s)} s`;
   const err = document.getElementById("error");
@@ -232,5 +251,38 @@ function initJob() {
   pollJob(jobId);
 }
 
+function initJobsTable() {
+  const table = document.getElementById("jobs");
+  if (!table) return;
+  const tbody = table.tBodies[0];
+  const filter = document.getElementById("jobs-filter");
+  const status = document.getElementById("jobs-status");
+  const apply = () => {
+    const words = filter.value.trim().toLowerCase();
+    let shown = 0;
+    for (const tr of tbody.rows) {
+      const ok = (!status.value || tr.dataset.status === status.value) &&
+        (!words || tr.textContent.toLowerCase().includes(words));
+      tr.hidden = !ok; shown += ok ? 1 : 0;
+    }
+    document.getElementById("jobs-count").textContent = `${shown} of ${tbody.rows.length} jobs`;
+  };
+  filter.addEventListener("input", apply); status.addEventListener("change", apply);
+  table.querySelectorAll("th").forEach((th, i) => th.addEventListener("click", () => {
+    const dir = th.classList.contains("asc") ? -1 : 1;
+    table.querySelectorAll("th").forEach((o) => o.classList.remove("asc", "desc"));
+    th.classList.add(dir > 0 ? "asc" : "desc");
+    const key = (tr) => { const td = tr.cells[i]; return td.dataset.sort !== undefined ? td.dataset.sort : td.textContent.trim(); };
+    const rows = Array.from(tbody.rows).sort((a, b) => {
+      const x = key(a); const y = key(b);
+      if (x === "" || y === "") return x === y ? 0 : (x === "" ? 1 : -1);
+      return dir * (th.dataset.type === "num" ? Number(x) - Number(y) : x.localeCompare(y));
+    });
+    for (const tr of rows) tbody.appendChild(tr);
+  }));
+  apply();
+}
+
 initUpload();
 initJob();
+initJobsTable();
