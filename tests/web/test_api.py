@@ -381,12 +381,15 @@ def test_delete_a_dataset_refused_while_a_job_uses_it(client, settings, dataset)
     refused = client.delete(f"/api/v1/datasets/{dataset['id']}")
     assert refused.status_code == 409 and error_code(refused) == "conflict"
     assert f"used by job(s) {job['id']}; delete those jobs first" in refused.json["error"]["message"]
-    page = client.post(f"/datasets/{dataset['id']}/delete")
+    from tests.web.conftest import csrf
+
+    token = {"csrf_token": csrf(client, f"/datasets/{dataset['id']}")}
+    page = client.post(f"/datasets/{dataset['id']}/delete", data=token)
     assert page.status_code == 409 and job["id"] in page.get_data(as_text=True)
     assert client.delete(f"/api/v1/jobs/{job['id']}").status_code == 204
     stored = list((Path(settings.data_dir) / "datasets").glob(f"{dataset['id']}*"))
     assert stored
-    deleted = client.post(f"/datasets/{dataset['id']}/delete")
+    deleted = client.post(f"/datasets/{dataset['id']}/delete", data=token)
     assert deleted.status_code == 302 and deleted.headers["Location"] == "/"
     assert client.get(f"/api/v1/datasets/{dataset['id']}").status_code == 404
     assert not any(p.exists() for p in stored)

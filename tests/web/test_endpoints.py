@@ -276,17 +276,19 @@ def test_pages_deploy_and_show_examples(client, job):
 
 
 def test_deploying_under_a_taken_name_offers_to_replace_its_model(client, job):
-    first = client.post(f"/jobs/{job['id']}/deploy", data={"name": "taken"})
+    token = csrf(client, f"/jobs/{job['id']}")
+    first = client.post(f"/jobs/{job['id']}/deploy", data={"name": "taken", "csrf_token": token})
     assert first.status_code == 302
     again = client.post(f"/jobs/{job['id']}/deploy",
-                        data={"name": "taken", "candidate_id": job["other"]})
+                        data={"name": "taken", "candidate_id": job["other"], "csrf_token": token})
     page = again.get_data(as_text=True)
     assert again.status_code == 409 and "PUT" not in page
     assert f"it serves {job['winner']} of job {job['id']}" in page
     assert 'action="/endpoints/taken/replace"' in page and "Replace the model of" in page
     assert f'name="candidate_id" value="{job["other"]}"' in page
     replaced = client.post("/endpoints/taken/replace",
-                           data={"job_id": job["id"], "candidate_id": job["other"]})
+                           data={"job_id": job["id"], "candidate_id": job["other"],
+                                 "csrf_token": token})
     assert replaced.status_code == 302 and replaced.headers["Location"] == "/endpoints/taken"
     assert client.get("/api/v1/endpoints/taken").json["candidate_id"] == job["other"]
     assert client.delete("/api/v1/endpoints/taken").status_code == 204
