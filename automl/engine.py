@@ -36,6 +36,7 @@ from automl.metrics import Metric, get_metric
 from automl.model.bundle import ModelBundle, library_versions
 from automl.monitoring.baseline import Baseline, build_baseline
 from automl.search.evaluate import TrainingData
+from automl.search.executor_base import TrialExecutor
 from automl.search.executors import make_executor
 from automl.search.fallback import fallback_trial, needs_fallback
 from automl.search.records import TrialResult, TrialSpec
@@ -75,20 +76,23 @@ class JobResult:
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
             callbacks: Callbacks | None = None, data_path: str | Path | None = None,
-            started_at: float | None = None) -> JobResult:
+            started_at: float | None = None,
+            executor: TrialExecutor | None = None) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
     DataFrame is saved as ``output/data.csv``). ``started_at`` (epoch seconds, default now) is
     when the job started for its time budget: the service's jobs count from the moment they
-    left the queue, their process's start included.
+    left the queue, their process's start included. ``executor`` is a pool started before the
+    job (the service's warm pool, :mod:`automl.jobs.launch`); the job shuts it down.
     """
     cb = callbacks or Callbacks()
     start = time.time() if started_at is None else min(float(started_at), time.time())
     deadline = None if settings.time_budget is None else start + settings.time_budget
     cb.on_stage("profiling")
     frame = read_table(source)
-    executor = make_executor(settings.n_jobs, settings.cluster)  # workers start while profiling
+    if executor is None:  # workers start while profiling
+        executor = make_executor(settings.n_jobs, settings.cluster)
     try:
         data, profile, metric = prepare_data(source, target, settings, frame=frame)
         del frame

@@ -104,7 +104,7 @@ def run_job(train, test, target: str, task: str, budget: float, seed: int) -> di
     line["gbm"] = any(r.ok and r.family in GRADIENT_BOOSTING for r in trials)
     line["winner"] = result.job.winner.family
     line["first_s"] = round(first[0], 1) if first else None
-    line["warnings"] = [w["code"] for w in result.job.warnings]
+    line["warnings"] = [w["code"] for w in getattr(result.job, "warnings", [])]
     scores = score(_Fitted(result, target, task), test, train)
     line["score"] = round(scores[METRIC_KEY[task]], 4)
     return line
