@@ -8,7 +8,8 @@ scoring code. Two settings: the --budget (default 60 s) on the whole training sp
 --small-budget (default 20 s) on a --small-rows (default 600) sample of it (the sample is drawn
 with the seed; the test part is the same). Prints one line per job:
 
-    trials completed / timed out, whether a gradient-boosting trial completed, the winner's
+    trials completed / timed out (of which cut by their own limit rather than the job's
+    deadline), whether a gradient-boosting trial completed, the winner's
     family, the test score (AUC for binary, log loss for multiclass, RMSE for regression),
     wall time over budget, seconds to the first completed trial, the job's warnings
 
@@ -101,6 +102,7 @@ def run_job(train, test, target: str, task: str, budget: float, seed: int) -> di
     trials = [r for r in result.job.results if not r.members]
     line["completed"] = sum(r.ok for r in trials)
     line["timed_out"] = sum(r.state.value == "timed-out" for r in trials)
+    line["cut_by_limit"] = sum("ran past" in r.reason for r in trials)  # not by the deadline
     line["gbm"] = any(r.ok and r.family in GRADIENT_BOOSTING for r in trials)
     line["winner"] = result.job.winner.family
     line["first_s"] = round(first[0], 1) if first else None
