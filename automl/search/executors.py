@@ -5,7 +5,11 @@ time, which the standard ``ProcessPoolExecutor`` cannot do: a task submitted wit
 that runs past it has its worker killed and replaced, and its future raises
 :class:`TaskTimeout`; a worker that dies (a crash, the kernel's out-of-memory killer) fails only
 its own task with :class:`WorkerDied`. Each worker runs one task at a time, single-threaded.
-Workers are forked from a forkserver that has the heavy modules imported already.
+Workers are forked from a forkserver that has the heavy modules imported already. A task's
+timeout counts from the worker's report that it has loaded the job's data and begun the task
+(the contract of :mod:`automl.search.executor_base`); a worker that dies before that (while it
+starts) is replaced and its task handed to the next one, and after ``MAX_FAILED_STARTS`` such
+deaths in a row the pool is :attr:`~LocalExecutor.broken`.
 """
 
 from __future__ import annotations
