@@ -84,7 +84,7 @@ def test_stop_fails_a_running_task_and_cancels_a_queued_one(make):
     running = [executor.submit(time.sleep, HANG_S) for _ in range(2)]
     queued = executor.submit(time.sleep, HANG_S)
     _wait_until_running(running)
-    for future in running + [queued]:
+    for future in [queued] + running:  # the queued first: a freed worker would take it
         executor.stop(future, "stopped at the time budget")
     for future in running:
         with pytest.raises(TaskTimeout, match="stopped at the time budget") as caught:
