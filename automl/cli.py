@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="wall-clock seconds for the whole job (default 60, or none with --max-candidates)")
     run.add_argument("--max-candidates", type=int, default=None, help="maximum number of trials")
     run.add_argument("--trial-timeout", type=float, default=None,
-                     help="seconds one trial may run (default: a quarter of the time budget)")
+                     help="seconds one trial may run, counted once its worker holds the data; "
+                          "the first trial has no limit of its own (default: adapts to the "
+                          "time left and to what the family's trials took)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default: cores)")
     run.add_argument("--output", default=None, help="directory for the bundle, leaderboard, notebooks")
@@ -103,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print_leaderboard(result)
     job = result.job
     print(f"winner: {job.winner.candidate_id}, {job.bundle.metadata['finalized']['method']}")
+    for warning in job.warnings:
+        print(f"warning: {warning['message']}")
     print(f"saved to {output}/ (model/, leaderboard.csv, leaderboard.json, profile.json)")
     return 0
 

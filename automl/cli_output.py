@@ -63,8 +63,15 @@ def print_leaderboard(result, top: int = 15) -> None:
         ok = row["state"] == "complete"
         table.add_row("" if not ok else str(int(row["rank"])), row["candidate_id"], row["family"],
                       f"{row['score']:.5g}" if ok else "-", f"{row['score_std']:.3g}" if ok else "-",
-                      f"{row['fit_s']:.2f}", f"{row['predict_ms_per_row']:.3f}",
+                      _fit_s(row), f"{row['predict_ms_per_row']:.3f}",
                       row["state"] if ok else f"{row['state']}: {row['reason'][:40]}")
     Console(width=140).print(table)
     if len(board) > top:
         print(f"... {len(board) - top} more rows in leaderboard.csv")
+
+
+def _fit_s(row) -> str:
+    """Seconds per fold's fit; for a trial cut short, how long it ran (``>12.3``)."""
+    if row["state"] == "timed-out":
+        return f">{row['fit_s']:.1f}"
+    return f"{row['fit_s']:.2f}"

@@ -27,6 +27,7 @@ from automl.data.intake import file_hash, frame_hash, read_table
 from automl.data.profile import DatasetProfile, profile_dataset
 from automl.data.schema import InputSchema
 from automl.data.splits import default_n_folds, make_folds
+from automl.diagnose import diagnose
 from automl.ensemble import greedy_ensemble
 from automl.exceptions import AutoMLError
 from automl.finalize import baggable, bagged_score, fit_bag, refit
@@ -35,7 +36,9 @@ from automl.metrics import Metric, get_metric
 from automl.model.bundle import ModelBundle, library_versions
 from automl.monitoring.baseline import Baseline, build_baseline
 from automl.search.evaluate import TrainingData
+from automl.search.executor_base import TrialExecutor
 from automl.search.executors import make_executor
+from automl.search.fallback import fallback_trial, needs_fallback
 from automl.search.records import TrialResult, TrialSpec
 from automl.search.study import Budget, Search
 
@@ -70,25 +73,29 @@ class JobResult:
     data_path: Path | None = None
     baseline: Baseline | None = None  # what monitoring compares a deployed winner with
     data_name: str | None = None
+    warnings: list[dict] = field(default_factory=list)
 
 
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
             callbacks: Callbacks | None = None, data_path: str | Path | None = None,
-            started_at: float | None = None, data_name: str | None = None) -> JobResult:
+            started_at: float | None = None, data_name: str | None = None,
+            executor: TrialExecutor | None = None) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
     DataFrame is saved as ``output/data.csv``); ``data_name`` is the name the notebooks show
     and read for it (the user's file name when ``data_path`` is a stored copy). ``started_at`` (epoch seconds, default now) is
     when the job started for its time budget: the service's jobs count from the moment they
-    left the queue, their process's start included.
+    left the queue, their process's start included. ``executor`` is a pool started before the
+    job (the service's warm pool, :mod:`automl.jobs.launch`); the job shuts it down.
     """
     cb = callbacks or Callbacks()
     start = time.time() if started_at is None else min(float(started_at), time.time())
     deadline = None if settings.time_budget is None else start + settings.time_budget
     cb.on_stage("profiling")
     frame = read_table(source)
-    executor = make_executor(settings.n_jobs, settings.cluster)  # workers start while profiling
+    if executor is None:  # workers start while profiling
+        executor = make_executor(settings.n_jobs, settings.cluster)
     try:
         data, profile, metric = prepare_data(source, target, settings, frame=frame)
         del frame
@@ -260,7 +267,7 @@ def _search(data, data_ref, profile, metric, settings, executor, deadline, start
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
     specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
     holder: list[Search] = []
-    budget = Budget(deadline, settings.max_candidates, _trial_timeout(settings),
+    budget = Budget(deadline, settings.max_candidates, settings.trial_timeout,
                     reserve=lambda: _reserve(holder, data, metric, settings, artifacts))
     progress = _Progress(start, deadline, metric)
 
@@ -281,16 +288,8 @@ def _parallelism(settings: Settings, executor) -> int:
     """Trials in flight: a cluster's worker threads under a time budget; else ``n_jobs``, so a
     reproducible run's batches (and answers) do not depend on the cluster's size."""
     if settings.cluster and not settings.reproducible:
-        return getattr(executor, "n_workers", settings.n_jobs)
+        return executor.n_workers
     return settings.n_jobs
-
-
-def _trial_timeout(settings: Settings) -> float | None:
-    if settings.trial_timeout is not None:
-        return settings.trial_timeout
-    # A quarter of the budget: one slow configuration (a wide multiclass boosting run) cannot
-    # hold a worker for half of the job.
-    return None if settings.time_budget is None else max(10.0, settings.time_budget / 4)
 
 
 def _reserve(holder: list[Search], data: TrainingData, metric: Metric, settings: Settings,
@@ -346,10 +345,7 @@ class _Progress:
 
 def _finalize(data, profile, metric, settings, results, trials, timings, executor,
               data_ref, artifacts: bool) -> JobResult:
-    if not any(r.ok for r in results):
-        reasons = sorted({r.reason for r in results if r.reason})[:3]
-        raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
-                          + "; give a larger time budget or check the data")
+    results = _with_fallback(results, trials, data, data_ref, metric, settings, executor)
     ensemble = _affordable_ensemble(results, data, metric, settings, timings)
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = _affordable_winner(rank_results(everything, metric), data, settings, timings)
@@ -357,12 +353,13 @@ def _finalize(data, profile, metric, settings, results, trials, timings, executo
     model, finalized = _final_model(winner, everything, trials, data, metric, settings, timings,
                                     executor, data_ref, artifacts)
     timings["refit_s"] = time.time() - t0
+    notes = diagnose(everything, winner, metric, data.task, settings.time_budget)
     bundle = ModelBundle(model, data.schema, data.task, data.classes, _metadata(
-        profile, metric, settings, winner, finalized),
+        profile, metric, settings, winner, finalized, notes),
         ModelBundle.background_of(data.X, settings.seed))
     return JobResult(profile, settings, metric, everything, trials,
                      make_leaderboard(everything, metric), bundle, winner, timings,
-                     baseline=_baseline(data, winner))
+                     baseline=_baseline(data, winner), warnings=notes)
 
 
 def _baseline(data: TrainingData, winner: TrialResult) -> Baseline | None:
@@ -372,6 +369,21 @@ def _baseline(data: TrainingData, winner: TrialResult) -> Baseline | None:
     except Exception:  # noqa: BLE001 - monitoring must never lose a finished job
         log.exception("the monitoring baseline could not be computed")
         return None
+
+
+def _with_fallback(results, trials, data, data_ref, metric, settings, executor) -> list:
+    """``results``, plus the fast model of :mod:`automl.search.fallback` when none completed;
+    an error when no model can be fitted at all."""
+    if needs_fallback(results):
+        spec, fast = fallback_trial(data, data_ref, metric, executor, settings.seed,
+                                    len(results), settings.time_budget)
+        trials[spec.candidate_id] = spec
+        results = results + [fast]
+    if not any(r.ok for r in results):
+        reasons = sorted({r.reason for r in results if r.reason})[:3]
+        raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
+                          + "; give a larger time budget or check the data")
+    return results
 
 
 def _affordable_ensemble(results: list[TrialResult], data: TrainingData, metric: Metric,
@@ -471,7 +483,7 @@ def _affordable_winner(ranked: list[TrialResult], data: TrainingData, settings: 
 
 
 def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winner: TrialResult,
-              finalized: dict) -> dict:
+              finalized: dict, notes: list[dict]) -> dict:
     return {"target": profile.target, "metric": metric.name,
             "input_columns": [c.name for c in profile.columns if c.name != profile.target],
             "greater_is_better": metric.greater_is_better, "score": winner.score,
@@ -480,7 +492,7 @@ def _metadata(profile: DatasetProfile, metric: Metric, settings: Settings, winne
             "seed": settings.seed,
             "data_hash": profile.data_hash, "n_rows": profile.n_rows,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": library_versions()}
+            "versions": library_versions(), "warnings": notes}
 
 
 def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -> None:
@@ -491,7 +503,8 @@ def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -
     board = result.leaderboard.copy()
     board["params"] = board["params"].map(lambda p: json.dumps(p, default=str))
     board.to_csv(output / "leaderboard.csv", index=False)
-    _dump(output / "leaderboard.json", leaderboard_json(result.results, result.metric))
+    _dump(output / "leaderboard.json",
+          {**leaderboard_json(result.results, result.metric), "warnings": result.warnings})
     _dump(output / "profile.json", result.profile.to_dict())
     _dump(output / "settings.json", result.settings.to_dict())
     trials_dir = output / "trials"

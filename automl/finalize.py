@@ -30,7 +30,8 @@ from automl.candidates.generator import build_pipeline
 from automl.metrics import Metric
 from automl.model.pipeline import predict_matrix
 from automl.search.evaluate import TrainingData, load_data
-from automl.search.records import TrialResult, TrialSpec
+from automl.search.executor_base import TrialExecutor
+from automl.search.records import STOPPED_AT_BUDGET, TrialResult, TrialSpec
 
 
 def fit_member(trial: TrialSpec, data, fold: int | None = None) -> object:
@@ -90,14 +91,13 @@ def bagged_score(weights: dict[str, float], trials: dict[str, TrialSpec], data: 
     return float(np.mean([metric.score(data.y[valid], oof[valid]) for _, valid in data.folds]))
 
 
-def _all_done(futures: list[Future], deadline: float | None, executor) -> bool:
+def _all_done(futures: list[Future], deadline: float | None, executor: TrialExecutor) -> bool:
     """Wait for ``futures`` until ``deadline``; stop the rest and say False if any is late or
     failed."""
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     done, late = wait(futures, timeout=timeout)
     for future in late:
-        stop = getattr(executor, "stop", None)
-        stop(future, "stopped at the time budget") if stop else future.cancel()
+        executor.stop(future, STOPPED_AT_BUDGET)
     return not late and all(f.exception() is None for f in done)
 
 

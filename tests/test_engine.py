@@ -34,3 +34,39 @@ def test_an_ensemble_too_dear_to_refit_drops_its_dearest_member():
     cheaper = _affordable_ensemble(trials, data, metric, tight, {"search_s": 60.0})
     assert set(cheaper.members) == {"a_0", "b_0"}
     assert cheaper.score >= full.score  # rmse: a little worse without the third member
+
+
+def test_nothing_completed_in_time_ends_with_a_fast_model_that_says_so(sample_data, tmp_path):
+    from automl.diagnose import diagnose
+    from automl.engine import _with_fallback, prepare_data
+    from automl.search.executors import LocalExecutor
+    from automl.search.fallback import FALLBACK_ID
+
+    settings = Settings(time_budget=20, n_jobs=1)
+    data, _, metric = prepare_data(sample_data / "titanic.csv", "Survived", settings)
+    cut = TrialResult("lightgbm_000", 0, "lightgbm", "trees", {}, TrialState.TIMED_OUT,
+                      reason="trial stopped at the job's time budget", fit_s=19.0)
+    executor = LocalExecutor(1)
+    try:
+        ref = executor.prepare_data(data.save(tmp_path / "data.pkl"))
+        trials: dict = {}
+        results = _with_fallback([cut], trials, data, ref, metric, settings, executor)
+    finally:
+        executor.shutdown()
+    fast = results[-1]
+    assert fast.candidate_id == FALLBACK_ID and fast.ok and 0.5 < fast.score <= 1.0
+    assert FALLBACK_ID in trials  # the refit finds its spec
+    codes = [w["code"] for w in diagnose(results, fast, metric, data.task, 20)]
+    assert codes[0] == "fallback_model"
+
+
+def test_data_every_model_fails_on_is_an_error_without_a_fallback():
+    import pytest
+
+    from automl.engine import _with_fallback
+    from automl.exceptions import AutoMLError
+
+    failed = TrialResult("linear_000", 0, "linear", "r", {}, TrialState.FAILED,
+                         reason="ValueError: the target has one class")
+    with pytest.raises(AutoMLError, match="no candidate completed.*one class"):
+        _with_fallback([failed], {}, None, None, METRICS["auc"], Settings(), executor=None)

@@ -166,7 +166,15 @@ class Service:
                                        "metric", "greater_is_better", "error", "cancel_requested")},
                 "progress": progress, "created_at": iso(row["created_at"]),
                 "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"]),
-                "links": links}
+                "warnings": self._warnings(row), "links": links}
+
+    def _warnings(self, row: dict) -> list[dict]:
+        """A finished job's warnings, as its engine wrote them into ``leaderboard.json``."""
+        if row["status"] not in FINISHED:
+            return []
+        board = _read_json(self._artifacts(row) / "leaderboard.json") or {}
+        return [{"code": str(w.get("code", "")), "message": str(w.get("message", ""))}
+                for w in board.get("warnings", []) if isinstance(w, dict)]
 
     def cancel(self, job_id: str) -> dict:
         return self.job_view(self.store.request_cancel(_check_id(job_id, "job")))

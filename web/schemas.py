@@ -66,7 +66,9 @@ class JobCreate(BaseModel):
     max_candidates: int | None = Field(default=None, ge=1, le=100_000)
     trial_timeout: float | None = Field(
         default=None, gt=0, le=MAX_TIME_BUDGET,
-        description="seconds one trial may run; default a quarter of the time budget")
+        description="seconds one trial may run, counted once its worker holds the data; "
+                    "the first trial has none; default adapts to the time left and to what "
+                    "similar trials took")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
@@ -90,6 +92,15 @@ class Progress(BaseModel):
                                         description="the trials on the workers now")
 
 
+class JobWarning(BaseModel):
+    """A finished job's result is weaker than it should be: why, and what to do about it."""
+
+    code: str = Field(description="trials_timed_out, trials_failed, fallback_model, "
+                                  "degenerate_probabilities, no_gradient_boosting, "
+                                  "winner_below_best_single")
+    message: str
+
+
 class Job(BaseModel):
     id: str
     dataset_id: str
@@ -105,6 +116,7 @@ class Job(BaseModel):
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None
+    warnings: list[JobWarning] = Field(default_factory=list)
     links: dict[str, str] = Field(default_factory=dict)
 
 

@@ -62,8 +62,9 @@ class JobCallbacks:
                          on_profile=self.on_profile, should_stop=self.should_stop)
 
 
-def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
-    """Run the job ``job_id`` (already claimed: status running); returns its final status."""
+def execute(store: JobStore, service: ServiceSettings, job_id: str, executor=None) -> str:
+    """Run the job ``job_id`` (already claimed: status running); returns its final status.
+    ``executor``: a warm pool started before the job was claimed (see :mod:`.launch`)."""
     job = store.get_job(job_id)
     dataset = store.get_dataset(job["dataset_id"])
     out = job_dir(service.data_dir, job_id)
@@ -74,7 +75,7 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str) -> str:
         store.set_running_fields(job_id, artifact_dir=str(out))
         result = run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
                          data_path=dataset["path"], started_at=job["started_at"],
-                         data_name=dataset["name"])
+                         data_name=dataset["name"], executor=executor)
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())
@@ -101,8 +102,13 @@ def final_progress(progress: dict | None, result: JobResult) -> dict:
 def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
     allowed = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout")
     values = {k: job_settings.get(k) for k in allowed if k in job_settings}
-    values["n_jobs"] = max(1, (os.cpu_count() or 1) // service.max_concurrent_jobs)
+    values["n_jobs"] = job_workers(service)
     return values
+
+
+def job_workers(service: ServiceSettings) -> int:
+    """Trial workers of one job: the cores shared between the jobs that may run at once."""
+    return max(1, (os.cpu_count() or 1) // service.max_concurrent_jobs)
 
 
 def _watch_cancel(store: JobStore, job_id: str, cb: JobCallbacks) -> None:
@@ -121,13 +127,13 @@ def kill_group() -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, executor=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(message)s")
     service = resolve_service_settings()
     apply_process_limits(service)
     store = JobStore(service.db_url)
-    status = execute(store, service, argv[0])
+    status = execute(store, service, argv[0], executor)
     log.info("%s %s", argv[0], status)
     return 0
 

@@ -3,6 +3,9 @@
 On start it marks jobs left running by a previous process as failed ("interrupted by a
 restart"). Then it claims queued jobs (an atomic compare-and-set in the store) while fewer than
 ``max_concurrent_jobs`` run, each in its own process group so that it can be killed as a whole.
+While there is room for another job, one warm job process waits with its trial workers started
+(``launch --standby``), and the next claimed job goes to it: its first trial does not wait for
+the workers' imports.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from automl.jobs.launch import STANDBY
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
 from automl.store.leases import HEARTBEAT_S, Owner, gone_here
@@ -30,6 +34,7 @@ class Runner:
     def __init__(self, store: JobStore, service: ServiceSettings):
         self.store, self.service = store, service
         self.children: dict[str, subprocess.Popen] = {}
+        self.standby: subprocess.Popen | None = None
         self.stopping = False
         self.owner = Owner.here()
         self.renewed_at = 0.0
@@ -52,6 +57,8 @@ class Runner:
             if job is None:
                 break
             self._start(job["id"])
+        if len(self.children) < self.service.max_concurrent_jobs and not self.stopping:
+            self._keep_standby()
 
     def _heartbeat(self) -> None:
         if time.time() - self.renewed_at < HEARTBEAT_S:
@@ -61,10 +68,34 @@ class Runner:
         self.recover()
 
     def _start(self, job_id: str) -> None:
+        proc = self._take_standby(job_id)
+        if proc is None:
+            proc = self._spawn(job_id)
+        self.children[job_id] = proc
+        log.info("job %s started (pid %d)", job_id, proc.pid)
+
+    def _spawn(self, job_id: str, stdin=None) -> subprocess.Popen:
         env = {**os.environ, **self.service.to_env()}
         cmd = [sys.executable, "-m", "automl.jobs.launch", job_id, str(os.getpid())]
-        self.children[job_id] = subprocess.Popen(cmd, env=env, start_new_session=True)
-        log.info("job %s started (pid %d)", job_id, self.children[job_id].pid)
+        return subprocess.Popen(cmd, env=env, start_new_session=True, stdin=stdin, text=True)
+
+    def _keep_standby(self) -> None:
+        if self.standby is None or self.standby.poll() is not None:
+            self.standby = self._spawn(STANDBY, stdin=subprocess.PIPE)
+
+    def _take_standby(self, job_id: str) -> subprocess.Popen | None:
+        """Hand ``job_id`` to the warm process, if one is alive to take it."""
+        proc, self.standby = self.standby, None
+        if proc is None or proc.poll() is not None:
+            return None
+        try:
+            proc.stdin.write(job_id + "\n")
+            proc.stdin.close()
+        except OSError:  # it died just now
+            _killpg(proc.pid)
+            proc.wait()
+            return None
+        return proc
 
     def _reap(self) -> None:
         for job_id, proc in list(self.children.items()):
@@ -81,6 +112,10 @@ class Runner:
     def stop(self) -> None:
         """Kill running jobs' process groups and fail them (a clean shutdown interrupts them)."""
         self.stopping = True
+        if self.standby is not None:
+            _killpg(self.standby.pid)
+            self.standby.wait()
+            self.standby = None
         for job_id, proc in self.children.items():
             _killpg(proc.pid)
             proc.wait()

@@ -4,10 +4,11 @@
 Its futures are plain ``concurrent.futures.Future`` objects that always resolve, whatever
 happens to the cluster, so the search loop never waits forever:
 
-- a task submitted with ``timeout=`` that is still unfinished that many seconds after it was
-  sent to the cluster fails with :class:`TaskTimeout` and is cancelled on the cluster (Dask
-  cannot stop a running Python thread: the worker finishes the call and drops the result;
-  trials also check their own deadline between folds);
+- a task submitted with ``timeout=`` that is still unfinished that many seconds after a
+  worker began it (the worker reports the start on an event topic of this executor's, once
+  the job's data is resolved) fails with :class:`TaskTimeout` and is cancelled on the cluster
+  (Dask cannot stop a running Python thread: the worker finishes the call and drops the
+  result; trials also check their own limit between folds);
 - a worker that dies mid-task: the scheduler runs the task again on another worker (up to
   ``distributed.scheduler.allowed-failures`` times), then the future fails with Dask's
   ``KilledWorker``;
@@ -29,15 +30,14 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from distributed import Client
+from distributed import Client, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from automl.exceptions import ConfigError
-from automl.search.tasks import Task as _LocalTask
-from automl.search.tasks import TaskTimeout
+from automl.search.executor_base import Task, TaskTimeout, TrialExecutor, settle, timeout_error
 
 _POLL_S = 0.05
 _GATHER_TIMEOUT_S = 60.0
@@ -77,10 +77,13 @@ class _DataPlugin(WorkerPlugin):
 _WORKER_DATA: dict[str, object] = {}
 
 
-def _call(fn, args: tuple, kwargs: dict):
-    """Run on a worker: ``fn`` with every :class:`DataRef` argument replaced by its data."""
+def _call(fn, args: tuple, kwargs: dict, topic: str):
+    """Run on a worker: ``fn`` with every :class:`DataRef` argument replaced by its data; its
+    start is reported on ``topic`` (the task's clock starts then)."""
     args = tuple(_local(a) for a in args)
     kwargs = {k: _local(v) for k, v in kwargs.items()}
+    worker = get_worker()
+    worker.log_event(topic, str(worker.get_current_task()))
     return fn(*args, **kwargs)
 
 
@@ -97,14 +100,15 @@ def _name(fn) -> str:
 
 
 @dataclass
-class _Task(_LocalTask):
-    """A local task plus its Dask future and when it was sent to the cluster."""
+class _Task(Task):
+    """A queued or running task, its Dask future, and when a worker began it."""
 
     remote: object = None
-    sent: float = field(default_factory=time.monotonic)
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float | None = None
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(TrialExecutor):
     """Run tasks on the Dask cluster whose scheduler listens at ``address`` (see the module doc).
 
     ``address`` is ``tcp://HOST:PORT``. The constructor connects (raising
@@ -128,6 +132,8 @@ class DaskExecutor(Executor):
         self._closed = False
         self._lost: str | None = None
         self._down_since: float | None = None
+        self._topic = f"automl-started-{uuid.uuid4().hex}"
+        self._client.subscribe_topic(self._topic, self._on_started)
         self._thread = threading.Thread(target=self._loop, name="automl-dask", daemon=True)
         self._thread.start()
 
@@ -171,6 +177,27 @@ class DaskExecutor(Executor):
             self._queue.append(_Task(future, fn, args, kwargs, timeout))
         self._wakeup.set()
         return future
+
+    def stop(self, future: Future, reason: str) -> None:
+        """Cancel ``future`` if queued; if it is on the cluster, fail it with
+        :class:`TaskTimeout` (``reason``) and cancel it there."""
+        if future.cancel():
+            return
+        with self._lock:
+            task = next((t for t in self._running if t.future is future), None)
+            if task is not None:
+                self._running.remove(task)
+        if task is not None:
+            settle(task.future, error=TaskTimeout(reason, _ran(task)))
+            self._client.cancel([task.remote], force=True)
+
+    def _on_started(self, event) -> None:
+        _, key = event
+        now = time.monotonic()
+        with self._lock:
+            for task in self._running:
+                if task.remote is not None and task.remote.key == key:
+                    task.started = now
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Fail and cancel what is still queued or running, remove the job's data from the
@@ -225,7 +252,7 @@ class DaskExecutor(Executor):
             self._queue.clear()
             self._running = []
         for task in tasks:
-            _settle(task.future, error=error)
+            settle(task.future, error=error)
 
     def _dispatch(self) -> None:
         if self._lost is not None or self._client.status != "running":
@@ -238,9 +265,8 @@ class DaskExecutor(Executor):
             if not task.future.set_running_or_notify_cancel():
                 continue
             task.remote = self._client.submit(_call, task.fn, task.args, task.kwargs,
-                                              key=f"{_name(task.fn)}-{uuid.uuid4().hex}",
+                                              self._topic, key=f"{_name(task.fn)}-{task.key}",
                                               pure=False, retries=1)
-            task.sent = time.monotonic()
             with self._lock:
                 self._running.append(task)
 
@@ -254,12 +280,16 @@ class DaskExecutor(Executor):
     def _expire(self) -> None:
         now = time.monotonic()
         with self._lock:
-            late = [t for t in self._running
-                    if t.timeout is not None and now - t.sent > t.timeout]
+            late = [t for t in self._running if t.timeout is not None
+                    and t.started is not None and now - t.started > t.timeout]
             self._running = [t for t in self._running if t not in late]
         for task in late:
-            _settle(task.future, error=TaskTimeout(f"ran past its {task.timeout:.0f} s limit"))
+            settle(task.future, error=timeout_error(task.timeout, _ran(task)))
             self._client.cancel([task.remote], force=True)
+
+
+def _ran(task: _Task) -> float:
+    return 0.0 if task.started is None else time.monotonic() - task.started
 
 
 def _connect(address: str, timeout: float) -> Client:
@@ -291,14 +321,14 @@ def _resolve(task: _Task) -> None:
     status = remote.status
     try:
         if status == "finished":
-            return _settle(task.future, result=remote.result(timeout=_GATHER_TIMEOUT_S))
+            return settle(task.future, result=remote.result(timeout=_GATHER_TIMEOUT_S))
         if status == "cancelled":
-            return _settle(task.future, error=ClusterLost("task cancelled on the Dask cluster "
+            return settle(task.future, error=ClusterLost("task cancelled on the Dask cluster "
                                                           "(scheduler connection lost?)"))
         error = remote.exception(timeout=_GATHER_TIMEOUT_S)
     except Exception as exc:  # gathering itself failed: the worker or scheduler went away
         error = exc
-    _settle(task.future, error=_describe(error))
+    settle(task.future, error=_describe(error))
 
 
 def _describe(error: BaseException) -> Exception:
@@ -308,15 +338,3 @@ def _describe(error: BaseException) -> Exception:
     if isinstance(error, Exception):
         return error
     return RuntimeError(f"{name}: {error}")
-
-
-def _settle(future: Future, result=None, error: Exception | None = None) -> None:
-    if future.done():
-        return
-    try:
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-    except Exception:  # a concurrent cancel won the race; nothing left to report
-        pass

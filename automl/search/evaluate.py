@@ -24,7 +24,13 @@ from automl.data.schema import InputSchema
 from automl.data.splits import Fold
 from automl.metrics import get_metric, secondary_scores
 from automl.model.pipeline import predict_matrix
-from automl.search.records import TrialResult, TrialSpec, TrialState
+from automl.search.records import (
+    STOPPED_AT_BUDGET,
+    TrialResult,
+    TrialSpec,
+    TrialState,
+    over_limit,
+)
 
 
 @dataclass
@@ -64,36 +70,53 @@ def load_data(data: str | TrainingData) -> TrainingData:
 
 
 def evaluate(trial: TrialSpec, data: str | TrainingData) -> TrialResult:
-    """Score ``trial`` on the job's folds; never raises for a failing model (state says why)."""
+    """Score ``trial`` on the job's folds; never raises for a failing model (state says why).
+
+    The trial's own time limit counts from here, with the data loaded; between folds it stops
+    at that limit or at the search's deadline, whichever comes first.
+    """
+    start = time.time()
     try:
+        data = load_data(data)
+        start = time.time()
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _evaluate(trial, load_data(data))
-    except TrialTimeout:
-        return _failed(trial, TrialState.TIMED_OUT, "trial ran past its time limit")
+            result = _evaluate(trial, data, start)
+    except TrialTimeout as exc:
+        result = _failed(trial, TrialState.TIMED_OUT, str(exc))
+        result.fit_s = time.time() - start  # a timed-out row shows how long it ran
     except MemoryError:
-        return _failed(trial, TrialState.FAILED, "out of memory")
+        result = _failed(trial, TrialState.FAILED, "out of memory")
     except Exception as exc:  # a model may fail in any way; the search goes on
         last = traceback.extract_tb(exc.__traceback__)[-1]
-        return _failed(trial, TrialState.FAILED,
-                       f"{type(exc).__name__}: {exc} (at {Path(last.filename).name}:{last.lineno})")
+        result = _failed(trial, TrialState.FAILED, f"{type(exc).__name__}: {exc} "
+                                                   f"(at {Path(last.filename).name}:{last.lineno})")
+    result.run_s = time.time() - start
+    return result
 
 
-def _evaluate(trial: TrialSpec, data: TrainingData) -> TrialResult:
+def _check_time(trial: TrialSpec, start: float) -> None:
+    now = time.time()
+    if trial.time_limit is not None and now > start + trial.time_limit:
+        raise TrialTimeout(over_limit(trial.time_limit))
+    if trial.deadline is not None and now > trial.deadline:
+        raise TrialTimeout(STOPPED_AT_BUDGET)
+
+
+def _evaluate(trial: TrialSpec, data: TrainingData, start: float) -> TrialResult:
     metric = get_metric(trial.metric, data.task)
     oof = _empty_predictions(data)
     fold_scores, fit_s, predict_s, n_predicted = [], 0.0, 0.0, 0
     pipeline = None
     for train, valid in data.folds:
-        if trial.deadline is not None and time.time() > trial.deadline:
-            raise TrialTimeout()
+        _check_time(trial, start)
         pipeline = build_pipeline(trial.spec, trial.params, data.schema, trial.seed)
-        start = time.perf_counter()
+        start_fit = time.perf_counter()
         pipeline.fit(data.X.iloc[train], data.y[train])
-        fit_s += time.perf_counter() - start
-        start = time.perf_counter()
+        fit_s += time.perf_counter() - start_fit
+        start_fit = time.perf_counter()
         oof[valid] = predict_matrix(pipeline, data.X.iloc[valid], data.task, data.n_classes)
-        predict_s += time.perf_counter() - start
+        predict_s += time.perf_counter() - start_fit
         n_predicted += len(valid)
         fold_scores.append(metric.score(data.y[valid], oof[valid]))
     return _complete(trial, data, oof, fold_scores, fit_s, predict_s / n_predicted, pipeline)

@@ -5,11 +5,16 @@ time, which the standard ``ProcessPoolExecutor`` cannot do: a task submitted wit
 that runs past it has its worker killed and replaced, and its future raises
 :class:`TaskTimeout`; a worker that dies (a crash, the kernel's out-of-memory killer) fails only
 its own task with :class:`WorkerDied`. Each worker runs one task at a time, single-threaded.
-Workers are forked from a forkserver that has the heavy modules imported already.
+Workers are forked from a forkserver that has the heavy modules imported already. A task's
+timeout counts from the worker's report that it has loaded the job's data and begun the task
+(the contract of :mod:`automl.search.executor_base`); a worker that dies before that (while it
+starts) is replaced and its task handed to the next one, and after ``MAX_FAILED_STARTS`` such
+deaths in a row the pool is :attr:`~LocalExecutor.broken`.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import signal
@@ -17,13 +22,21 @@ import threading
 import time
 import traceback
 from collections import deque
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from automl.candidates.registry import preload_modules
-from automl.search.tasks import Task as _Task
-from automl.search.tasks import TaskTimeout, WorkerDied
+from automl.search.executor_base import (
+    Task,
+    TaskTimeout,
+    TrialExecutor,
+    WorkerDied,
+    settle,
+    timeout_error,
+)
+
+__all__ = ["LocalExecutor", "TaskTimeout", "WorkerDied", "make_executor"]
 
 _PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", *preload_modules(),
             "pandas"]
@@ -43,11 +56,17 @@ def _describe_main_for_forkserver() -> None:
 
 
 @dataclass
+class _Task(Task):
+    stop_reason: str | None = None  # set by stop(): the worker is killed at the next check
+
+
+@dataclass
 class _Worker:
     process: mp.Process
     conn: object
     task: _Task | None = None
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None  # when the worker, holding the data, began its task
+    proven: bool = False  # it has begun a task: it started up fine
 
 
 def _worker_main(conn) -> None:
@@ -61,14 +80,21 @@ def _worker_main(conn) -> None:
             return
         if message is None:
             return
-        fn, args, kwargs = message
+        warm, fn, args, kwargs = message
         try:
+            if warm is not None:
+                warm()  # load the job's data (cached), before the task's clock starts
+            conn.send((_STARTED, None))
             conn.send((True, fn(*args, **kwargs)))
         except BaseException as exc:  # report every failure to the parent, keep serving
             conn.send((False, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
 
 
-class LocalExecutor(Executor):
+_STARTED = "started"
+MAX_FAILED_STARTS = 5
+
+
+class LocalExecutor(TrialExecutor):
     """A pool of ``n_workers`` killable worker processes (see the module doc)."""
 
     def __init__(self, n_workers: int):
@@ -77,10 +103,14 @@ class LocalExecutor(Executor):
         self._ctx.set_forkserver_preload(_PRELOAD)
         self._n = n_workers
         self._queue: deque[_Task] = deque()
+        self._retry: deque[_Task] = deque()  # handed to a worker that died before reading it
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
         self._wakeup_r, self._wakeup_w = self._ctx.Pipe(duplex=False)
         self._closed = False
+        self._warm = None
+        self._failed_starts = 0
+        self._broken: str | None = None
         self._thread = threading.Thread(target=self._loop, name="automl-executor", daemon=True)
         self._thread.start()
 
@@ -88,8 +118,17 @@ class LocalExecutor(Executor):
     def n_workers(self) -> int:
         return self._n
 
+    @property
+    def broken(self) -> bool:
+        """True once worker processes cannot be started (see :data:`MAX_FAILED_STARTS`)."""
+        return self._broken is not None
+
     def prepare_data(self, data_ref: str) -> str:
-        """A reference to the job's training data that workers can load: the local path itself."""
+        """The local path itself; each worker loads it (once) before its first task's clock
+        starts."""
+        from automl.search.evaluate import load_data
+
+        self._warm = functools.partial(load_data, data_ref)
         return data_ref
 
     def submit(self, fn, /, *args, timeout: float | None = None, **kwargs) -> Future:
@@ -97,6 +136,9 @@ class LocalExecutor(Executor):
         if self._closed:
             raise RuntimeError("executor is shut down")
         future: Future = Future()
+        if self._broken is not None:
+            future.set_exception(WorkerDied(self._broken))
+            return future
         with self._lock:
             self._queue.append(_Task(future, fn, args, kwargs, timeout))
         self._wakeup_w.send(b"")
@@ -108,9 +150,9 @@ class LocalExecutor(Executor):
         if future.cancel():
             return
         with self._lock:
-            for worker in self._workers:
-                if worker.task is not None and worker.task.future is future:
-                    worker.task.stop_reason = reason
+            for task in [w.task for w in self._workers] + list(self._retry):
+                if task is not None and task.future is future:
+                    task.stop_reason = reason
         self._wakeup_w.send(b"")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -125,6 +167,11 @@ class LocalExecutor(Executor):
         if wait:
             self._thread.join()
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (for tests and diagnostics)."""
+        with self._lock:
+            return [w.process.pid for w in self._workers]
+
     def _spawn(self) -> _Worker:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_worker_main, args=(child,), daemon=True)
@@ -134,59 +181,109 @@ class LocalExecutor(Executor):
 
     def _loop(self) -> None:
         # Workers start here, off the caller's thread: the forkserver's imports take seconds.
-        for _ in range(self._n):
-            if not self._closed:
-                self._workers.append(self._spawn())
-        while not self._closed:
+        try:
+            for _ in range(self._n):
+                if not self._closed:
+                    self._workers.append(self._spawn())
+        except Exception as exc:  # noqa: BLE001 - e.g. the forkserver cannot start
+            self._give_up(f"worker processes cannot start: {type(exc).__name__}: {exc}")
+        while not self._closed and self._broken is None:
             self._dispatch()
-            busy = [w for w in self._workers if w.task is not None]
-            handles = [self._wakeup_r] + [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            handles = [self._wakeup_r] + [h for w in self._workers
+                                          for h in (w.conn, w.process.sentinel)]
             for ready in wait(handles, timeout=0.1):
                 if ready is self._wakeup_r:
                     self._wakeup_r.recv()
-            for worker in busy:
+            for worker in list(self._workers):
                 self._collect(worker)
         for worker in self._workers:
-            if worker.task is not None and not worker.task.future.done():
-                worker.task.future.set_exception(TaskTimeout("executor shut down"))
+            if worker.task is not None:
+                settle(worker.task.future, error=TaskTimeout("executor shut down", _ran(worker)))
             _stop(worker)
+
+    def _give_up(self, reason: str) -> None:
+        self._broken = reason
+        with self._lock:
+            tasks = list(self._queue) + list(self._retry)
+            self._queue.clear()
+            self._retry.clear()
+        for task in tasks:
+            settle(task.future, error=WorkerDied(reason))
+
+    def _next_task(self) -> _Task | None:
+        if self._retry:
+            return self._retry.popleft()
+        while self._queue:
+            task = self._queue.popleft()
+            if task.future.set_running_or_notify_cancel():
+                return task
+        return None
 
     def _dispatch(self) -> None:
         with self._lock:
             for worker in self._workers:
-                while worker.task is None and self._queue:
-                    task = self._queue.popleft()
-                    if not task.future.set_running_or_notify_cancel():
-                        continue
-                    worker.task, worker.started = task, time.monotonic()
-                    worker.conn.send((task.fn, task.args, task.kwargs))
+                if worker.task is not None or not worker.process.is_alive():
+                    continue
+                task = self._next_task()
+                if task is None:
+                    return
+                worker.task, worker.started = task, None
+                try:
+                    worker.conn.send((self._warm, task.fn, task.args, task.kwargs))
+                except OSError:  # it died while starting: the task goes to the next worker
+                    worker.task = None
+                    self._retry.appendleft(task)
 
     def _collect(self, worker: _Worker) -> None:
+        try:
+            while worker.task is not None and worker.conn.poll():
+                self._receive(worker, *worker.conn.recv())
+        except (EOFError, OSError):
+            return self._replace(worker, WorkerDied(_death(worker.process)))
         task = worker.task
-        if worker.conn.poll():
-            try:
-                ok, value = worker.conn.recv()
-            except (EOFError, OSError):
-                return self._replace(worker, WorkerDied(_death(worker.process)))
-            worker.task = None
-            if ok:
-                task.future.set_result(value)
-            else:
-                task.future.set_exception(RuntimeError(value))
-        elif not worker.process.is_alive():
+        if not worker.process.is_alive():
             self._replace(worker, WorkerDied(_death(worker.process)))
+        elif task is None:
+            return
         elif task.stop_reason is not None:
-            self._replace(worker, TaskTimeout(task.stop_reason))
-        elif task.timeout is not None and time.monotonic() - worker.started > task.timeout:
-            self._replace(worker, TaskTimeout(f"ran past its {task.timeout:.0f} s limit"))
+            self._replace(worker, TaskTimeout(task.stop_reason, _ran(worker)))
+        elif task.timeout is not None and _ran(worker) > task.timeout:
+            self._replace(worker, timeout_error(task.timeout, _ran(worker)))
+
+    def _receive(self, worker: _Worker, ok, value) -> None:
+        if ok == _STARTED:
+            worker.started, worker.proven = time.monotonic(), True
+            self._failed_starts = 0
+            return
+        task, worker.task = worker.task, None
+        if ok:
+            settle(task.future, result=value)
+        else:
+            settle(task.future, error=RuntimeError(value))
 
     def _replace(self, worker: _Worker, error: Exception) -> None:
         task = worker.task
         _stop(worker)
-        index = self._workers.index(worker)
-        self._workers[index] = self._spawn()
-        if task is not None and not task.future.done():
-            task.future.set_exception(error)
+        if not worker.proven:
+            self._failed_starts += 1
+        if self._failed_starts > MAX_FAILED_STARTS:
+            self._give_up(f"worker processes keep dying as they start ({_death(worker.process)})")
+        if self._broken is None and not self._closed:
+            try:
+                self._workers[self._workers.index(worker)] = self._spawn()
+            except Exception as exc:  # noqa: BLE001 - the forkserver is gone
+                self._give_up(f"worker processes cannot start: {type(exc).__name__}: {exc}")
+        if task is None:
+            return
+        if worker.started is None and task.stop_reason is None and self._broken is None:
+            with self._lock:
+                self._retry.append(task)  # it never began: run it on the next worker
+        else:
+            settle(task.future, error=error)
+
+
+def _ran(worker: _Worker) -> float:
+    return 0.0 if worker.started is None else time.monotonic() - worker.started
 
 
 def _stop(worker: _Worker) -> None:
@@ -206,7 +303,7 @@ def _death(process) -> str:
     return f"worker exited with code {code}"
 
 
-def make_executor(n_workers: int, cluster: str | None = None) -> Executor:
+def make_executor(n_workers: int, cluster: str | None = None) -> TrialExecutor:
     """A local pool, or (with ``cluster``) a Dask distributed executor at that address."""
     if cluster:
         from automl.search.dask_executor import DaskExecutor

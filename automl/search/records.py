@@ -17,6 +17,14 @@ class TrialState(StrEnum):
     TIMED_OUT = "timed-out"
 
 
+STOPPED_AT_BUDGET = "trial stopped at the job's time budget"
+
+
+def over_limit(limit_s: float) -> str:
+    """The reason of a trial that ran past its own time limit: one wording everywhere."""
+    return f"trial ran past its {limit_s:.0f} s time limit"
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """What one trial runs: a candidate spec with sampled params."""
@@ -27,7 +35,8 @@ class TrialSpec:
     params: dict
     seed: int
     metric: str
-    deadline: float | None = None
+    deadline: float | None = None  # the search's deadline (epoch seconds), or None
+    time_limit: float | None = None  # seconds of its own running, counted in the worker
 
 
 @dataclass
@@ -48,6 +57,7 @@ class TrialResult:
     fit_s: float = 0.0
     predict_ms_per_row: float = 0.0
     size_bytes: int = 0
+    run_s: float = 0.0  # seconds the trial ran in its worker (a timed-out one: until stopped)
     members: dict = field(default_factory=dict)
     oof: np.ndarray | None = field(default=None, repr=False)
 

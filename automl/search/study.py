@@ -23,21 +23,53 @@ import optuna
 from automl.candidates.base import CandidateSpec, to_distributions
 from automl.metrics import Metric
 from automl.search.evaluate import evaluate
-from automl.search.executors import TaskTimeout
-from automl.search.records import TrialResult, TrialSpec, TrialState
+from automl.search.executor_base import TaskTimeout, TrialExecutor
+from automl.search.records import (
+    STOPPED_AT_BUDGET,
+    TrialResult,
+    TrialSpec,
+    TrialState,
+    over_limit,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 STOP_GRACE_S = 0.5
+KILL_GRACE_S = 1.0  # past its limit, a trial in a long fold is killed this much later
+MIN_TRIAL_LIMIT_S = 10.0
+SIMILAR_FACTOR = 4.0  # a family's trials may take this many times its slowest completed one
+UNSEEN_SHARE = 0.4  # a family with nothing completed yet may take this share of the time left
 
 
 @dataclass
 class Budget:
-    """When the search must stop: a wall-clock deadline and/or a number of trials."""
+    """When the search must stop: a wall-clock deadline and/or a number of trials.
+
+    ``trial_timeout`` is the user's per-trial limit; ``None`` means the adaptive default of
+    :meth:`trial_limit`.
+    """
 
     deadline: float | None
     max_trials: int | None
     trial_timeout: float | None
     reserve: Callable[[], float] = field(default=lambda: 0.0)
+
+    def trial_limit(self, first: bool, similar_run_s: list[float]) -> float | None:
+        """A new trial's own limit in seconds of its running (``None``: none).
+
+        The job's first trial has none, so that a loaded machine still gets a model (the
+        search's deadline holds all the same). The default follows what completed trials of the
+        same family took (``SIMILAR_FACTOR`` times the slowest), or, for a family not seen yet,
+        a share of the time left; never under ``MIN_TRIAL_LIMIT_S``.
+        """
+        if first:
+            return None
+        if self.trial_timeout is not None:
+            return self.trial_timeout
+        if self.deadline is None:
+            return None
+        if similar_run_s:
+            return max(MIN_TRIAL_LIMIT_S, SIMILAR_FACTOR * max(similar_run_s))
+        return max(MIN_TRIAL_LIMIT_S, UNSEEN_SHARE * max(0.0, self.time_left()))
 
     def search_deadline(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.reserve()
@@ -59,7 +91,8 @@ class _Family:
 class Search:
     """Run trials for ``specs`` until the budget is spent; see the module doc."""
 
-    def __init__(self, specs: list[CandidateSpec], data_ref, metric: Metric, executor,
+    def __init__(self, specs: list[CandidateSpec], data_ref, metric: Metric,
+                 executor: TrialExecutor,
                  budget: Budget, seed: int, n_parallel: int,
                  on_result: Callable[[TrialResult], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
@@ -75,7 +108,6 @@ class Search:
         self.results: list[TrialResult] = []
         self.trials: dict[str, TrialSpec] = {}
         self._pending: dict[Future, tuple[TrialSpec, optuna.trial.Trial]] = {}
-        self._cut_by_budget: set[str] = set()  # trials whose deadline is the search's
         self._asked = 0
 
     def _family(self, index: int, spec: CandidateSpec) -> _Family:
@@ -100,7 +132,7 @@ class Search:
         return sorted(self.results, key=lambda r: r.number)
 
     def _finished_asking(self) -> bool:
-        if self.should_stop() or getattr(self.executor, "broken", False):
+        if self.should_stop() or self.executor.broken:
             return True
         if self.budget.max_trials is not None and self._asked >= self.budget.max_trials:
             return True
@@ -115,26 +147,18 @@ class Search:
             trial = family.study.ask(family.distributions)
         number = self._asked
         self._asked += 1
-        deadline, by_budget = self._trial_deadline()
+        similar = [r.run_s for r in self.results if r.ok and r.family == family.spec.family]
+        limit = self.budget.trial_limit(number == 0, similar)
         spec = TrialSpec(
             candidate_id=f"{family.spec.name}_{number:03d}", number=number, spec=family.spec,
-            params=dict(trial.params), seed=self.seed, metric=self.metric.name, deadline=deadline,
+            params=dict(trial.params), seed=self.seed, metric=self.metric.name,
+            deadline=self.budget.search_deadline(), time_limit=limit,
         )
         self.trials[spec.candidate_id] = spec
-        if by_budget:
-            self._cut_by_budget.add(spec.candidate_id)
-        timeout = None if spec.deadline is None else max(1.0, spec.deadline - time.time()) + 0.5
+        timeout = None if limit is None else limit + KILL_GRACE_S
         future = self.executor.submit(evaluate, spec, self.data_ref, timeout=timeout)
         self._pending[future] = (spec, trial)
         self.on_submit(spec)
-
-    def _trial_deadline(self) -> tuple[float | None, bool]:
-        """A new trial's deadline, and whether it is the search's rather than its own limit."""
-        end = self.budget.search_deadline()
-        own = None if self.budget.trial_timeout is None else time.time() + self.budget.trial_timeout
-        if end is None or (own is not None and own <= end):
-            return own, False
-        return end, True
 
     def _next_family(self) -> str:
         if self.portfolio:
@@ -162,25 +186,21 @@ class Search:
         """Stop running trials once the search deadline has passed. A trial's own deadline was
         set when it started; the deadline moves earlier as results show what the refit will
         cost, and the job must still end within its budget."""
-        stop = getattr(self.executor, "stop", None)
-        if stop is None or self.budget.time_left() > -STOP_GRACE_S:
+        if self.budget.time_left() > -STOP_GRACE_S:
             return
         for future in self._pending:
             if future not in done:
-                stop(future, "stopped at the time budget")
+                self.executor.stop(future, STOPPED_AT_BUDGET)
 
     def _result(self, future: Future, spec: TrialSpec) -> TrialResult:
         try:
-            result = future.result()
+            return future.result()
         except TaskTimeout as exc:
-            result = _lost(spec, TrialState.TIMED_OUT, f"trial {exc}")
+            return _timed_out(spec, exc)
         except CancelledError:
-            return _lost(spec, TrialState.TIMED_OUT, "trial stopped at the time budget")
+            return _lost(spec, TrialState.TIMED_OUT, STOPPED_AT_BUDGET)
         except Exception as exc:
             return _lost(spec, TrialState.FAILED, str(exc).splitlines()[0][:300])
-        if result.state is TrialState.TIMED_OUT and spec.candidate_id in self._cut_by_budget:
-            result.reason = "trial stopped at the time budget"  # not its own time limit
-        return result
 
     def _record(self, spec: TrialSpec, trial, result: TrialResult) -> None:
         family = self.families[spec.spec.name]
@@ -195,6 +215,17 @@ class Search:
             family.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         self.results.append(result)
         self.on_result(result)
+
+
+def _timed_out(spec: TrialSpec, exc: TaskTimeout) -> TrialResult:
+    """A trial its executor stopped: at its own limit, at the budget, or at shutdown."""
+    if exc.limit_s is not None and spec.time_limit is not None:
+        reason = over_limit(spec.time_limit)
+    else:
+        reason = str(exc) if str(exc).startswith("trial ") else f"trial {exc}"
+    result = _lost(spec, TrialState.TIMED_OUT, reason)
+    result.fit_s = result.run_s = exc.ran_s  # a timed-out row shows how long it ran
+    return result
 
 
 def _lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 import time
 import zipfile
@@ -37,15 +36,16 @@ def test_upload_run_crash_restart_cancel(tmp_path, sample_data):
     try:
         dataset = upload_titanic(service, sample_data)
         done = run_to_completion(service, dataset["id"])
+        assert_a_warm_job_process_waits(tmp_path / "data")
         interrupted = start_job(service, dataset["id"], 120)
         service.wait_for(interrupted["id"], lambda j: j["status"] == "running", 30)
         time.sleep(2)
         service.kill9()
-        assert_no_job_process_left(interrupted["id"])
+        assert_no_job_process_left(tmp_path / "data")
 
         service = ServiceProcess(tmp_path / "data", port=service.port).start()
         check_after_restart(service, dataset, done, interrupted)
-        check_cancel(service, dataset["id"])
+        check_cancel(service, dataset["id"], tmp_path / "data")
     finally:
         service.stop()
 
@@ -65,16 +65,40 @@ def run_to_completion(service, dataset_id: str) -> dict:
     return {"job": job, "board": board}
 
 
-def assert_no_job_process_left(job_id: str) -> None:
-    """The job process and its workers die with the runner (no orphan keeps writing)."""
-    deadline = time.time() + 5
+def assert_no_job_process_left(data_dir: Path, among: list[int] | None = None) -> None:
+    """The job processes of the service at ``data_dir`` (``among`` them, if given), the warm
+    standby included, and their workers are gone: no orphan keeps writing."""
+    deadline = time.time() + 10
     while time.time() < deadline:
-        found = subprocess.run(["pgrep", "-f", f"automl.jobs.launch {job_id}"],
-                               capture_output=True, text=True).stdout.split()
+        found = [pid for pid in _job_processes(data_dir) if among is None or pid in among]
         if not found:
             return
         time.sleep(0.25)
-    raise AssertionError(f"job process {found} outlived the killed runner")
+    raise AssertionError(f"job processes {found} outlived their job or runner")
+
+
+def assert_a_warm_job_process_waits(data_dir: Path) -> None:
+    """Between jobs the runner keeps one job process with its workers started."""
+    deadline = time.time() + 10
+    while not _job_processes(data_dir, "--standby") and time.time() < deadline:
+        time.sleep(0.25)
+    assert _job_processes(data_dir, "--standby"), "no warm job process waits for a job"
+
+
+def _job_processes(data_dir: Path, marker: str = "automl.jobs.launch") -> list[int]:
+    """Job processes of the service whose data lives in ``data_dir`` (``--standby``: warm ones)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if "automl.jobs.launch" in cmdline and marker in cmdline and \
+                    Path(proc.environ().get("AUTOML_DATA_DIR", "/")).resolve() == data_dir.resolve():
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
 
 
 def check_after_restart(service, dataset: dict, done: dict, interrupted: dict) -> None:
@@ -87,11 +111,13 @@ def check_after_restart(service, dataset: dict, done: dict, interrupted: dict) -
     assert board == done["board"]
 
 
-def check_cancel(service, dataset_id: str) -> None:
+def check_cancel(service, dataset_id: str, data_dir: Path) -> None:
     job = start_job(service, dataset_id, 120)
     service.wait_for(job["id"], lambda j: j["status"] == "running" and j["stage"] == "searching", 30)
+    running = _job_processes(data_dir)  # one job at a time: no standby waits while it runs
+    assert running
     assert service.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 202
     # Well before its 120 s budget would end it; how fast: benchmarks/service.py.
     job = service.wait_for(job["id"], lambda j: j["status"] in FINISHED, 60)
     assert job["status"] == "cancelled", job
-    assert_no_job_process_left(job["id"])
+    assert_no_job_process_left(data_dir, among=running)

@@ -77,8 +77,10 @@ def test_data_is_shipped_once_to_every_worker(dask_cluster, tmp_path):
         assert list(client.run(_data_count).values()) == [0, 0]
 
 
-def test_timeout_fails_the_future_and_in_flight_tasks_are_capped(dask_cluster):
-    executor = DaskExecutor(dask_cluster.address, max_in_flight=1)
+def test_timeout_fails_the_future_and_in_flight_tasks_are_capped(make_dask_cluster):
+    # Its own cluster: Dask cannot interrupt the 600 s sleep, whose worker stays busy after the
+    # test; on the module's shared cluster the next job's trials would queue behind it.
+    executor = DaskExecutor(make_dask_cluster(2).address, max_in_flight=1)
     try:
         slow = executor.submit(time.sleep, 600, timeout=1)
         quick = executor.submit(sum, [1, 2, 3])

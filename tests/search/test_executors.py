@@ -1,8 +1,11 @@
-"""The local executor: results, exceptions, timeouts and dead workers, each failing only its task."""
+"""What only the local executor does: dead workers, workers dying as they start, shutdown without
+waiting, scripts without a main guard. The contract shared with Dask: test_executor_contract.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import signal
 import time
 
@@ -26,26 +29,6 @@ def executor():
     ex.shutdown()
 
 
-def test_results_come_back(executor):
-    assert executor.submit(pow, 2, 10).result(timeout=60) == 1024
-    assert executor.submit(sorted, [3, 1, 2]).result(timeout=60) == [1, 2, 3]
-
-
-def test_exception_fails_only_its_task(executor):
-    bad = executor.submit(int, "not a number")
-    good = executor.submit(sum, [1, 2])
-    with pytest.raises(RuntimeError, match="ValueError"):
-        bad.result(timeout=60)
-    assert good.result(timeout=60) == 3
-
-
-def test_hanging_task_is_killed_at_its_timeout(executor):
-    hung = executor.submit(time.sleep, 600, timeout=1)
-    with pytest.raises(TaskTimeout):  # a 600 s sleep that was not killed would not raise
-        hung.result(timeout=120)
-    assert executor.submit(sum, [2, 2]).result(timeout=60) == 4
-
-
 def test_dead_worker_is_reported_and_replaced(executor):
     pids_before = {executor.submit(_pid).result(timeout=60) for _ in range(4)}
     with pytest.raises(WorkerDied, match="SIGKILL"):
@@ -54,17 +37,50 @@ def test_dead_worker_is_reported_and_replaced(executor):
     assert pids_before
 
 
-def test_stop_kills_a_running_task_and_cancels_a_queued_one(executor):
-    running = [executor.submit(time.sleep, 600) for _ in range(2)]
-    queued = executor.submit(time.sleep, 600)
-    time.sleep(1.0)  # both workers busy, the third task waits
-    for future in running + [queued]:
-        executor.stop(future, "stopped at the time budget")
-    for future in running:
-        with pytest.raises(TaskTimeout, match="stopped at the time budget"):
-            future.result(timeout=120)
-    assert queued.cancelled()
-    assert executor.submit(sum, [3, 3]).result(timeout=60) == 6
+def test_a_worker_killed_while_it_starts_is_replaced_and_its_task_runs(tmp_path):
+    """Its data takes seconds to load, so the kill lands while the worker is getting ready."""
+    path = tmp_path / "slow.pkl"
+    path.write_bytes(pickle.dumps(_SlowToLoad()))
+    ex = LocalExecutor(1)
+    try:
+        ex.prepare_data(str(path))
+        future = ex.submit(_pid)
+        killed = _first_worker_pid(ex)
+        os.kill(killed, signal.SIGKILL)
+        assert future.result(timeout=120) != killed
+        assert not ex.broken
+    finally:
+        ex.shutdown()
+
+
+def _first_worker_pid(ex: LocalExecutor) -> int:
+    end = time.monotonic() + 60
+    while not ex.worker_pids() and time.monotonic() < end:
+        time.sleep(0.01)
+    return ex.worker_pids()[0]
+
+
+class _SlowToLoad:
+    def __reduce__(self):
+        return time.sleep, (3.0,)
+
+
+def test_workers_that_keep_dying_as_they_start_break_the_pool_with_a_reason():
+    ex = LocalExecutor(1)
+    try:
+        seen: set[int] = set()
+        end = time.monotonic() + 120
+        while not ex.broken and time.monotonic() < end:
+            for pid in set(ex.worker_pids()) - seen:
+                seen.add(pid)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+        assert ex.broken
+        with pytest.raises(WorkerDied, match="keep dying as they start"):
+            ex.submit(sum, [1]).result(timeout=30)
+    finally:
+        ex.shutdown()
 
 
 def test_shutdown_without_wait_still_stops_its_workers():

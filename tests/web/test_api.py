@@ -408,3 +408,21 @@ def test_api_docs_are_served_by_the_app_without_a_cdn(client):
         assert response.status_code == 200, path
         response.close()
     assert 'href="/api/v1/docs"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_finished_jobs_warnings_reach_the_api_and_its_page(client, service, dataset, settings):
+    import pathlib
+
+    job_id = fake_finished_job(client, service, dataset, settings)
+    board = pathlib.Path(settings.data_dir) / "jobs" / job_id / "leaderboard.json"
+    warning = {"code": "trials_timed_out", "message": "4 of 5 trials ran out of time; remedy: "
+                                                      "give a larger time budget"}
+    written = json.loads(board.read_text())
+    rows = [{"fit_s": 0.5, "predict_ms_per_row": 0.1, **r} for r in written["rows"]]
+    board.write_text(json.dumps({**written, "rows": rows, "warnings": [warning]}))
+    assert client.get(f"/api/v1/jobs/{job_id}").json["warnings"] == [warning]
+    page = client.get(f"/jobs/{job_id}")
+    assert page.status_code == 200
+    assert "4 of 5 trials ran out of time" in page.get_data(as_text=True)
+    fresh = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
+    assert fresh["warnings"] == []

@@ -1,0 +1,56 @@
+"""The model of last resort: a fast LightGBM when no trial completed within the budget.
+
+A job whose every trial ran out of time (a loaded machine, a budget too short for the data)
+still ends with a model: a LightGBM of ``FALLBACK_TREES`` trees is cross-validated on the
+job's folds like any trial, with its own bounded grace past the deadline. Only when that fails
+too (or every trial failed with an error, which more time would not fix) does the job end in
+an error.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import CancelledError
+
+from automl.candidates.base import DataShape
+from automl.candidates.generator import generate_candidates
+from automl.metrics import Metric
+from automl.search.evaluate import TrainingData, evaluate
+from automl.search.executor_base import TrialExecutor
+from automl.search.records import TrialResult, TrialSpec, TrialState
+
+FALLBACK_TREES = 30
+FALLBACK_ID = "fallback_lightgbm"
+
+
+def needs_fallback(results: list[TrialResult]) -> bool:
+    """No trial completed, and not because every one of them failed with an error."""
+    if any(r.ok for r in results):
+        return False
+    return not results or any(r.state is not TrialState.FAILED for r in results)
+
+
+def grace_s(time_budget: float | None) -> float:
+    """How long the fallback may run past the deadline: a tenth of the budget, 5 to 60 s."""
+    return 60.0 if time_budget is None else min(60.0, max(5.0, 0.1 * time_budget))
+
+
+def fallback_trial(data: TrainingData, data_ref, metric: Metric, executor: TrialExecutor,
+                   seed: int, number: int,
+                   time_budget: float | None) -> tuple[TrialSpec, TrialResult]:
+    """Cross-validate the fast LightGBM on the executor (here, if the executor is broken);
+    its trial spec and its result."""
+    shape = DataShape(len(data.y), len(data.schema.columns), data.task, data.n_classes)
+    spec = generate_candidates(shape, families=["lightgbm"])[0]
+    params = {**spec.defaults[0], "n_estimators": FALLBACK_TREES}
+    trial = TrialSpec(candidate_id=FALLBACK_ID, number=number, spec=spec, params=params,
+                      seed=seed, metric=metric.name, time_limit=grace_s(time_budget))
+    if executor.broken:
+        return trial, evaluate(trial, data)
+    future = executor.submit(evaluate, trial, data_ref, timeout=trial.time_limit + 1.0)
+    try:
+        return trial, future.result()
+    except (Exception, CancelledError) as exc:  # noqa: BLE001 - said in the job's error
+        return trial, TrialResult(
+            candidate_id=FALLBACK_ID, number=number, family=spec.family, recipe=spec.recipe,
+            params=params, state=TrialState.FAILED,
+            reason=str(exc).splitlines()[0][:300] if str(exc) else repr(exc))
