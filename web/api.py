@@ -35,7 +35,8 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 UPLOAD_CONTENT = {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}}}},
-    "text/csv": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"},
+                 "example": "size,colour,price\n1.5,red,10\n2.0,blue,14\n0.5,red,6\n"},
 }
 
 

@@ -25,6 +25,11 @@ ERROR_STATUSES = {"400": "invalid request", "401": "missing or wrong API token",
                   "413": "upload too large", "415": "unsupported content type"}
 
 
+# A POST to these collections creates a resource: (its path parameter, the response field).
+CREATES = {"/datasets": ("dataset_id", "id"), "/jobs": ("job_id", "id"),
+           "/endpoints": ("name", "name")}
+
+
 @dataclass
 class Operation:
     rule: str
@@ -95,6 +100,7 @@ class ApiSpec:
                    for n, s in op.query.items()]
         out: dict = {"summary": op.summary, "operationId": _operation_id(op),
                      "parameters": params, "responses": self._responses(op)}
+        self._add_links(op, out["responses"])
         if op.body is not None:
             out["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _ref(op.body)}}}
@@ -116,6 +122,22 @@ class ApiSpec:
             responses.setdefault(status, {"description": text, "content": {
                 "application/json": {"schema": _ref(ErrorResponse)}}})
         return responses
+
+    def _add_links(self, op: Operation, responses: dict) -> None:
+        """OpenAPI links from an operation that creates a resource to those that read, change
+        or delete it, so that clients and stateful testers (schemathesis) can chain them."""
+        created = CREATES.get(op.rule) if op.method == "post" else None
+        if created is None:
+            return
+        param, field_name = created
+        status = next(str(s) for s in op.responses if 200 <= s < 300)
+        prefix = f"{op.rule}/<{param}>"
+        responses[status]["links"] = {
+            _operation_id(other): {"operationId": _operation_id(other),
+                                   "parameters": {param: f"$response.body#/{field_name}"}}
+            for other in self.operations
+            if (other.rule == prefix or other.rule.startswith(prefix + "/"))
+            and _PARAM.findall(other.rule) == [param]}
 
     def _schemas(self) -> dict:
         models = {ErrorResponse}

@@ -1,8 +1,11 @@
 """Property-based API checks with schemathesis against a live ``automl serve``: whatever the
-generated request, the server never answers 5xx. Bounded to a few examples per operation."""
+generated request, the server never answers 5xx; its stateful phase follows the OpenAPI links
+from created resources. Bounded to a few examples per operation."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,9 +29,17 @@ def test_api_never_answers_5xx(tmp_path, sample_data):
             assert service.post("/api/v1/datasets", files={"file": fh}).status_code == 201
         result = subprocess.run(
             [st, "run", f"{service.url}/api/v1/openapi.json", "--checks", "not_a_server_error",
-             "--max-examples", "8", "--phases", "examples,coverage,fuzzing",
+             "--max-examples", "8", "--phases", "examples,coverage,fuzzing,stateful",
              "--request-timeout", "20", "--generation-deterministic", "--no-color"],
-            capture_output=True, text=True, timeout=170, cwd=tmp_path)
+            capture_output=True, text=True, timeout=170, cwd=tmp_path, env=_hooks_env())
     finally:
         service.stop()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    covered = re.search(r"API Links:\s+(\d+) covered", result.stdout)
+    assert covered and int(covered.group(1)) >= 1, "the stateful phase followed no link"
+
+
+def _hooks_env() -> dict:
+    """Run with schemathesis_hooks.py (valid CSV uploads, so that links can be followed)."""
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": path}
