@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
-sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess, free_port  # noqa: E402
-from test_upload import browser  # noqa: E402, F401 - the fixture
 
 pytestmark = pytest.mark.slow
 SMALL = b"x,y,label\n" + b"".join(b"%d,%d,%s\n" % (i, i % 3, b"ab"[i % 2:i % 2 + 1])
