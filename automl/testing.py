@@ -250,8 +250,8 @@ def check_notebook(family: Family, case: Case) -> None:
     _require(result.ok, family, case, f"the search could not score it: {result.reason}")
     imports = Imports()
     model = pipeline_source(spec, params, case.schema, SEED, "make_model", imports)
-    code = "\n\n".join(["\n".join(imports.lines()), model, metric_source(metric, case.task),
-                        CV_SOURCE])
+    code = "\n\n".join([imports.inline_source(), "\n".join(imports.lines()), model,
+                        metric_source(metric, case.task), CV_SOURCE])
     namespace = {"np": np, "warnings": warnings, "threadpool_limits": threadpool_limits,
                  "TASK": case.task, "CLASSES": case.classes or [], "METRIC": metric,
                  "LEADERBOARD_SCORE": result.score, "X": case.X, "y": case.y,

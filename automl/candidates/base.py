@@ -53,7 +53,9 @@ class Family:
       ``predict_proba`` with ``classes_`` 0..K-1 for classification).
     * ``fixed(shape)``: params held fixed for this data (not searched).
     * ``estimators``: the classes ``build`` returns; how a fitted model is traced back to its
-      family (explainer, fast path, notebook rendering).
+      family (explainer, fast path, notebook rendering). An optional family whose library is
+      slow to import gives a function returning them instead: it is called only for an
+      estimator from one of its ``preload`` modules (which is then imported already).
     * ``applies(shape)``: whether the family is offered for data of this shape when the user
       did not name the families (e.g. k-NN is left out on many rows);
       ``searched_by_default``: False for a family that is installed but only searched when
@@ -85,7 +87,7 @@ class Family:
     build: Callable[[str, dict, int], Any]
     fixed: Callable[[DataShape], dict] = _no_fixed
     row_predictor: Callable | None = None
-    estimators: tuple[type, ...] = ()
+    estimators: tuple[type, ...] | Callable[[], tuple[type, ...]] = ()
     applies: Callable[[DataShape], bool] = _always
     searched_by_default: bool = True
     on_counts: Callable[[CandidateSpec, list[str]], list[CandidateSpec]] | None = None
@@ -100,7 +102,12 @@ class Family:
 
     def owns(self, estimator) -> bool:
         """True when ``estimator`` is one this family builds."""
-        return bool(self.estimators) and isinstance(estimator, self.estimators)
+        classes = self.estimators
+        if callable(classes):  # declared lazily: resolved once such an estimator exists
+            if type(estimator).__module__.split(".")[0] not in self.preload:
+                return False
+            classes = classes()
+        return bool(classes) and isinstance(estimator, classes)
 
     def margin(self, estimator, Z):
         """The classifier's output on the ``shap_output`` scale, for the exact explainers."""

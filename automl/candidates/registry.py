@@ -112,6 +112,7 @@ def registered(family: Family) -> Iterator[Family]:
 
 
 def get_family(name: str) -> Family:
+    """The installed family called ``name`` (KeyError if there is none)."""
     return FAMILIES[name]
 
 
@@ -124,10 +125,15 @@ def family_of(estimator) -> Family | None:
 
 
 def preload_modules() -> list[str]:
-    """Modules the installed families want imported in the forkserver, each once."""
-    return list(dict.fromkeys(m for f in FAMILIES.values() for m in f.preload))
+    """Modules the families of the default search want imported in the forkserver, each once
+    (an optional family's library is imported by the first trial that needs it)."""
+    return list(dict.fromkeys(m for f in _searched() for m in f.preload))
 
 
 def family_libraries() -> list[str]:
-    """Distributions the installed families build on, each once, in registry order."""
-    return list(dict.fromkeys(lib for f in FAMILIES.values() for lib in f.libraries))
+    """Distributions the families of the default search build on, each once, in order."""
+    return list(dict.fromkeys(lib for f in _searched() for lib in f.libraries))
+
+
+def _searched() -> list[Family]:
+    return [f for f in FAMILIES.values() if f.searched_by_default]

@@ -21,6 +21,7 @@ _BLANK = frozenset({"", "?", "NA", "NaN", "nan", "null", "None"})
 
 
 def scalar_coercer(role: str, numeric_codes: bool) -> Callable[[Any], Any]:
+    """The coercer of a column of ``role`` (``numeric_codes``: a category of integer codes)."""
     if role == "numeric":
         return _num
     if role == "boolean":

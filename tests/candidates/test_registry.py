@@ -40,14 +40,17 @@ FAMILY = Family("constant", "linear", ("binary", "multiclass", "regression"), 0.
 
 ENTRY_POINTS = """[automl.families]
 constant = automl_constant_family:FAMILY
-broken = automl_no_such_module:FAMILY
+broken = automl_constant_family:NO_SUCH_NAME
+absent = automl_no_such_module:FAMILY
+notfamily = automl_constant_family:space
 """
 
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory) -> Path:
-    """A directory holding an installed third-party package that registers two families:
-    ``constant`` (a working one) and ``broken`` (its module does not exist)."""
+    """A directory holding an installed third-party package that registers ``constant`` (a
+    working family) and three that cannot register: a missing name, a missing module (an
+    optional library not installed) and a function that is not a family."""
     site = tmp_path_factory.mktemp("site")
     (site / "automl_constant_family.py").write_text(PLUGIN)
     info = site / "automl_constant_family-1.0.dist-info"
@@ -82,8 +85,12 @@ def test_a_third_party_family_registers_through_the_entry_point(plugin_path):
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:]}
     assert rows["constant"][1:] == ["binary,multiclass,regression", "0.1", "linear", "yes",
                                     "automl-constant-family"]
-    assert "lightgbm" in rows and "broken" not in rows
+    assert "lightgbm" in rows and not {"broken", "absent", "notfamily"} & set(rows)
     assert "not loaded: broken: automl-constant-family: cannot load" in done.stderr
+    assert ("not loaded: absent: automl-constant-family: needs automl_no_such_module, which is "
+            "not installed") in done.stderr
+    assert "not loaded: notfamily: automl-constant-family: notfamily is a function, not an " \
+        "automl.candidates.base.Family" in done.stderr
 
 
 def test_a_third_party_family_is_searched_and_passes_check_family(plugin_path):

@@ -7,10 +7,13 @@ scikit-learn ``BaseEstimator`` subclasses, so the family writes its own notebook
 
 from __future__ import annotations
 
-import catboost as cb
+import importlib.util
 
 from automl.candidates.base import DataShape, Family, constructor_source, float_param, int_param
 from automl.metrics import TASKS
+
+if importlib.util.find_spec("catboost") is None:  # without it the family does not register
+    raise ModuleNotFoundError("catboost is not installed", name="catboost")
 
 
 def space(shape: DataShape) -> dict:
@@ -29,6 +32,8 @@ def defaults(shape: DataShape) -> list[dict]:
 
 
 def build(task: str, params: dict, seed: int):
+    import catboost as cb  # imported on first use: it is slow to import
+
     common = {"random_seed": seed, "thread_count": 1, "verbose": False,
               "allow_writing_files": False, **params}
     return cb.CatBoostRegressor(**common) if task == "regression" else \
@@ -45,7 +50,14 @@ def render(model, imports) -> str:
     return constructor_source(model, model.get_params(), imports)
 
 
+def estimators() -> tuple[type, ...]:
+    """The estimator classes, imported only once a model of this family exists."""
+    import catboost as cb
+
+    return (cb.CatBoostClassifier, cb.CatBoostRegressor)
+
+
 FAMILY = Family("catboost", "tree_ordinal", TASKS, 2.5, space, defaults, build,
-                estimators=(cb.CatBoostClassifier, cb.CatBoostRegressor), explainer="tree",
+                estimators=estimators, explainer="tree",
                 decision_function=raw_values, render=render, searched_by_default=False,
                 preload=("catboost",), libraries=("catboost",))

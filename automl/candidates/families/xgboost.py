@@ -6,10 +6,13 @@ not searched by default (``searched_by_default=False``): see DESIGN and issue 13
 
 from __future__ import annotations
 
-import xgboost as xgb
+import importlib.util
 
 from automl.candidates.base import DataShape, Family, constructor_source, float_param, int_param
 from automl.metrics import TASKS
+
+if importlib.util.find_spec("xgboost") is None:  # without it the family does not register
+    raise ModuleNotFoundError("xgboost is not installed", name="xgboost")
 
 
 def space(shape: DataShape) -> dict:
@@ -36,6 +39,8 @@ def defaults(shape: DataShape) -> list[dict]:
 
 
 def build(task: str, params: dict, seed: int):
+    import xgboost as xgb  # imported on first use: it is slow to import
+
     common = {"random_state": seed, "n_jobs": 1, "tree_method": "hist", "verbosity": 0,
               **params}
     return xgb.XGBRegressor(**common) if task == "regression" else xgb.XGBClassifier(**common)
@@ -53,7 +58,14 @@ def render(model, imports) -> str:
     return constructor_source(model, params, imports)
 
 
+def estimators() -> tuple[type, ...]:
+    """The estimator classes, imported only once a model of this family exists."""
+    import xgboost as xgb
+
+    return (xgb.XGBClassifier, xgb.XGBRegressor)
+
+
 FAMILY = Family("xgboost", "tree_ordinal", TASKS, 1.0, space, defaults, build,
-                estimators=(xgb.XGBClassifier, xgb.XGBRegressor), explainer="tree",
+                estimators=estimators, explainer="tree",
                 decision_function=margin, render=render, searched_by_default=False, preload=("xgboost",),
                 libraries=("xgboost",))
