@@ -82,3 +82,44 @@ class ServiceProcess:
                 return job
             time.sleep(0.5)
         raise AssertionError(f"job {job_id} did not reach the state in {timeout} s: {job}")
+
+
+class ModelServer:
+    """``automl serve-model BUNDLE`` (real gunicorn) in its own process group, on a free port."""
+
+    def __init__(self, bundle: Path, *args: str, timeout: float = 60.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "automl.cli", "serve-model", str(bundle), "--port",
+               str(self.port), *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve-model exited with {self.proc.returncode}: "
+                                   f"{self.proc.stderr.read()}")
+            try:
+                if requests.get(f"{self.url}/ping", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise TimeoutError(f"{self.url}/ping did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        """SIGTERM the group (workers flush what they hold as they exit), SIGKILL after 20 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.proc.stderr.close()

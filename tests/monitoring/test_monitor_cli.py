@@ -4,12 +4,8 @@ captures what boto3 and requests send, and ``automl monitor`` checks it offline.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
@@ -22,7 +18,8 @@ from automl.monitoring.capture import CaptureWriter, capture_files
 from automl.serving.server import create_model_app
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "titanic.csv"
-START_TIMEOUT = 60
+sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
+from service_process import ModelServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,37 +32,6 @@ def run_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
     return pd.read_csv(SAMPLE)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(cmd: list[str], url: str) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve-model exited with {proc.returncode}: {proc.stderr.read()}")
-        try:
-            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                return proc
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url}/ping did not answer within {START_TIMEOUT} s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    proc.stderr.close()
 
 
 def _monitor(*args: str) -> subprocess.CompletedProcess:
@@ -92,10 +58,8 @@ def test_the_job_writes_its_monitoring_baseline(run_dir):
 def captured(run_dir, rows, tmp_path_factory) -> tuple[Path, list[str]]:
     """Rows sent to a real serve-model with capture on; the inference ids it answered."""
     capture = tmp_path_factory.mktemp("capture")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = _start([sys.executable, "-m", "automl.cli", "serve-model", str(run_dir), "--port",
-                   str(port), "--workers", "2", "--capture-dir", str(capture)], url)
+    server = ModelServer(run_dir, "--workers", "2", "--capture-dir", str(capture))
+    url = server.url
     features = rows.drop(columns="Survived")
     runtime = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
                            aws_access_key_id="x", aws_secret_access_key="x")
@@ -117,7 +81,7 @@ def captured(run_dir, rows, tmp_path_factory) -> tuple[Path, list[str]]:
                             headers={"Content-Type": "text/csv"})
         assert bad.status_code == 400
     finally:
-        _stop(proc)  # workers write what is queued as they exit
+        server.stop()  # workers write what is queued as they exit
     return capture, ids
 
 

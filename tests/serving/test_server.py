@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -19,47 +16,17 @@ import requests
 
 from automl.serving.server import create_model_app, wants_explanation
 
-START_TIMEOUT = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"serve-model exited with {proc.returncode}: {proc.stderr.read()}")
-        try:
-            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url}/ping did not answer within {START_TIMEOUT} s")
+sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
+from service_process import ModelServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def server(titanic_dir):
-    port = _free_port()
-    cmd = [sys.executable, "-m", "automl.cli", "serve-model", str(titanic_dir), "--port", str(port),
-           "--workers", "2", "--threads", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    model = ModelServer(titanic_dir, "--workers", "2", "--threads", "2")
     try:
-        _wait_ready(url, proc)
-        yield url
+        yield model.url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        proc.stderr.close()
+        model.stop()
 
 
 def _sagemaker(url: str):
