@@ -29,6 +29,7 @@ from web.schemas import (
 
 PREFIX = "/api/v1"
 MAX_PAGE = 500
+MAX_OFFSET = 2**62  # SQL integers are 64-bit: a larger OFFSET overflows in the driver (a 500)
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 spec = ApiSpec("automl", "1.0.0", PREFIX)
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -79,7 +80,7 @@ def upload_stream():
 
 
 PAGE_QUERY = {"limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-              "offset": {"type": "integer", "minimum": 0}}
+              "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
 
 
 @spec.route(bp, "/datasets", "GET", summary="List datasets, newest first, a page at a time "
@@ -99,8 +100,9 @@ def page_args() -> tuple[int, int]:
         offset = int(request.args.get("offset", 0))
     except ValueError:
         raise InvalidRequest("limit and offset must be whole numbers") from None
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, offset at least 0",
+    if not 1 <= limit <= MAX_PAGE or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}, offset between 0 and "
+                             f"{MAX_OFFSET}",
                              {"limit": limit, "offset": offset})
     return limit, offset
 

@@ -318,6 +318,7 @@ def test_dataset_list_pages(client):
     rest = client.get("/api/v1/datasets?limit=2&offset=2").json
     assert [d["id"] for d in rest["datasets"]] == ids[:1] and rest["next_offset"] is None
     assert client.get("/api/v1/datasets?limit=0").status_code == 400
+    assert client.get("/api/v1/datasets?offset=77386981599175655424").status_code == 400
 
 
 def test_405_names_the_allowed_methods_and_204_has_no_type(client, dataset):
