@@ -184,12 +184,9 @@ class Service:
         if row["status"] in (RUNNING,):
             raise Conflict(f"job '{job_id}' is running; cancel it first and delete it once stopped",
                            {"status": row["status"]})
-        users = EndpointStore(self.store.engine).list(row["id"])
+        users = EndpointStore(self.store.engine).users_of_job(row["id"])
         if users:
-            names = ", ".join(repr(e["name"]) for e in users)
-            raise Conflict(f"job '{job_id}' serves the endpoint(s) {names}; delete them or point "
-                           "them at another job's model (PUT) first",
-                           {"endpoints": [e["name"] for e in users]})
+            raise Conflict(_endpoint_users_message(job_id, users), {"endpoints": list(users)})
         self.store.delete_job(row["id"])
         remove_tree(self._artifacts(row))
 
@@ -406,3 +403,12 @@ def _lite_warnings(columns: list[dict]) -> list[dict]:
             out.append({"code": "mostly_missing", "column": c["name"],
                         "message": f"column '{c['name']}' is {c['missing_share']:.0%} missing"})
     return out
+
+
+def _endpoint_users_message(job_id: str, users: dict[str, list[int]]) -> str:
+    """Why a job cannot be deleted: the endpoints serving it or keeping it as a version."""
+    named = ", ".join(f"'{n}'" + (f" (version {', '.join(map(str, v))})" if v else "")
+                      for n, v in users.items())
+    return (f"job '{job_id}' is used by the endpoint(s) {named}, as the model served or one "
+            "they can roll back to; point them at another model (PUT), forget old versions "
+            "(DELETE /api/v1/endpoints/<name>/versions/<n>) or delete the endpoints first")

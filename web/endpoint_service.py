@@ -17,14 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from automl.deploy import ensure_bundle, winner_id
-from automl.exceptions import AutoMLError, DatasetError, NotReady
-from automl.model.bundle import ModelBundle
+from automl.exceptions import AutoMLError, DatasetError, NotFound, NotReady
+from automl.model.bundle import METADATA_FILE, ModelBundle
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED
 from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointStore, check_name
 from automl.store.files import job_dir
 from web.core import Service, _check_id, iso
-from web.endpoint_schemas import EndpointCreate, EndpointUpdate
+from web.endpoint_schemas import EndpointCreate, EndpointRollback, EndpointUpdate
+from web.endpoint_versions import VersionUnavailable, check_schema, facts, version_view
 
 log = logging.getLogger("automl.web")
 
@@ -101,17 +102,55 @@ class Endpoints:
         name = check_name(body.name)
         self._free(name)
         job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
-        self.cache.load(str(path))
-        row = self.store.add(name, job_id, cid, str(path))
+        bundle = self.cache.load(str(path))
+        row = self.store.add(name, job_id, cid, str(path), facts(bundle))
         self.cache.get(row)
         return self.view(row)
 
     def update(self, name: str, body: EndpointUpdate) -> dict:
-        """Point an endpoint at another model: load it fully, then swap the row in one UPDATE."""
+        """Point an endpoint at another model as a new version: load it fully, refuse a change
+        of input columns not accepted, then swap the row in one transaction."""
         self.store.get(name)
         job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
-        self.cache.load(str(path))
-        row = self.store.repoint(name, job_id, cid, str(path))
+        return self._swap(name, job_id, cid, str(path), body.accept_schema_change, "repoint")
+
+    def rollback(self, name: str, body: EndpointRollback) -> dict:
+        """Serve an earlier version's model again, as a new version (atomic like :meth:`update`)."""
+        old = self.store.version(name, body.version)
+        try:
+            self.service.store.get_job(old["job_id"])
+            if not (Path(old["bundle_path"]) / METADATA_FILE).is_file():
+                raise ModelUnavailable("the version's bundle is gone")
+            self.cache.load(old["bundle_path"])
+        except (NotFound, ModelUnavailable):
+            raise VersionUnavailable(
+                f"version {body.version} of endpoint '{name}' cannot be served again: the model "
+                f"files of job '{old['job_id']}' (candidate '{old['candidate_id']}') are gone; "
+                f"roll back to another version (GET /api/v1/endpoints/{name}/versions) or "
+                "point the endpoint at another model (PUT)",
+                {"name": name, "version": body.version, "job_id": old["job_id"]}) from None
+        return self._swap(name, old["job_id"], old["candidate_id"], old["bundle_path"],
+                          body.accept_schema_change, "rollback", body.version)
+
+    def versions(self, name: str) -> list[dict]:
+        """The endpoint's versions, newest (the one served) first."""
+        rows = self.store.versions(self._row(name)["name"])
+        return [version_view(r, rows[0]) for r in rows]
+
+    def remove_version(self, name: str, version: int) -> None:
+        self.store.remove_version(self._row(name)["name"], version)
+
+    def _swap(self, name: str, job_id: str, cid: str, path: str, accept: bool, action: str,
+              source: int | None = None) -> dict:
+        bundle = self.cache.load(path)
+        try:
+            current = facts(self.bundle(name))
+        except ModelUnavailable:  # a broken endpoint has no clients to protect
+            current = None
+        new = facts(bundle)
+        check_schema(name, current and current["input_schema"], new["input_schema"], accept)
+        row = self.store.repoint(name, job_id, cid, path, new, action=action,
+                                 source_version=source, current_facts=current)
         self.cache.get(row)
         return self.view(row)
 
@@ -136,11 +175,13 @@ class Endpoints:
     def view(self, row: dict) -> dict:
         name = row["name"]
         return {"name": name, "job_id": row["job_id"], "candidate_id": row["candidate_id"],
+                "version": self.store.versions(name)[0]["version"],
                 "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
                 "links": {"self": f"/api/v1/endpoints/{name}",
                           "invocations": f"/endpoints/{name}/invocations",
                           "batch": f"/api/v1/endpoints/{name}/batch",
-                          "page": f"/endpoints/{name}", "job": f"/api/v1/jobs/{row['job_id']}"}}
+                          "page": f"/endpoints/{name}", "versions": f"/api/v1/endpoints/{name}/versions",
+                          "job": f"/api/v1/jobs/{row['job_id']}"}}
 
     def _row(self, name: str) -> dict:
         if not isinstance(name, str) or len(name) > 63:

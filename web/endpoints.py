@@ -30,7 +30,14 @@ from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
 from automl.store.endpoints import EndpointExists
 from web.api import CSV_TYPES, spec
-from web.endpoint_schemas import Endpoint, EndpointCreate, EndpointList, EndpointUpdate
+from web.endpoint_schemas import (
+    Endpoint,
+    EndpointCreate,
+    EndpointList,
+    EndpointRollback,
+    EndpointUpdate,
+    EndpointVersionList,
+)
 from web.endpoint_service import Endpoints, examples
 from web.errors import (
     InvalidRequest,
@@ -88,6 +95,27 @@ def update_endpoint(name: str, body: EndpointUpdate):
 def delete_endpoint(name: str):
     endpoints().delete(name)
     return no_content()
+
+
+@spec.route(api, "/endpoints/<name>/versions", "GET", summary="Every model the endpoint served "
+            "(deploy, repoint, rollback), newest first", responses={200: EndpointVersionList})
+def list_versions(name: str):
+    return jsonify({"versions": endpoints().versions(name)})
+
+
+@spec.route(api, "/endpoints/<name>/versions/<int:version>", "DELETE", summary="Forget an old "
+            "version (so that its job can be deleted); the served one cannot be",
+            responses={204: "text/plain"})
+def delete_version(name: str, version: int):
+    endpoints().remove_version(name, version)
+    return no_content()
+
+
+@spec.route(api, "/endpoints/<name>/rollback", "POST", summary="Serve an earlier version's model "
+            "again, atomically like PUT (recorded as a new version)", body=EndpointRollback,
+            responses={200: Endpoint})
+def rollback(name: str, body: EndpointRollback):
+    return jsonify(endpoints().rollback(name, body))
 
 
 @spec.route(api, "/endpoints/<name>/batch", "POST", summary="Predict a CSV with a header row "
@@ -151,7 +179,8 @@ def page(name: str):
     auth = auth if settings.api_token else "open"
     return render_template("endpoint.html", endpoint=view, bundle=bundle, record=record,
                            auth=auth, examples=examples(request.url_root, name, record,
-                                                        auth == "token"))
+                                                        auth == "token"),
+                           versions=endpoints().versions(name))
 
 
 @bp.post("/jobs/<job_id>/deploy")
@@ -183,6 +212,19 @@ def replace_form(name: str):
         endpoints().update(name, EndpointUpdate.model_validate(form))
     except ValidationError:
         return _list_with_error({}, "the form does not name a job to deploy", 400)
+    return redirect(url_for("endpoints.page", name=name))
+
+
+@bp.post("/endpoints/<name>/rollback")
+def rollback_form(name: str):
+    """The history's Roll back buttons: POST .../rollback with the version the form names."""
+    try:
+        body = EndpointRollback.model_validate(
+            {"version": request.form.get("version", ""),
+             "accept_schema_change": request.form.get("accept_schema_change") == "true"})
+    except ValidationError:
+        raise InvalidRequest("the form does not name a version to roll back to") from None
+    endpoints().rollback(name, body)
     return redirect(url_for("endpoints.page", name=name))
 
 

@@ -1,8 +1,14 @@
-"""Model endpoints in SQL: a name pointing at one job's candidate and its bundle directory.
+"""Model endpoints in SQL: a name pointing at one job's candidate and its bundle directory,
+with the history of every model it served.
 
-An endpoint row is the only state an endpoint has; every web worker reads it and caches the
-loaded bundle by ``(name, updated_at)``, so a change made by one worker is seen by the others.
-``updated_at`` strictly increases on every change, even within one clock tick.
+An endpoint row is the only state an endpoint serves from; every web worker reads it and caches
+the loaded bundle by ``(name, updated_at)``, so a change made by one worker is seen by the
+others. ``updated_at`` strictly increases on every change, even within one clock tick.
+
+Each deploy, repoint and rollback also writes a row of ``endpoint_versions`` (numbered 1, 2, ...
+per endpoint) in the same transaction as the endpoint row, so the newest version is always the
+model served. An endpoint made before versions existed gets its version 1 (its model then) on
+its first change; until then its history shows that model without its facts.
 """
 
 from __future__ import annotations
@@ -10,11 +16,11 @@ from __future__ import annotations
 import re
 import time
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from automl.exceptions import AutoMLError, NotFound
-from automl.store.tables import endpoints
+from automl.exceptions import AutoMLError, Conflict, NotFound
+from automl.store.tables import endpoint_versions, endpoints
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -35,6 +41,14 @@ class EndpointNotFound(NotFound):
     code = "endpoint_not_found"
 
 
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+FACTS = ("metric", "score", "input_schema")
+"""What a version records of its model besides job and candidate (see :meth:`EndpointStore.add`)."""
+
+
 def check_name(name: str) -> str:
     """``name`` if SageMaker would accept it as an endpoint name, else :class:`InvalidEndpointName`."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
@@ -46,19 +60,22 @@ def check_name(name: str) -> str:
 
 
 class EndpointStore:
-    """CRUD over the ``endpoints`` table; thread- and process-safe, rows as plain dicts."""
+    """CRUD over the ``endpoints`` table and its versions; thread- and process-safe, rows as
+    plain dicts. ``facts`` passed in are a dict with the keys of :data:`FACTS`."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def add(self, name: str, job_id: str, candidate_id: str, bundle_path: str) -> dict:
-        """Insert an endpoint; :class:`EndpointExists` when the name is taken."""
+    def add(self, name: str, job_id: str, candidate_id: str, bundle_path: str,
+            facts: dict | None = None) -> dict:
+        """Insert an endpoint and its version 1; :class:`EndpointExists` when the name is taken."""
         now = time.time()
         row = {"name": check_name(name), "job_id": job_id, "candidate_id": candidate_id,
                "bundle_path": str(bundle_path), "created_at": now, "updated_at": now}
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(endpoints).values(**row))
+                _insert_version(conn, row, 1, "deploy", facts)
         except IntegrityError:
             raise EndpointExists(f"an endpoint named '{name}' already exists; choose another "
                                  "name, or PUT to point it at another model", {"name": name}) from None
@@ -78,19 +95,106 @@ class EndpointStore:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
-    def repoint(self, name: str, job_id: str, candidate_id: str, bundle_path: str) -> dict:
-        """Point ``name`` at another model in one UPDATE; ``updated_at`` moves forward."""
-        old = self.get(name)
-        stamp = max(time.time(), old["updated_at"] + 1e-3)
-        query = (update(endpoints).where(endpoints.c.name == name)
-                 .values(job_id=job_id, candidate_id=candidate_id,
-                         bundle_path=str(bundle_path), updated_at=stamp))
+    def repoint(self, name: str, job_id: str, candidate_id: str, bundle_path: str,
+                facts: dict | None = None, *, action: str = "repoint",
+                source_version: int | None = None, current_facts: dict | None = None) -> dict:
+        """Point ``name`` at another model and record it as a new version, in one transaction;
+        ``updated_at`` moves forward. ``current_facts`` describe the model served until now,
+        recorded as version 1 if the endpoint predates versions."""
+        new = {"job_id": job_id, "candidate_id": candidate_id, "bundle_path": str(bundle_path)}
         with self.engine.begin() as conn:
-            if conn.execute(query).rowcount != 1:
-                raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
+            old = _lock(conn, name)
+            latest = _latest(conn, name)
+            if latest is None:
+                _insert_version(conn, old, 1, "deploy", current_facts, at=old["updated_at"])
+                latest = 1
+            stamp = max(time.time(), old["updated_at"] + 1e-3)
+            conn.execute(update(endpoints).where(endpoints.c.name == name)
+                         .values(**new, updated_at=stamp))
+            _insert_version(conn, {**old, **new}, latest + 1, action, facts, source_version,
+                            at=stamp)
         return self.get(name)
 
     def remove(self, name: str) -> None:
+        """Delete an endpoint with its history."""
         with self.engine.begin() as conn:
+            conn.execute(delete(endpoint_versions).where(endpoint_versions.c.endpoint == name))
             if conn.execute(delete(endpoints).where(endpoints.c.name == name)).rowcount != 1:
                 raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
+
+    # versions -------------------------------------------------------------------------------
+    def versions(self, name: str) -> list[dict]:
+        """The endpoint's versions, newest (the one served) first."""
+        row = self.get(name)
+        query = (select(endpoint_versions).where(endpoint_versions.c.endpoint == name)
+                 .order_by(endpoint_versions.c.version.desc()))
+        with self.engine.connect() as conn:
+            found = [dict(r) for r in conn.execute(query).mappings()]
+        return found or [_version_row(row, 1, "deploy", None, at=row["updated_at"])]
+
+    def version(self, name: str, number: int) -> dict:
+        """Version ``number`` of ``name``; :class:`VersionNotFound` naming the ones there are."""
+        found = self.versions(name)
+        for row in found:
+            if row["version"] == number:
+                return row
+        raise VersionNotFound(f"endpoint '{name}' has no version {number}; its versions are "
+                              f"{', '.join(str(r['version']) for r in reversed(found))}",
+                              {"name": name, "version": number,
+                               "versions": [r["version"] for r in found]})
+
+    def remove_version(self, name: str, number: int) -> None:
+        """Forget an old version (so that its job can be deleted); the served one stays."""
+        with self.engine.begin() as conn:
+            _lock(conn, name)
+            latest = _latest(conn, name)
+            if number == (latest or 1):
+                raise Conflict(f"version {number} is the model endpoint '{name}' serves; roll "
+                               "back or point the endpoint at another model first",
+                               {"name": name, "version": number})
+            gone = conn.execute(delete(endpoint_versions).where(
+                endpoint_versions.c.endpoint == name, endpoint_versions.c.version == number))
+        if gone.rowcount != 1:
+            self.version(name, number)
+
+    def users_of_job(self, job_id: str) -> dict[str, list[int]]:
+        """Endpoints whose served model or any version comes from ``job_id``, each with those
+        versions (empty for an endpoint serving it from before versions existed)."""
+        users: dict[str, list[int]] = {r["name"]: [] for r in self.list(job_id)}
+        query = (select(endpoint_versions.c.endpoint, endpoint_versions.c.version)
+                 .where(endpoint_versions.c.job_id == job_id)
+                 .order_by(endpoint_versions.c.endpoint, endpoint_versions.c.version))
+        with self.engine.connect() as conn:
+            for endpoint, version in conn.execute(query):
+                users.setdefault(endpoint, []).append(version)
+        return users
+
+
+def _lock(conn: Connection, name: str) -> dict:
+    """The endpoint row, write-locked for the rest of the transaction (a no-op UPDATE first:
+    SQLite then holds its write lock, PostgreSQL the row's, so changes of one endpoint queue)."""
+    touched = conn.execute(update(endpoints).where(endpoints.c.name == name)
+                           .values(updated_at=endpoints.c.updated_at))
+    if touched.rowcount != 1:
+        raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
+    return dict(conn.execute(select(endpoints).where(endpoints.c.name == name)).mappings().one())
+
+
+def _latest(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(func.max(endpoint_versions.c.version))
+                        .where(endpoint_versions.c.endpoint == name)).scalar()
+
+
+def _version_row(row: dict, number: int, action: str, facts: dict | None,
+                 source: int | None = None, at: float | None = None) -> dict:
+    facts = facts or {}
+    return {"endpoint": row["name"], "version": number, "action": action,
+            "source_version": source, "job_id": row["job_id"],
+            "candidate_id": row["candidate_id"], "bundle_path": str(row["bundle_path"]),
+            **{k: facts.get(k) for k in FACTS}, "created_at": at or row["created_at"]}
+
+
+def _insert_version(conn: Connection, row: dict, number: int, action: str, facts: dict | None,
+                    source: int | None = None, at: float | None = None) -> None:
+    conn.execute(insert(endpoint_versions).values(**_version_row(row, number, action, facts,
+                                                                 source, at)))

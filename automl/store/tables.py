@@ -73,6 +73,26 @@ endpoints = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# Every deploy, repoint and rollback of an endpoint: the history a rollback picks from. A table
+# of its own (not columns on ``endpoints``), so stores made before it get it from create_all;
+# an endpoint made before it has no rows here until its first change (see EndpointStore).
+endpoint_versions = Table(
+    "endpoint_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("source_version", Integer, nullable=True),
+    Column("job_id", String(32), nullable=False, index=True),
+    Column("candidate_id", String(128), nullable=False),
+    Column("bundle_path", Text, nullable=False),
+    Column("metric", String(32), nullable=True),
+    Column("score", Float, nullable=True),
+    Column("input_schema", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_endpoint_versions_endpoint_version", "endpoint", "version", unique=True),
+)
+
 # A runner owns each job it runs by a lease it renews (heartbeat); a job whose lease ran out,
 # or whose owner on this host is gone, is failed by any runner on the store. A table of its
 # own, so that stores made before leases get it from create_all without a migration.

@@ -5,14 +5,19 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import delete, insert
 
+from automl.exceptions import Conflict
+from automl.store import JobStore, tables
 from automl.store.endpoints import (
     EndpointExists,
     EndpointNotFound,
     EndpointStore,
     InvalidEndpointName,
+    VersionNotFound,
     check_name,
 )
+from automl.store.tables import endpoint_versions
 
 
 def test_endpoints_round_trip(store):
@@ -63,3 +68,81 @@ def test_sagemaker_names_are_accepted(name):
 def test_other_names_are_rejected(name):
     with pytest.raises(InvalidEndpointName, match="letters, digits and hyphens"):
         check_name(name)
+
+
+FACTS = {"metric": "auc", "score": 0.9, "input_schema": {"target": "y", "columns": []}}
+
+
+def test_every_change_is_a_numbered_version_newest_first(store):
+    endpoints = EndpointStore(store.engine)
+    endpoints.add("hist", "job_a", "lgbm_003", "/p/a", FACTS)
+    endpoints.repoint("hist", "job_b", "rf_001", "/p/b", {**FACTS, "score": 0.8})
+    endpoints.repoint("hist", "job_a", "lgbm_003", "/p/a", FACTS, action="rollback",
+                      source_version=1)
+    versions = endpoints.versions("hist")
+    assert [(v["version"], v["action"], v["job_id"]) for v in versions] == [
+        (3, "rollback", "job_a"), (2, "repoint", "job_b"), (1, "deploy", "job_a")]
+    assert versions[0]["source_version"] == 1 and versions[1]["score"] == 0.8
+    assert endpoints.users_of_job("job_b") == {"hist": [2]}
+    assert endpoints.users_of_job("job_a") == {"hist": [1, 3]}
+    with pytest.raises(VersionNotFound, match="no version 9; its versions are 1, 2, 3"):
+        endpoints.version("hist", 9)
+    with pytest.raises(Conflict, match="serves"):
+        endpoints.remove_version("hist", 3)
+    endpoints.remove_version("hist", 2)
+    assert endpoints.users_of_job("job_b") == {}
+    endpoints.remove("hist")
+    assert endpoints.users_of_job("job_a") == {}
+
+
+def test_an_endpoint_from_before_versions_gets_its_history_on_first_change(store):
+    """A store made before versions: the endpoint row exists, its versions table is empty."""
+    endpoints = EndpointStore(store.engine)
+    endpoints.add("old", "job_a", "c1", "/p/a")
+    with store.engine.begin() as conn:
+        conn.execute(delete(endpoint_versions))
+    assert [(v["version"], v["job_id"]) for v in endpoints.versions("old")] == [(1, "job_a")]
+    endpoints.repoint("old", "job_b", "c2", "/p/b", FACTS, current_facts={"metric": "rmse"})
+    versions = endpoints.versions("old")
+    assert [(v["version"], v["job_id"], v["metric"]) for v in versions] == [
+        (2, "job_b", "auc"), (1, "job_a", "rmse")]
+
+
+def test_the_versions_table_is_added_to_an_existing_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = JobStore(url)
+    tables.endpoint_versions.drop(old.engine, checkfirst=True)
+    tables.metadata.create_all(old.engine, tables=[tables.endpoints])
+    with old.engine.begin() as conn:
+        conn.execute(insert(tables.endpoints).values(name="legacy", job_id="job_a", candidate_id="c",
+                                                     bundle_path="/p", created_at=1.0,
+                                                     updated_at=1.0))
+    old.dispose()
+    store = JobStore(url)
+    store.create_schema()
+    endpoints = EndpointStore(store.engine)
+    endpoints.repoint("legacy", "job_b", "c", "/q")
+    assert [v["version"] for v in endpoints.versions("legacy")] == [2, 1]
+    store.dispose()
+
+
+def test_concurrent_repoints_get_distinct_version_numbers(store):
+    endpoints = EndpointStore(store.engine)
+    endpoints.add("busy", "job_a", "c", "/p")
+    errors: list[Exception] = []
+
+    def repoint(i):
+        try:
+            endpoints.repoint("busy", f"job_{i}", "c", "/p")
+        except Exception as exc:  # noqa: BLE001 - any failure fails the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=repoint, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    versions = endpoints.versions("busy")
+    assert [v["version"] for v in versions] == [5, 4, 3, 2, 1]
+    assert endpoints.get("busy")["job_id"] == versions[0]["job_id"], "the newest version is served"

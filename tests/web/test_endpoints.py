@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -47,18 +48,43 @@ def client(app):
 @pytest.fixture(scope="module")
 def job(app, client, settings) -> dict:
     """A completed job with a winner and at least one other completed candidate."""
-    dataset = client.post("/api/v1/datasets", data=SAMPLE.read_bytes(), content_type="text/csv",
-                          query_string={"name": "titanic.csv"}).json
-    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
-                                            "time_budget": None, "max_candidates": 2}).json
-    store = app.extensions["automl"].store
-    assert store.claim_next()["id"] == job["id"]
-    assert execute(store, settings, job["id"]) == "completed"
+    dataset, job = run_job(app, client, settings, SAMPLE.read_bytes(), 2)
     rows = client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]
     others = [r["candidate_id"] for r in rows[1:] if r["state"] == "complete"]
     assert others, rows
     return {"id": job["id"], "dataset_id": dataset["id"], "winner": rows[0]["candidate_id"],
             "other": others[-1], "dir": Path(settings.data_dir) / "jobs" / job["id"]}
+
+
+def run_job(app, client, settings, csv: bytes, max_candidates: int) -> tuple[dict, dict]:
+    """Upload ``csv`` and run a job on it to completion, in this process: (dataset, job)."""
+    dataset = client.post("/api/v1/datasets", data=csv, content_type="text/csv",
+                          query_string={"name": "titanic.csv"}).json
+    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
+                                            "time_budget": None,
+                                            "max_candidates": max_candidates}).json
+    store = app.extensions["automl"].store
+    assert store.claim_next()["id"] == job["id"]
+    assert execute(store, settings, job["id"]) == "completed"
+    return dataset, job
+
+
+@pytest.fixture(scope="module")
+def job_without_fare(app, job, settings) -> dict:
+    """A completed job whose model reads other columns than ``job``'s winner: a copy of that
+    winner with 'Fare' dropped from its schema and 'Deck' added (a second real job costs ~15 s;
+    no test invokes this model, they only compare schemas)."""
+    store = app.extensions["automl"].store
+    row = store.create_job(job["dataset_id"], "Survived", {})
+    assert store.claim_next()["id"] == row["id"]
+    assert store.finish(row["id"], "completed")
+    model = Path(settings.data_dir) / "jobs" / row["id"] / "model"
+    shutil.copytree(job["dir"] / "model", model)
+    schema = json.loads((model / "schema.json").read_text())
+    schema["columns"] = [c for c in schema["columns"] if c["name"] != "Fare"] + [
+        {"name": "Deck", "role": "categorical", "numeric_codes": False}]
+    (model / "schema.json").write_text(json.dumps(schema))
+    return store.get_job(row["id"])
 
 
 @pytest.fixture(scope="module")
@@ -184,8 +210,8 @@ def test_invocation_errors(client, job):
 
 
 def test_repoint_is_atomic_under_concurrent_invocations(app, settings, client, job, rows):
-    """Every request during repeated PUTs answers 200 with one model or the other, never a mix;
-    a second app on the same store (another worker) follows each PUT."""
+    """Every request during repeated PUTs and rollbacks answers 200 with one model or the
+    other, never a mix; a second app on the same store (another worker) follows each change."""
     assert deploy(client, "swap", job["id"]).status_code == 201
     body = rows.to_csv(index=False)
     winner = labels_of(client, "swap", rows)
@@ -213,10 +239,15 @@ def test_repoint_is_atomic_under_concurrent_invocations(app, settings, client, j
     for t in threads:
         t.start()
     try:
-        for target in [job["other"], job["winner"]] * 3:
-            put = client.put("/api/v1/endpoints/swap", json={"job_id": job["id"],
-                                                             "candidate_id": target})
-            assert put.status_code == 200
+        for how, target in [("put", job["other"]), ("rollback", 1), ("rollback", 2),
+                            ("put", job["winner"]), ("rollback", 2), ("rollback", 1)]:
+            if how == "put":
+                done = client.put("/api/v1/endpoints/swap", json={"job_id": job["id"],
+                                                                  "candidate_id": target})
+            else:  # version 1 is the winner (the deploy), version 2 the other (the first PUT)
+                done = client.post("/api/v1/endpoints/swap/rollback", json={"version": target})
+                target = job["winner"] if target == 1 else job["other"]
+            assert done.status_code == 200, done.json
             expected = winner if target == job["winner"] else other
             assert labels_of(worker2, "swap", rows) == pytest.approx(expected)
     finally:
@@ -426,3 +457,109 @@ def test_out_of_fold_predictions_download_and_give_the_leaderboard_score(client,
         assert f'href="/api/v1/jobs/{job["id"]}/candidates/{cid}/oof.csv"' in page
     missing = client.get(f"/api/v1/jobs/{job['id']}/candidates/nope_001/oof.csv")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
+
+
+# Versions and rollback ------------------------------------------------------------------------
+
+def test_every_deploy_and_repoint_is_a_version_and_rollback_serves_one_again(client, job, rows,
+                                                                            settings):
+    assert deploy(client, "hist", job["id"]).json["version"] == 1
+    winner = labels_of(client, "hist", rows)
+    moved = client.put("/api/v1/endpoints/hist", json={"job_id": job["id"],
+                                                       "candidate_id": job["other"]})
+    assert moved.status_code == 200 and moved.json["version"] == 2
+    listed = client.get("/api/v1/endpoints/hist/versions")
+    assert listed.status_code == 200
+    versions = listed.json["versions"]
+    assert [(v["version"], v["action"], v["candidate_id"], v["current"]) for v in versions] == [
+        (2, "repoint", job["other"], True), (1, "deploy", job["winner"], False)]
+    first = versions[1]
+    assert first["job_id"] == job["id"] and first["metric"] == "auc" and 0.5 < first["score"] <= 1
+    assert "Sex" in [c["name"] for c in first["input_schema"]["columns"]]
+    assert first["schema_changes"] is None and first["created_at"] <= versions[0]["created_at"]
+    assert settings.data_dir not in listed.get_data(as_text=True), "no server path"
+
+    back = client.post("/api/v1/endpoints/hist/rollback", json={"version": 1})
+    assert back.status_code == 200, back.json
+    assert back.json["candidate_id"] == job["winner"] and back.json["version"] == 3
+    assert labels_of(client, "hist", rows) == pytest.approx(winner)
+    newest = client.get("/api/v1/endpoints/hist/versions").json["versions"][0]
+    assert (newest["action"], newest["source_version"], newest["current"]) == ("rollback", 1, True)
+    assert settings.data_dir not in back.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"version": 99}, 404, "version_not_found"), ({"version": 0}, 400, "invalid_request"),
+    ({"version": "one"}, 400, "invalid_request"), ({}, 400, "invalid_request"),
+    ({"version": 1, "extra": True}, 400, "invalid_request")])
+def test_bad_rollbacks_are_clear_4xx(client, job, body, status, code):
+    if client.get("/api/v1/endpoints/rb-bad").status_code == 404:
+        assert deploy(client, "rb-bad", job["id"]).status_code == 201
+    response = client.post("/api/v1/endpoints/rb-bad/rollback", json=body)
+    assert (response.status_code, response.json["error"]["code"]) == (status, code), response.json
+    if code == "version_not_found":
+        assert "its versions are 1" in response.json["error"]["message"]
+    assert client.post("/api/v1/endpoints/nope/rollback",
+                       json={"version": 1}).status_code == 404
+
+
+def test_rollback_to_a_version_whose_model_is_gone_is_409(client, job, settings):
+    assert deploy(client, "rb-gone", job["id"], job["other"]).status_code == 201
+    assert client.put("/api/v1/endpoints/rb-gone", json={"job_id": job["id"]}).status_code == 200
+    bundle = job["dir"] / "candidates" / job["other"] / "model"
+    aside = bundle.with_name("model-aside")
+    bundle.rename(aside)
+    try:
+        response = client.post("/api/v1/endpoints/rb-gone/rollback", json={"version": 1})
+    finally:
+        aside.rename(bundle)
+    assert response.status_code == 409, response.json
+    error = response.json["error"]
+    assert error["code"] == "version_unavailable" and "another version" in error["message"]
+    assert settings.data_dir not in response.get_data(as_text=True)
+    assert client.get("/api/v1/endpoints/rb-gone").json["version"] == 2, "nothing changed"
+
+
+def test_a_change_of_input_columns_needs_consent(client, job, job_without_fare):
+    assert deploy(client, "schema", job_without_fare["id"]).status_code == 201
+    refused = client.put("/api/v1/endpoints/schema", json={"job_id": job["id"]})
+    assert refused.status_code == 409
+    error = refused.json["error"]
+    assert error["code"] == "schema_change"
+    assert (error["details"]["added"], error["details"]["removed"]) == (["Fare"], ["Deck"])
+    assert "'Fare'" in error["message"] and "accept_schema_change" in error["message"]
+    assert client.get("/api/v1/endpoints/schema").json["version"] == 1, "nothing changed"
+    accepted = client.put("/api/v1/endpoints/schema", json={"job_id": job["id"],
+                                                            "accept_schema_change": True})
+    assert accepted.status_code == 200 and accepted.json["version"] == 2
+    old = client.get("/api/v1/endpoints/schema/versions").json["versions"][1]
+    assert old["schema_changes"]["removed"] == ["Fare"]
+    back = client.post("/api/v1/endpoints/schema/rollback", json={"version": 1})
+    assert back.status_code == 409 and back.json["error"]["details"]["removed"] == ["Fare"]
+
+
+def test_a_job_kept_as_a_version_cannot_be_deleted_until_the_version_is_forgotten(
+        client, job, job_without_fare):
+    assert deploy(client, "keeps", job_without_fare["id"]).status_code == 201
+    assert client.put("/api/v1/endpoints/keeps", json={
+        "job_id": job["id"], "accept_schema_change": True}).status_code == 200
+    refused = client.delete(f"/api/v1/jobs/{job_without_fare['id']}")
+    assert refused.status_code == 409
+    assert "'keeps' (version 1)" in refused.json["error"]["message"]
+    assert client.delete("/api/v1/endpoints/keeps/versions/2").status_code == 409, "served"
+    assert client.delete("/api/v1/endpoints/keeps/versions/7").status_code == 404
+    assert client.delete("/api/v1/endpoints/keeps/versions/1").status_code == 204
+    for name in ("schema",):  # the schema test's endpoint keeps this job too
+        client.delete(f"/api/v1/endpoints/{name}")
+    assert client.delete(f"/api/v1/jobs/{job_without_fare['id']}").status_code == 204
+
+
+def test_the_endpoint_page_shows_its_history_with_rollback_buttons(client, job):
+    assert deploy(client, "paged", job["id"]).status_code == 201
+    client.put("/api/v1/endpoints/paged", json={"job_id": job["id"], "candidate_id": job["other"]})
+    html = client.get("/endpoints/paged").get_data(as_text=True)
+    assert 'id="versions"' in html and "Roll back to 1" in html and "Roll back to 2" not in html
+    token = csrf(client, "/endpoints/paged")
+    done = client.post("/endpoints/paged/rollback", data={"version": "1", "csrf_token": token})
+    assert done.status_code == 302
+    assert client.get("/api/v1/endpoints/paged").json["candidate_id"] == job["winner"]
