@@ -40,7 +40,7 @@ from automl.data.splits import make_folds
 from automl.explain.shapley import exact_explanation, explain, is_additive
 from automl.metrics import DEFAULT_METRIC
 from automl.model.bundle import ModelBundle
-from automl.model.encoders import compile_row_encoder
+from automl.model.encoders import compile_encoder
 from automl.model.fastpath import compile_row_predictor
 from automl.model.pipeline import predict_matrix
 from automl.notebooks.candidate import CV_SOURCE, metric_source, pipeline_source
@@ -228,7 +228,7 @@ def _check_row_predictor(family: Family, case: Case, pipeline, expected) -> None
     own = family.row_predictor(pipeline[-1], case.task, case.n_classes)
     _require(own is not None, family, case,
              "declares a row_predictor, but it does not take its own fitted estimator")
-    encoder = compile_row_encoder(pipeline[0], case.schema)
+    encoder = compile_encoder(pipeline[0], case.schema)
     if encoder is not None:
         _close(own(encoder.frame(case.X.iloc[-10:])), expected, family, case, "row_predictor")
 

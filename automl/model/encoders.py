@@ -1,107 +1,144 @@
 """Compiled encoders: a fitted recipe's preprocessing of one row without pandas.
 
-``compile_row_encoder`` (``tree_native``/``tree_ordinal``) and ``compile_linear_encoder``
-(``linear``) read a fitted ``ColumnTransformer`` built by :mod:`automl.candidates.recipes` and
-return an encoder with ``encoder(values)`` for one row (clean values in schema order) and
-``encoder.frame(X)`` for a clean frame, or ``None`` when its parts have no compiled form.
+``compile_encoder(preprocessor, schema)`` reads a fitted ``ColumnTransformer`` built by
+:mod:`automl.candidates.recipes` (any recipe: numbers, categories, counts, dates, text) and
+returns an :class:`Encoder`: ``encoder(values)`` encodes one row (clean values in schema order)
+and ``encoder.frame(X)`` a clean frame, both in the preprocessor's output layout. Categories of
+the tree recipes come out as their numeric codes (``native``: the pipeline hands the estimator
+pandas ``category`` columns of those codes), so only a family's own row predictor reads them.
+``None`` when a part has no compiled form (a bundle saved with scikit-learn's encoders).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
-from automl.candidates.transformers import CategoryCodes, OneHotCategories
+from automl.candidates.transformers import (
+    DATE_PARTS,
+    CategoryCodes,
+    CountFrequencies,
+    DateTimeParts,
+    OneHotCategories,
+    TextSVD,
+)
 from automl.data.schema import InputSchema
 
 
-def compile_row_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
-    """A compiled encoder: from clean values (schema order) to the preprocessor's output.
-
-    Only for fitted ``tree_native``/``tree_ordinal`` preprocessors over numeric, boolean and
-    categorical columns (categories become a dict lookup); ``None`` for anything else, which
-    then takes the general pipeline path. Used by serving's fast paths: ``encoder(values)`` for
-    one row (a list), ``encoder.frame(X)`` for a clean frame.
-    """
+def compile_encoder(preprocessor: ColumnTransformer, schema: InputSchema) -> Encoder | None:
+    """The compiled :class:`Encoder` of a fitted recipe preprocessor, or None."""
     index = {name: i for i, name in enumerate(schema.names)}
-    steps: list[tuple[int, dict | None, float]] = []
     declared = {name: t for name, t, _ in preprocessor.transformers}
-    for name, transformer, columns in _fitted_parts(preprocessor):
-        if isinstance(declared.get(name), str) and declared[name] == "passthrough":
-            steps += [(index[c], None, np.nan) for c in columns]
-        elif name == "cat" and (cat_steps := _category_steps(transformer, columns, index)):
-            steps += cat_steps
-        else:
-            return None
-    return RowEncoder(steps, schema.names)
-
-
-def compile_linear_encoder(preprocessor: ColumnTransformer, schema: InputSchema):
-    """A compiled encoder for a fitted ``linear`` preprocessor over numeric, boolean and
-    categorical columns: one row with NumPy and dict lookups (numbers imputed, flagged and
-    scaled; categories one-hot), in the preprocessor's output layout, sparse where it is.
-    ``frame(X)`` is the preprocessor's own transform. ``None`` for anything else."""
-    index = {name: i for i, name in enumerate(schema.names)}
     parts = []
     for name, transformer, columns in _fitted_parts(preprocessor):
-        if name == "num" and _imputed_and_scaled(transformer):
-            parts.append(_NumberRow(transformer, [index[c] for c in columns]))
-        elif name == "cat" and isinstance(transformer, OneHotCategories):
-            parts.append(_OneHotRow(transformer, [index[c] for c in columns]))
+        inputs = [index[c] for c in columns] if not isinstance(columns, str) else [index[columns]]
+        if isinstance(declared.get(name), str) and declared[name] == "passthrough":
+            part = _Numbers(inputs)
         else:
-            return None  # dates, text, counts: the general path
-    return LinearRowEncoder(preprocessor, parts) if parts else None
+            part = _part(transformer, inputs)
+        if part is None:
+            return None
+        parts.append((part, transformer, columns))
+    native = any(isinstance(p, _Codes) and p.native for p, _, _ in parts)
+    return Encoder(preprocessor, parts, native)
+
+
+def _part(transformer, inputs: list[int]):
+    steps = [step for _, step in transformer.steps] if hasattr(transformer, "steps") \
+        else [transformer]
+    first = steps[0]
+    if isinstance(first, CategoryCodes) and len(steps) <= 2:
+        return _Codes(first, inputs, native=len(steps) == 2)
+    if isinstance(first, OneHotCategories) and len(steps) == 1:
+        return _OneHot(first, inputs)
+    if isinstance(first, CountFrequencies) and len(steps) == 1:
+        return _Counts(inputs)
+    if isinstance(first, TextSVD):
+        return _Text(first.tfidf_, inputs[0], first.svd_.components_)
+    if isinstance(first, TfidfVectorizer):
+        return _Text(first, inputs[0], None)
+    if isinstance(first, DateTimeParts) and len(steps) in (1, 3):
+        scale = _ImputeScale(steps[1], steps[2]) if len(steps) == 3 else None
+        return _Dates(inputs, scale)
+    if isinstance(first, SimpleImputer) and len(steps) == 2 and isinstance(steps[1], StandardScaler):
+        return _ImputedNumbers(inputs, _ImputeScale(first, steps[1]))
+    return None
 
 
 def _fitted_parts(preprocessor: ColumnTransformer) -> list[tuple]:
     """The fitted ``(name, transformer, columns)`` that produce output (not dropped, not empty)."""
     return [(name, transformer, columns) for name, transformer, columns in preprocessor.transformers_
-            if not (isinstance(transformer, str) and transformer == "drop") and len(columns)]
+            if not (isinstance(transformer, str) and transformer == "drop")
+            and (isinstance(columns, str) or len(columns))]
 
 
-def _imputed_and_scaled(transformer) -> bool:
-    steps = [step for _, step in getattr(transformer, "steps", [])]
-    return len(steps) == 2 and isinstance(steps[0], SimpleImputer) and isinstance(steps[1], StandardScaler)
+class Encoder:
+    """The plan of :func:`compile_encoder`: its parts' outputs side by side.
 
+    ``native``: categories come out as numeric codes where the pipeline gives pandas
+    categories, and frames are assembled part by part; otherwise a frame is the
+    preprocessor's own transform and a row is sparse where the preprocessor's output is.
+    """
 
-class LinearRowEncoder:
-    """The plan of :func:`compile_linear_encoder`: its parts' outputs side by side."""
-
-    def __init__(self, preprocessor: ColumnTransformer, parts: list):
-        self.preprocessor, self.parts = preprocessor, parts
+    def __init__(self, preprocessor: ColumnTransformer, parts: list[tuple], native: bool):
+        self.preprocessor, self.native = preprocessor, native
+        self.parts = [part for part, _, _ in parts]
+        self.fitted = [(transformer, columns) for _, transformer, columns in parts]
         self.sparse = bool(getattr(preprocessor, "sparse_output_", False))
 
     def __call__(self, values: list):
         row = np.concatenate([part(values) for part in self.parts])[None, :]
         return sparse.csr_matrix(row) if self.sparse else row
 
-    def frame(self, X):
-        return self.preprocessor.transform(X)
+    def frame(self, X: pd.DataFrame):
+        if not self.native:
+            return self.preprocessor.transform(X)
+        blocks = []
+        for transformer, columns in self.fitted:
+            if isinstance(transformer, str):  # passthrough
+                blocks.append(X[columns].to_numpy(dtype=np.float64, na_value=np.nan))
+                continue
+            if hasattr(transformer, "steps") and isinstance(transformer[0], CategoryCodes):
+                transformer = transformer[0]  # the codes, not pandas categories of them
+            block = transformer.transform(X[columns])
+            blocks.append(block.toarray() if sparse.issparse(block) else np.asarray(block))
+        return np.column_stack([np.asarray(b, dtype=np.float64).reshape(len(X), -1)
+                                for b in blocks])
 
 
-class _NumberRow:
-    """``SimpleImputer(median, add_indicator=True)`` then ``StandardScaler`` on one row."""
+class _Numbers:
+    """Numbers (and booleans) passed through: floats, NaN where missing."""
 
-    def __init__(self, pipeline, inputs: list[int]):
-        imputer, scaler = pipeline.steps[0][1], pipeline.steps[1][1]
-        self.inputs, self.fill = inputs, imputer.statistics_
-        self.kept = ~np.isnan(self.fill)  # the imputer drops columns with no value in fit
-        indicator = imputer.indicator_
-        self.flagged = indicator.features_ if indicator is not None else np.empty(0, dtype=int)
-        self.mean, self.scale = scaler.mean_, scaler.scale_
+    def __init__(self, inputs: list[int]):
+        self.inputs = inputs
 
     def __call__(self, values: list) -> np.ndarray:
-        x = np.array([np.nan if values[i] is None else float(values[i]) for i in self.inputs])
-        missing = np.isnan(x)
-        v = np.concatenate([np.where(missing, self.fill, x)[self.kept],
-                            missing[self.flagged].astype(np.float64)])
-        return (v - self.mean) / self.scale
+        return np.array([np.nan if values[i] is None else values[i] for i in self.inputs],
+                        dtype=np.float64)
 
 
-class _OneHotRow:
+class _Codes:
+    """:class:`CategoryCodes` on one row: a dict lookup per column (the tree recipes)."""
+
+    def __init__(self, encoder: CategoryCodes, inputs: list[int], native: bool):
+        self.inputs, self.native = inputs, native
+        self.tables = []
+        for j in range(len(inputs)):
+            table, missing, unseen = encoder.lookup(j)
+            self.tables.append(({**table, None: missing}, unseen))
+
+    def __call__(self, values: list) -> np.ndarray:
+        return np.array([table.get(_key(values[i]), unseen)
+                         for i, (table, unseen) in zip(self.inputs, self.tables, strict=True)],
+                        dtype=np.float64)
+
+
+class _OneHot:
     """:class:`OneHotCategories` on one row: a dict lookup per column."""
 
     def __init__(self, encoder: OneHotCategories, inputs: list[int]):
@@ -122,62 +159,110 @@ class _OneHotRow:
         return out
 
 
-class RowEncoder:
-    """The plan of :func:`compile_row_encoder`: per output column, its input and lookup table."""
+class _ImputeScale:
+    """A fitted ``SimpleImputer(median)`` (its missing indicator too) then ``StandardScaler``."""
 
-    def __init__(self, steps: list[tuple[int, dict | None, float]], names: list[str]):
-        self.steps, self.names = steps, names
+    def __init__(self, imputer: SimpleImputer, scaler: StandardScaler):
+        self.fill = imputer.statistics_
+        self.kept = ~np.isnan(self.fill)  # the imputer drops columns with no value in fit
+        indicator = imputer.indicator_
+        self.flagged = indicator.features_ if indicator is not None else np.empty(0, dtype=int)
+        self.mean, self.scale = scaler.mean_, scaler.scale_
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        missing = np.isnan(x)
+        v = np.concatenate([np.where(missing, self.fill, x)[self.kept],
+                            missing[self.flagged].astype(np.float64)])
+        return (v - self.mean) / self.scale
+
+
+class _ImputedNumbers:
+    """The linear recipes' numbers: imputed, flagged and standardised."""
+
+    def __init__(self, inputs: list[int], scale: _ImputeScale):
+        self.inputs, self.scale = inputs, scale
 
     def __call__(self, values: list) -> np.ndarray:
-        return np.array([[_encode(values[i], table, unknown) for i, table, unknown in self.steps]],
-                        dtype=np.float64)
+        return self.scale(np.array([np.nan if values[i] is None else values[i]
+                                    for i in self.inputs], dtype=np.float64))
 
-    def frame(self, X) -> np.ndarray:
-        out = np.empty((len(X), len(self.steps)), dtype=np.float64)
-        for j, (i, table, unknown) in enumerate(self.steps):
-            column = X[self.names[i]]
-            if table is None:
-                out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            else:
-                out[:, j] = self._lookup(j, table, unknown)(column)
+
+class _Counts:
+    """:class:`CountFrequencies` on one row: ``log1p`` of the counts, scaled to unit length."""
+
+    def __init__(self, inputs: list[int]):
+        self.inputs = inputs
+
+    def __call__(self, values: list) -> np.ndarray:
+        numbers = np.array([[np.nan if values[i] is None else values[i] for i in self.inputs]],
+                           dtype=np.float64)
+        counts = np.log1p(np.clip(np.nan_to_num(numbers), 0, None))
+        norms = np.linalg.norm(counts, axis=1, keepdims=True)
+        return (counts / np.where(norms > 0, norms, 1.0))[0]
+
+
+class _Dates:
+    """:class:`DateTimeParts` on one row (pandas parses the one value, as it parses a column),
+    then the linear recipes' imputer and scaler when the recipe has them."""
+
+    EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
+
+    def __init__(self, inputs: list[int], scale: _ImputeScale | None):
+        self.inputs, self.scale = inputs, scale
+
+    def __call__(self, values: list) -> np.ndarray:
+        out = []
+        for i in self.inputs:
+            value = values[i]
+            raw = np.array([np.nan if value is None else value], dtype=object)
+            when = pd.to_datetime(raw, errors="coerce", format="mixed", utc=True)
+            out += [self._part(when, part) for part in DATE_PARTS]
+        x = np.array(out, dtype=np.float64)
+        return x if self.scale is None else self.scale(x)
+
+    def _part(self, when: pd.DatetimeIndex, part: str) -> float:
+        if part == "epoch_days":
+            return ((when - self.EPOCH).total_seconds() / 86400.0)[0]
+        return float(getattr(when, "day_of_week" if part == "dayofweek" else part)[0])
+
+
+class _Text:
+    """TF-IDF of one text value (the fitted vectorizer's own analyzer, vocabulary and idf,
+    sub-linear counts, unit length), then the SVD's projection when the recipe reduces it."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, input_: int, components: np.ndarray | None):
+        self.input, self.components = input_, components
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary, self.idf = vectorizer.vocabulary_, vectorizer.idf_
+        self.sublinear = vectorizer.sublinear_tf
+        self.width = len(self.idf)
+
+    def __call__(self, values: list) -> np.ndarray:
+        counts: dict[int, int] = {}
+        for term in self.analyze(_text(values[self.input])):
+            j = self.vocabulary.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        columns = np.fromiter(sorted(counts), dtype=np.int64, count=len(counts))
+        tf = np.array([counts[j] for j in columns.tolist()], dtype=np.float64)
+        if self.sublinear:
+            tf = np.log(tf) + 1.0
+        weights = tf * self.idf[columns]
+        norm = np.sqrt(np.dot(weights, weights))
+        if norm > 0:
+            weights = weights / norm
+        if self.components is not None:
+            return self.components[:, columns] @ weights
+        out = np.zeros(self.width)
+        out[columns] = weights
         return out
 
-    def _lookup(self, j: int, table: dict, unknown: float):
-        """Column j's vectorised table lookup (built once): one hash pass per column."""
-        lookups = self.__dict__.setdefault("_lookups", {})
-        if j not in lookups:
-            import pandas as pd
 
-            keys = [k for k in table if k is not None]
-            index = pd.Index(keys, dtype=object)
-            codes = np.append(np.array([table[k] for k in keys], dtype=np.float64), unknown)
-
-            def lookup(column):
-                found = codes[index.get_indexer(column.astype(object))]
-                return np.where(column.isna().to_numpy(), table[None], found)
-
-            lookups[j] = lookup
-        return lookups[j]
-
-
-def _category_steps(transformer, columns, index) -> list[tuple[int, dict, float]] | None:
-    encoder = transformer[0] if hasattr(transformer, "steps") else transformer
-    if not isinstance(encoder, CategoryCodes):
-        return None  # a bundle saved with scikit-learn's OrdinalEncoder: the general path
-    steps = []
-    for j, col in enumerate(columns):
-        table, missing, unseen = encoder.lookup(j)
-        steps.append((index[col], {**table, None: missing}, unseen))
-    return steps
+def _text(value) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _key(value):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value
-
-
-def _encode(value, table: dict | None, unknown: float) -> float:
-    if table is None:
-        return np.nan if value is None else float(value)
-    return table.get(_key(value), unknown)

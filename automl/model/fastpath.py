@@ -3,10 +3,13 @@
 ``compile_row_predictor(model, schema, task, n_classes)`` returns ``f(values) -> matrix`` that
 takes one row's clean values in schema order and gives what
 :func:`automl.model.pipeline.predict_matrix` gives for that row (``f.frame(X)`` does the same
-for a whole clean frame), or ``None`` when the model (a recipe with dates or text, a tree
-family without a row predictor) has no fast path. On the ``linear`` recipe the encoding is
-compiled and the estimator predicts on the encoded row itself. An ensemble compiles member by member: members
-with a fast path use it, the others share one one-row frame built for them.
+for a whole clean frame), or ``None`` when the model has no fast path (a bundle saved with
+scikit-learn's own encoders). Every recipe's encoding is compiled
+(:mod:`automl.model.encoders`); the encoded rows go to the family's row predictor where it
+declares one (the tree families: a compiled kernel or the booster's C API), else to the
+estimator's own methods. An ensemble compiles member by member and encodes a row once for all
+members whose fitted preprocessing is the same; members without a fast path share one one-row
+frame built for them.
 """
 
 from __future__ import annotations
@@ -21,27 +24,30 @@ from sklearn.pipeline import Pipeline
 from automl.candidates.registry import family_of
 from automl.data.scalars import SLOW, scalar_coercer
 from automl.data.schema import InputSchema
-from automl.model.encoders import compile_linear_encoder, compile_row_encoder
+from automl.model.encoders import Encoder, compile_encoder
 from automl.model.pipeline import predict_matrix
 
 
 def compile_row_predictor(model, schema: InputSchema, task: str,
                           n_classes: int) -> Callable[[list], np.ndarray] | None:
+    """The compiled predictor of a fitted pipeline or ensemble, or None (see the module)."""
     if isinstance(model, VotingClassifier | VotingRegressor):
         return _compile_ensemble(model, schema, task, n_classes)
     if not isinstance(model, Pipeline) or len(model.steps) != 2:
         return None
-    preprocessor, estimator = model.steps[0][1], model.steps[1][1]
-    linear = compile_linear_encoder(preprocessor, schema)
-    if linear is not None:  # the estimator takes the encoded matrix as the pipeline gives it
-        return CompiledPredictor(linear, EstimatorPredictor(estimator, task, n_classes))
+    encode = compile_encoder(model.steps[0][1], schema)
+    return None if encode is None else _compiled(encode, model.steps[1][1], task, n_classes)
+
+
+def _compiled(encode: Encoder, estimator, task: str, n_classes: int):
+    """The encoder with the family's row predictor, else the estimator's own methods on the
+    encoded rows (which a native recipe's category codes are not: the pipeline predicts)."""
     predict = _family_predictor(estimator, task, n_classes)
-    if predict is None or (task != "regression" and len(estimator.classes_) != n_classes):
+    if predict is not None and (task == "regression" or len(estimator.classes_) == n_classes):
+        return CompiledPredictor(encode, predict)
+    if encode.native:
         return None
-    encode = compile_row_encoder(preprocessor, schema)
-    if encode is None:
-        return None
-    return CompiledPredictor(encode, predict)
+    return CompiledPredictor(encode, EstimatorPredictor(estimator, task, n_classes))
 
 
 class CompiledPredictor:
@@ -68,7 +74,8 @@ class EstimatorPredictor:
 
 
 class EnsemblePredictor:
-    """The weighted average of members' predictions; compiled members skip pandas."""
+    """The weighted average of members' predictions; compiled members skip pandas, and members
+    with the same fitted preprocessing (same recipe, same rows) share one encoding."""
 
     def __init__(self, members: list[tuple[float, object, object]], schema: InputSchema,
                  task: str, n_classes: int):
@@ -77,13 +84,34 @@ class EnsemblePredictor:
         self.columns = pd.Index(schema.names)
         self.dtypes = [clean_dtype(c.role) for c in schema.columns]
         self.any_general = any(compiled is None for _, compiled, _ in members)
+        self.shared = _shared_encoders(members)
 
     def __call__(self, values: list) -> np.ndarray:
         frame = one_row_frame(values, self.dtypes, self.columns) if self.any_general else None
-        return self._average(lambda compiled: compiled(values), frame)
+        encoded: dict[int, object] = {}
+
+        def fast(compiled):
+            key = self.shared.get(id(compiled))
+            if key is None:
+                return compiled(values)
+            if key not in encoded:
+                encoded[key] = compiled.encode(values)
+            return compiled.predict(encoded[key])
+
+        return self._average(fast, frame)
 
     def frame(self, X) -> np.ndarray:
-        return self._average(lambda compiled: compiled.frame(X), X)
+        encoded: dict[int, object] = {}
+
+        def fast(compiled):
+            key = self.shared.get(id(compiled))
+            if key is None:
+                return compiled.frame(X)
+            if key not in encoded:
+                encoded[key] = compiled.encode.frame(X)
+            return compiled.predict(encoded[key])
+
+        return self._average(fast, X)
 
     def _average(self, fast, frame) -> np.ndarray:
         total = None
@@ -94,6 +122,21 @@ class EnsemblePredictor:
                 p = predict_matrix(pipeline, frame, self.task, self.n_classes)
             total = weight * p if total is None else total + weight * p
         return total / self.total
+
+
+def _shared_encoders(members: list[tuple[float, object, object]]) -> dict[int, int]:
+    """For each compiled member, the index of the first member whose fitted preprocessor
+    (and so its encoding of every row) is the same: equal by content hash."""
+    import joblib
+
+    first: dict[str, int] = {}
+    shared = {}
+    for k, (_, compiled, pipeline) in enumerate(members):
+        if not isinstance(compiled, CompiledPredictor):
+            continue
+        digest = joblib.hash(pipeline.steps[0][1])
+        shared[id(compiled)] = first.setdefault(digest, k)
+    return shared
 
 
 def _compile_ensemble(model, schema: InputSchema, task: str, n_classes: int):

@@ -1,8 +1,11 @@
-"""The compiled single-row path gives exactly what the fitted pipeline gives."""
+"""The compiled paths give exactly what the fitted pipeline gives: every family on every kind
+of column (numbers with missing values, categories with missing and unseen values, integer
+codes, flags, dates, text, counts) for every task, one row at a time and as a frame."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,80 +13,114 @@ import pytest
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import build_pipeline, generate_candidates
+from automl.candidates.registry import FAMILIES
 from automl.data.profile import profile_dataset
 from automl.data.schema import InputSchema
-from automl.model.fastpath import compile_row_predictor
+from automl.model.bundle import ModelBundle
+from automl.model.fastpath import EnsemblePredictor, compile_row_predictor
 from automl.model.pipeline import predict_matrix
 from automl.testing import tiny_frame
 
+TASKS = ("binary", "multiclass", "regression")
+TRAIN = 160
+WORDS = ["red", "green", "blue", "fast", "slow", "big", "small", "cat", "dog", "house", "car", "tree"]
+SMALL = {"n_estimators": 20, "max_iter": 20, "iterations": 20}  # small models: a cheap test
+# every family, and the two that read a bag of counts on the linear_counts recipe
+CASES = [(name, None) for name in FAMILIES] + [("linear", "counts"), ("mlp", "counts")]
 
-def frame(task: str, n: int = 300) -> pd.DataFrame:
-    return tiny_frame(task, n, seed=2)
+
+def rows(task: str, counts: bool = False) -> pd.DataFrame:
+    """Raw rows with every column role: numbers, categories, codes, flags, dates and text (or
+    a bag of counts), with missing values, and a target of ``task``."""
+    df = tiny_frame(task, TRAIN + 40, seed=2)
+    rng = np.random.default_rng(3)
+    n = len(df)
+    when = pd.Series(pd.date_range("2019-03-01", periods=n, freq="37h").astype(str), dtype=object)
+    df["when"] = when.where(rng.random(n) > 0.1, None)
+    df["note"] = [" ".join(rng.choice(WORDS, rng.integers(3, 12))) for _ in range(n)]
+    if counts:
+        df = df[["y"]].assign(**{f"w{k}": rng.poisson(0.4, n) for k in range(24)})
+    return df
 
 
-def fitted_pipeline(task: str, family: str = "lightgbm"):
-    """A pipeline of ``family`` fitted on 200 rows, its schema, the 100 held-out clean rows."""
-    profile, kept = profile_dataset(frame(task), "y", task=task)
+def fitted(task: str, family: str, counts: bool = False):
+    """A small pipeline of ``family`` fitted on the first rows, its schema and the held-out
+    clean rows (five of them with a category never seen in fit, one with unseen words)."""
+    profile, kept = profile_dataset(rows(task, counts), "y", task=task)
     schema = InputSchema.from_profile(profile)
     X = schema.coerce(kept, strict=False)
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
     n_classes = 0 if task == "regression" else int(y.max()) + 1
-    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=[family])[0]
-    with warnings.catch_warnings():  # a perceptron may not converge on 200 rows, as in trials
+    spec = generate_candidates(DataShape(len(X), X.shape[1], task, n_classes), families=[family])[0]
+    if counts:
+        spec = replace(spec, recipe="linear_counts", recipe_options={"counts": list(X.columns)})
+    params = {k: min(v, SMALL[k]) if k in SMALL else v for k, v in spec.defaults[0].items()}
+    with warnings.catch_warnings():  # a perceptron may not converge on a few rows, as in trials
         warnings.simplefilter("ignore")
-        model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
-    test = X.iloc[200:].copy()
-    test.iloc[:5, test.columns.get_loc("color")] = "purple"
+        model = build_pipeline(spec, params, schema, 0).fit(X.iloc[:TRAIN], y[:TRAIN])
+    test = X.iloc[TRAIN:].copy()
+    if "color" in test:
+        test.iloc[:5, test.columns.get_loc("color")] = "purple"
+        test.iloc[5, test.columns.get_loc("note")] = "zebra unicorn"
     return model, schema, test, n_classes
 
 
-COMPILED = ["lightgbm", "random_forest", "extra_trees", "linear", "mlp", "knn"]
+def values_of(test: pd.DataFrame) -> list[list]:
+    """Clean rows as serving's scalar coercers give them (missing values as NaN)."""
+    return test.astype(object).where(test.notna(), np.nan).to_numpy().tolist()
 
 
-@pytest.mark.parametrize("family", COMPILED)
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_row_predictor_matches_pipeline(task, family):
-    model, schema, test, n_classes = fitted_pipeline(task, family)
-    row = compile_row_predictor(model, schema, task, n_classes)
-    assert row is not None
-    general = predict_matrix(model, test, task, n_classes)
-    values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
-    fast = np.concatenate([row(v) for v in values])
-    np.testing.assert_allclose(fast, general, rtol=1e-12, atol=1e-12)
+def one_by_one(compiled, test: pd.DataFrame, expected: np.ndarray) -> np.ndarray:
+    return np.concatenate([compiled(v) for v in values_of(test)]).reshape(expected.shape)
 
 
-def test_no_fast_path_for_other_families():
-    profile, kept = profile_dataset(frame("binary"), "y")
-    schema = InputSchema.from_profile(profile)
-    X = schema.coerce(kept, strict=False)
-    y = pd.factorize(kept["y"], sort=True)[0]
-    spec = generate_candidates(DataShape(len(X), 4, "binary", 2),
-                               families=["hist_gradient_boosting"])[0]
-    model = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X, y)
-    assert compile_row_predictor(model, schema, "binary", 2) is None
-
-
-@pytest.mark.parametrize("family", COMPILED)
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_frame_path_matches_pipeline(task, family):
-    model, schema, test, n_classes = fitted_pipeline(task, family)
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize(("family", "counts"), CASES)
+def test_every_family_and_recipe_compiles_to_the_pipelines_numbers(task, family, counts):
+    if task not in FAMILIES[family].tasks:
+        pytest.skip(f"{family} does not do {task}")
+    model, schema, test, n_classes = fitted(task, family, counts == "counts")
     compiled = compile_row_predictor(model, schema, task, n_classes)
-    np.testing.assert_allclose(compiled.frame(test), predict_matrix(model, test, task, n_classes),
-                               rtol=1e-12, atol=1e-12)
+    assert compiled is not None, f"{family} has no fast path"
+    expected = predict_matrix(model, test, task, n_classes)
+    np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_ensemble_encodes_shared_preprocessing_once(task):
+    """A voting ensemble of members on two recipes (two on the same one, with a text column)
+    gives what the ensemble gives; the members on one recipe share one encoding."""
+    from automl.finalize import assemble_ensemble
+    from automl.search.evaluate import TrainingData
+
+    members = {f: fitted(task, f) for f in ("linear", "knn", "hist_gradient_boosting")}
+    _, schema, test, n_classes = members["linear"]
+    profile, kept = profile_dataset(rows(task), "y", task=task)
+    X = schema.coerce(kept, strict=False)
+    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
+    data = TrainingData(X.iloc[:TRAIN], y[:TRAIN], task, n_classes, schema, [])
+    ensemble = assemble_ensemble({f: m[0] for f, m in members.items()},
+                                 {"linear": 0.5, "knn": 0.2, "hist_gradient_boosting": 0.3}, data)
+    compiled = compile_row_predictor(ensemble, schema, task, n_classes)
+    assert isinstance(compiled, EnsemblePredictor)
+    assert sorted(compiled.shared.values()) == [0, 0, 2]  # linear and knn: one encoding
+    expected = predict_matrix(ensemble, test, task, n_classes)
+    np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
 
 
 def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
     """One row goes through LightGBM's single-row C API, with one config per thread."""
     import threading
 
-    model, schema, test, n_classes = fitted_pipeline("multiclass")
+    model, schema, test, n_classes = fitted("multiclass", "lightgbm")
     compiled = compile_row_predictor(model, schema, "multiclass", n_classes)
-    values = test.astype(object).where(test.notna(), None).to_numpy().tolist()
     expected = predict_matrix(model, test, "multiclass", n_classes)
     results = {}
 
     def run(k: int) -> None:
-        results[k] = np.concatenate([compiled(v) for v in values])
+        results[k] = one_by_one(compiled, test, expected)
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(3)]
     for thread in threads:
@@ -94,32 +131,6 @@ def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
     assert len(compiled.predict._configs) == 3 + 1  # three threads and this one
     for k in range(3):
         np.testing.assert_allclose(results[k], expected, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
-def test_ensemble_compiles_member_by_member(task):
-    """A voting ensemble of a LightGBM (compiled) and a linear pipeline (general path) gives
-    what the ensemble itself gives, row by row and for a frame."""
-    from automl.finalize import assemble_ensemble
-    from automl.search.evaluate import TrainingData
-
-    model, schema, test, n_classes = fitted_pipeline(task)
-    profile, kept = profile_dataset(frame(task), "y", task=task)
-    X = schema.coerce(kept, strict=False)
-    y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
-    spec = generate_candidates(DataShape(len(X), 4, task, n_classes), families=["linear"])[0]
-    linear = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X.iloc[:200], y[:200])
-    data = TrainingData(X.iloc[:200], y[:200], task, n_classes, schema, [])
-    ensemble = assemble_ensemble({"lgbm": model, "linear": linear}, {"lgbm": 0.7, "linear": 0.3},
-                                 data)
-    compiled = compile_row_predictor(ensemble, schema, task, n_classes)
-    assert compiled is not None
-    expected = predict_matrix(ensemble, test, task, n_classes)
-    # missing values as serving's scalar coercers give them: NaN
-    values = test.astype(object).where(test.notna(), np.nan).to_numpy().tolist()
-    rows = np.concatenate([compiled(v) for v in values])
-    np.testing.assert_allclose(rows, expected, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("family", ["linear", "knn"])
@@ -139,18 +150,16 @@ def test_linear_recipe_row_matches_a_sparse_pipeline(family):
     assert model.steps[0][1].sparse_output_
     compiled = compile_row_predictor(model, schema, "binary", 2)
     test = X.iloc[200:]
-    values = test.astype(object).where(test.notna(), np.nan).to_numpy().tolist()
-    np.testing.assert_allclose(np.concatenate([compiled(v) for v in values]),
-                               predict_matrix(model, test, "binary", 2), rtol=1e-12, atol=1e-12)
+    expected = predict_matrix(model, test, "binary", 2)
+    np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("family", ["lightgbm", "linear", "random_forest"])
+@pytest.mark.parametrize("family", ["lightgbm", "hist_gradient_boosting", "random_forest"])
 def test_bundle_gives_one_row_what_the_pipeline_gives(family):
     """A one-row frame takes the compiled single-row path inside ModelBundle.matrix."""
-    from automl.model.bundle import ModelBundle
-
-    model, schema, test, n_classes = fitted_pipeline("multiclass", family)
+    model, schema, test, n_classes = fitted("multiclass", family)
     bundle = ModelBundle(model, schema, "multiclass", list(range(n_classes)))
+    assert bundle.compiled() is not None
     for k in range(10):
         one = test.iloc[[k]]
         np.testing.assert_allclose(bundle.matrix(one), predict_matrix(model, one, "multiclass", n_classes),

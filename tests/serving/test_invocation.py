@@ -276,3 +276,40 @@ def test_bundle_predicts_one_raw_row_as_it_predicts_it_among_others(titanic):
         np.testing.assert_allclose(alone, together[[k]], rtol=1e-12, atol=1e-12)
     with pytest.raises(SchemaError, match="Age"):
         titanic.predict(rows.iloc[[0]].assign(Age="old"))
+
+
+def _slow_copy(bundle):
+    """The same model without its compiled paths: every request takes the pipeline."""
+    from automl.model.bundle import ModelBundle
+
+    slow = ModelBundle(bundle.model, bundle.schema, bundle.task, bundle.classes, bundle.metadata)
+    slow._compiled = None
+    slow._record_predictor = lambda record: None
+    return slow
+
+
+def test_fast_and_slow_paths_answer_bad_input_alike(titanic, titanic_rows):
+    """Each bad request gets the same status and body with and without the compiled paths;
+    good ones (an unseen category, a missing value) the same predictions."""
+    assert titanic.compiled() is not None
+    slow = _slow_copy(titanic)
+    record = _records(titanic_rows)[0]
+    requests = [
+        (json.dumps(record | {"Age": "old"}).encode(), JSON),
+        (json.dumps(record | {"Fare": "Infinity"}).encode(), JSON),
+        (json.dumps({k: v for k, v in record.items() if k != "Sex"}).encode(), JSON),
+        (json.dumps(record | {"Age": [1, 2]}).encode(), JSON),
+        (_csv(titanic_rows.head(1)), "application/xml"),
+        (_csv(titanic_rows.head(1)).replace(b",", b";"), CSV),
+        (json.dumps(record | {"Sex": "unknown", "Embarked": None}).encode(), JSON),
+        (json.dumps(record | {"Cabin": "Z99", "Age": ""}).encode(), JSON),
+    ]
+    for body, content_type in requests:
+        fast, general = invoke(titanic, body, content_type, JSON), invoke(slow, body, content_type, JSON)
+        assert (fast.status, fast.content_type) == (general.status, general.content_type), body
+        if fast.status == 200:
+            np.testing.assert_allclose(fast.json()["predictions"][0]["probabilities"],
+                                       general.json()["predictions"][0]["probabilities"],
+                                       rtol=1e-9)
+        else:
+            assert fast.json() == general.json()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
+
 from automl.candidates.base import DataShape, Family, constructor_source, float_param, int_param
 from automl.metrics import TASKS
 
@@ -58,6 +60,30 @@ def render(model, imports) -> str:
     return constructor_source(model, params, imports)
 
 
+def row_predictor(model, task: str, n_classes: int):
+    """The booster's ``inplace_predict`` on the encoded rows, as the wrapper calls it, without
+    the wrapper's validation of a frame."""
+    if not any(isinstance(model, cls) for cls in estimators()):
+        return None
+    return BoosterPredictor(model, task)
+
+
+class BoosterPredictor:
+    """``f(rows) -> matrix`` with an XGBoost booster: values, or probabilities of every class."""
+
+    def __init__(self, model, task: str):
+        self.booster, self.missing, self.task = model.get_booster(), model.missing, task
+
+    def __call__(self, rows):
+        out = self.booster.inplace_predict(rows, predict_type="value", missing=self.missing)
+        if self.task == "regression":
+            return np.asarray(out, dtype=np.float64).reshape(len(rows))
+        if self.task == "binary":  # 1 - p in the booster's float32, as the wrapper computes it
+            p = out.reshape(len(rows))
+            return np.column_stack([1.0 - p, p]).astype(np.float64)
+        return np.asarray(out, dtype=np.float64).reshape(len(rows), -1)
+
+
 def estimators() -> tuple[type, ...]:
     """The estimator classes, imported only once a model of this family exists."""
     import xgboost as xgb
@@ -66,6 +92,6 @@ def estimators() -> tuple[type, ...]:
 
 
 FAMILY = Family("xgboost", "tree_ordinal", TASKS, 1.0, space, defaults, build,
-                estimators=estimators, explainer="tree",
+                estimators=estimators, row_predictor=row_predictor, explainer="tree",
                 decision_function=margin, render=render, searched_by_default=False, preload=("xgboost",),
                 libraries=("xgboost",))
