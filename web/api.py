@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 from flask import (
     Blueprint,
     Response,
@@ -10,8 +12,10 @@ from flask import (
     render_template,
     request,
     send_file,
+    stream_with_context,
 )
 
+from automl.serving.batch import stream_predictions
 from web.core import Service
 from web.errors import InvalidRequest, UnsupportedMediaType, no_content
 from web.openapi import ApiSpec
@@ -19,11 +23,14 @@ from web.schemas import (
     Candidate,
     Dataset,
     DatasetList,
+    Dependence,
+    ExplainRowsRequest,
     Explanation,
     Job,
     JobCreate,
     JobList,
     Leaderboard,
+    RowExplanations,
     TrialList,
 )
 
@@ -33,6 +40,7 @@ MAX_OFFSET = 2**62  # SQL integers are 64-bit: a larger OFFSET overflows in the 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 spec = ApiSpec("automl", "1.0.0", PREFIX)
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
 UPLOAD_CONTENT = {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary"}}}},
@@ -43,6 +51,19 @@ UPLOAD_CONTENT = {
 
 def service() -> Service:
     return current_app.extensions["automl"]
+
+
+def csv_predictions(bundle) -> Response:
+    """The request's CSV body predicted by ``bundle``, streamed in and out."""
+    if request.mimetype not in CSV_TYPES:
+        raise UnsupportedMediaType(f"send the CSV as a text/csv body, not "
+                                   f"{request.mimetype or 'no content type'}")
+    pieces = stream_predictions(bundle, request.stream)
+    try:
+        first = next(pieces, b"")
+    except ValueError as exc:
+        raise InvalidRequest(f"cannot read the CSV: {exc}") from exc
+    return Response(stream_with_context(chain([first], pieces)), mimetype="text/csv")
 
 
 @bp.get("/openapi.json")
@@ -191,6 +212,44 @@ def candidate_figure(job_id: str, candidate_id: str, name: str):
             responses={200: Explanation})
 def candidate_explanation(job_id: str, candidate_id: str):
     return jsonify(service().explain_candidate(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/explanation/rows", "POST",
+            summary="SHAP contributions of single rows (given, or rows of the training file "
+            "by number), for a waterfall", body=ExplainRowsRequest,
+            responses={200: RowExplanations})
+def candidate_row_explanations(job_id: str, candidate_id: str, body: ExplainRowsRequest):
+    return jsonify(service().explain_rows(job_id, candidate_id,
+                                          body.model_dump(exclude_none=True)))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/explanation/dependence", "POST",
+            summary="Compute (once) dependence plots of the candidate's top columns: each "
+            "sampled row's value and SHAP contribution", responses={200: Dependence})
+def candidate_dependence(job_id: str, candidate_id: str):
+    return jsonify(service().dependence(job_id, candidate_id))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/explanation/figures/<name>", "GET",
+            summary="An explanation figure of a candidate (SVG): importance or dependence_<n>",
+            responses={200: "image/svg+xml"})
+def explanation_figure(job_id: str, candidate_id: str, name: str):
+    return send_file(service().explanation_figure(job_id, candidate_id, name),
+                     mimetype="image/svg+xml")
+
+
+@spec.route(bp, "/jobs/<job_id>/predictions", "POST", summary="Predict a CSV with the job's "
+            "winner (streamed in and out): prediction and probability_<class> columns",
+            responses={200: "text/csv"}, request_content=CSV_BODY)
+def job_predictions(job_id: str):
+    return csv_predictions(service().predictions_bundle(job_id, None))
+
+
+@spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/predictions", "POST",
+            summary="Predict a CSV with one candidate (refitted on all rows once)",
+            responses={200: "text/csv"}, request_content=CSV_BODY)
+def candidate_predictions(job_id: str, candidate_id: str):
+    return csv_predictions(service().predictions_bundle(job_id, candidate_id))
 
 
 @spec.route(bp, "/jobs/<job_id>/candidates/<candidate_id>/notebook", "GET",

@@ -37,6 +37,7 @@ from web.schemas import JobCreate
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 FIGURE_NAME = re.compile(r"^[a-z_]{1,40}\.svg$")
+EXPLANATION_FIGURE = re.compile(r"^(importance|dependence_[0-9])\.svg$")
 JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
                  "candidate-definitions": "candidate-definitions.ipynb"}
 
@@ -260,18 +261,72 @@ class Service:
         """SHAP importance of any completed candidate of a completed job, computed once."""
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        directory = self._artifacts(row) / "explanations" / cid
-        done = _read_json(directory / "importance.json")
+        done = _read_json(self._explanations(row, cid) / "importance.json")
         if done is not None:
             return done
-        if row["status"] != COMPLETED:
-            raise NotReady(_not_ready(row, f"explanation of '{cid}'"), {"status": row["status"]})
-        from automl.deploy import ensure_bundle
         from automl.explain import write_candidate_explanation
 
+        path, data = self._candidate_bundle(row, cid, "explanation")
+        return write_candidate_explanation(path, cid, data, self._explanations(row, cid))
+
+    def dependence(self, job_id: str, candidate_id: str) -> dict:
+        """Dependence data (value, contribution) of a candidate's top columns, computed once."""
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        done = _read_json(self._explanations(row, cid) / "dependence.json")
+        if done is not None:
+            return _with_figure_links(done, row["id"], cid)
+        from automl.explain.dependence import write_dependence
+
+        path, data = self._candidate_bundle(row, cid, "dependence plots")
+        doc = write_dependence(path, cid, data, self._explanations(row, cid))
+        return _with_figure_links(doc, row["id"], cid)
+
+    def explain_rows(self, job_id: str, candidate_id: str, body: dict) -> dict:
+        """Per-row SHAP contributions of a candidate, for rows given or rows of the training
+        file picked by number (see :func:`web.insight.rows_to_explain`)."""
+        from automl.explain import explain_rows
+        from automl.model.bundle import ModelBundle
+        from web.insight import rows_to_explain
+
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        path, data = self._candidate_bundle(row, cid, "explanation")
+        frame = rows_to_explain(body, data, self.settings.max_explain_rows)
+        bundle = ModelBundle.load(path)
+        explained = _explained(bundle, frame, explain_rows)
+        return {"candidate_id": cid, "rows": explained}
+
+    def predictions_bundle(self, job_id: str, candidate_id: str | None):
+        """The bundle that predicts for a job: its winner's, or a candidate's (refitted once)."""
+        from automl.model.bundle import ModelBundle
+
+        row = self._job(job_id)
+        if candidate_id is None:
+            if not (self._model_dir(row) / "metadata.json").is_file():
+                raise NotReady(_not_ready(row, "model"), {"status": row["status"]})
+            return ModelBundle.load(self._model_dir(row))
+        cid = _check_id(candidate_id, "candidate")
+        return ModelBundle.load(self._candidate_bundle(row, cid, "predictions")[0])
+
+    def explanation_figure(self, job_id: str, candidate_id: str, name: str) -> Path:
+        """An explanation figure (SVG) of a candidate: importance.svg or dependence_<n>.svg."""
+        row = self._job(job_id)
+        cid = _check_id(candidate_id, "candidate")
+        path = self._explanations(row, cid) / name
+        if not EXPLANATION_FIGURE.match(name) or not path.is_file():
+            raise NotFound(f"candidate '{cid}' has no explanation figure '{name}'",
+                           {"figures": sorted(p.name for p in path.parent.glob("*.svg"))})
+        return path
+
+    def _candidate_bundle(self, row: dict, cid: str, what: str) -> tuple[Path, str]:
+        """(bundle directory, training file) of a completed job's candidate."""
+        if row["status"] != COMPLETED:
+            raise NotReady(_not_ready(row, f"{what} of '{cid}'"), {"status": row["status"]})
+        from automl.deploy import ensure_bundle
+
         data = self.dataset_file(row["dataset_id"])
-        path = ensure_bundle(self._artifacts(row), cid, data, row["target"], row["settings"])
-        return write_candidate_explanation(path, cid, data, directory)
+        return ensure_bundle(self._artifacts(row), cid, data, row["target"], row["settings"]), data
 
     def dataset_file(self, dataset_id: str) -> str:
         """Where a stored dataset's file is; a missing file is the server's fault (500-class),
@@ -326,6 +381,22 @@ class Service:
 
     def _manifest(self, row: dict, cid: str) -> Path:
         return self._artifacts(row) / "trials" / f"{cid}.json"
+
+    def _explanations(self, row: dict, cid: str) -> Path:
+        return self._artifacts(row) / "explanations" / cid
+
+
+def _with_figure_links(doc: dict, job_id: str, cid: str) -> dict:
+    base = f"/api/v1/jobs/{job_id}/candidates/{cid}/explanation/figures"
+    columns = [{**c, "figure": f"{base}/{c['figure']}"} for c in doc["columns"]]
+    return {**doc, "columns": columns}
+
+
+def _explained(bundle, frame, explain_rows) -> list[dict]:
+    """``explain_rows`` with each row's own values (JSON-ready) beside its contributions."""
+    values = json.loads(frame.to_json(orient="records", date_format="iso"))
+    return [{**e, "values": {k: v for k, v in vals.items() if k in e["contributions"]}}
+            for e, vals in zip(explain_rows(bundle, frame), values, strict=True)]
 
 
 def _read_json(path: Path) -> dict | None:

@@ -8,8 +8,6 @@ answer errors as JSON; the pages answer them as HTML.
 
 from __future__ import annotations
 
-from itertools import chain
-
 from flask import (
     Blueprint,
     Response,
@@ -18,18 +16,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from automl.exceptions import AutoMLError
-from automl.serving.batch import stream_predictions
 from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
 from automl.store.endpoints import EndpointExists
-from web.api import CSV_TYPES, spec
+from web.api import CSV_BODY, csv_predictions, spec
 from web.endpoint_schemas import (
     Endpoint,
     EndpointCreate,
@@ -41,7 +37,6 @@ from web.endpoint_schemas import (
 from web.endpoint_service import Endpoints, examples
 from web.errors import (
     InvalidRequest,
-    UnsupportedMediaType,
     error_response,
     http_error_response,
     no_content,
@@ -51,7 +46,6 @@ from web.errors import (
 bp = Blueprint("endpoints", __name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MACHINE_ROUTES = {"endpoints.invocations", "endpoints.ping"}
-CSV_BODY = {"text/csv": {"schema": {"type": "string"}}}
 
 
 @bp.record_once
@@ -122,16 +116,7 @@ def rollback(name: str, body: EndpointRollback):
             "(streamed in and out): prediction and probability_<class> columns",
             responses={200: "text/csv"}, request_content=CSV_BODY)
 def batch(name: str):
-    bundle = endpoints().bundle(name)
-    if request.mimetype not in CSV_TYPES:
-        raise UnsupportedMediaType(f"send the CSV as a text/csv body, not "
-                                   f"{request.mimetype or 'no content type'}")
-    pieces = stream_predictions(bundle, request.stream)
-    try:
-        first = next(pieces, b"")
-    except ValueError as exc:
-        raise InvalidRequest(f"cannot read the CSV: {exc}") from exc
-    return Response(stream_with_context(chain([first], pieces)), mimetype="text/csv")
+    return csv_predictions(endpoints().bundle(name))
 
 
 bp.register_blueprint(api)

@@ -191,3 +191,42 @@ class Explanation(BaseModel):
     output: str
     measure: str
     importance: dict[str, float]
+
+
+class ExplainRowsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rows: list[dict[str, Any]] | None = Field(
+        None, description="rows to explain, each {column: value} as an endpoint takes them")
+    row_numbers: list[int] | None = Field(
+        None, description="rows of the training file to explain (0 is its first data row)")
+
+
+class RowExplanation(BaseModel):
+    base_value: float
+    contributions: dict[str, float] = Field(
+        description="SHAP value per original column: base_value + their sum == prediction")
+    prediction: float
+    output: str = Field(description="the scale: log-odds, probability or value")
+    values: dict[str, Any] = Field(description="the row's own value of each column")
+    class_: str | int | float | bool | None = Field(None, alias="class",
+                                                     description="the class explained")
+
+
+class RowExplanations(BaseModel):
+    candidate_id: str
+    rows: list[RowExplanation]
+
+
+class DependenceColumn(BaseModel):
+    column: str
+    kind: Literal["numeric", "categorical"]
+    values: list[Any]
+    contributions: list[float]
+    figure: str = Field(description="URL of the dependence plot (SVG)")
+
+
+class Dependence(BaseModel):
+    candidate_id: str
+    output: str
+    rows: int = Field(description="training rows sampled for the plots")
+    columns: list[DependenceColumn]

@@ -171,3 +171,39 @@ def test_jobs_list_shows_winner_and_score_and_sorts_and_filters(page, service, f
     durations = page.eval_on_selector_all(
         "#jobs tbody tr", "rows => rows.map(r => r.cells[7].dataset.sort).filter(v => v !== '')")
     assert [float(d) for d in durations] == sorted(float(d) for d in durations)
+
+
+def test_one_row_waterfall_dependence_plots_and_batch_predictions(page, service, finished_job,
+                                                                   sample_data, tmp_path):
+    board = service.get(f"/api/v1/jobs/{finished_job['id']}/leaderboard").json()["rows"]
+    single = next(r["candidate_id"] for r in board
+                  if r["candidate_id"] != "ensemble" and r["state"] == "complete")
+    page.goto(f"{service.url}/jobs/{finished_job['id']}/candidates/{single}")
+    page.fill("#row-number", "2")
+    page.click("#row-explain")
+    page.wait_for_selector("#waterfall rect")
+    labels = page.eval_on_selector_all("#waterfall .wf-label", "ts => ts.map(t => t.textContent)")
+    assert labels[0].startswith("base value") and labels[-1] == "prediction"
+    assert any(label.startswith("Sex = ") for label in labels), labels
+    assert page.text_content("#row-status").startswith("prediction ")
+    page.locator("#one-row").screenshot(path=str(tmp_path / "waterfall.png"))
+    page.fill("#row-json", "{not json")
+    page.click("#row-explain")
+    page.wait_for_function("document.getElementById('row-status').textContent.includes('not JSON')")
+
+    page.click("#dependence-button")
+    page.wait_for_selector("#dependence img")
+    page.wait_for_function("[...document.querySelectorAll('#dependence img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    assert len(page.query_selector_all("#dependence img")) >= 2
+
+    rows = (sample_data / "titanic.csv").read_text().splitlines()[:51]
+    upload_file = tmp_path / "new_passengers.csv"
+    upload_file.write_text("\n".join(rows) + "\n")
+    page.set_input_files("#predict-file", str(upload_file))
+    with page.expect_download() as download:
+        page.click("#predict-button")
+        page.click("#predict-download")
+    out = Path(download.value.path()).read_text().splitlines()
+    assert out[0].startswith("prediction,probability_") and len(out) == 51
+    assert page.text_content("#predict-status") == "50 rows predicted."

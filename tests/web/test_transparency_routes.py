@@ -81,3 +81,62 @@ def test_pages_show_figures_and_leaderboard_note(client, job):
     assert "note" in board
     job_page = client.get(f"/jobs/{job['id']}").get_data(as_text=True)
     assert 'id="board-note"' in job_page
+
+
+def test_one_training_row_explained_adds_up_to_its_prediction(client, job):
+    url = f"/api/v1/jobs/{job['id']}/candidates/{job['winner']}/explanation/rows"
+    response = client.post(url, json={"row_numbers": [0, 3]})
+    assert response.status_code == 200, response.json
+    rows = response.json["rows"]
+    assert len(rows) == 2
+    for row in rows:
+        total = row["base_value"] + sum(row["contributions"].values())
+        assert total == pytest.approx(row["prediction"], abs=1e-6)
+        assert row["class"] in (0, 1, "0", "1")
+    first = SAMPLE.read_text().splitlines()[1]
+    assert rows[0]["values"]["Name"] in first  # the training file's first row, by number
+
+
+def test_a_pasted_row_is_explained_and_a_bad_body_is_a_clear_400(client, job):
+    url = f"/api/v1/jobs/{job['id']}/candidates/{job['other']}/explanation/rows"
+    row = {"Pclass": 3, "Name": "Doe, Mr. John", "Sex": "male", "Age": 30, "SibSp": 0,
+           "Parch": 0, "Ticket": "A/5 1", "Fare": 7.25, "Cabin": None, "Embarked": "S"}
+    response = client.post(url, json={"rows": [row]})
+    assert response.status_code == 200, response.json
+    assert response.json["rows"][0]["values"]["Sex"] == "male"
+    for body, says in (({}, "say which rows"), ({"row_numbers": [10**6]}, "no row 1000000"),
+                       ({"rows": [], "row_numbers": [1]}, "say which rows"),
+                       ({"rows": [{"Pclass": 3}]}, "Sex")):
+        bad = client.post(url, json=body)
+        assert bad.status_code == 400, (body, bad.json)
+        assert says in bad.json["error"]["message"], bad.json
+
+
+def test_dependence_plots_of_the_top_columns(client, job):
+    url = f"/api/v1/jobs/{job['id']}/candidates/{job['other']}/explanation/dependence"
+    response = client.post(url)
+    assert response.status_code == 200, response.json
+    doc = response.json
+    importance = client.get(f"/api/v1/jobs/{job['id']}/candidates/{job['other']}").json
+    ranked = sorted(importance["explanation"]["importance"].items(), key=lambda kv: -kv[1])
+    top = [column for column, _ in ranked][:len(doc["columns"])]
+    assert [c["column"] for c in doc["columns"]] == top and len(top) >= 2
+    for column in doc["columns"]:
+        assert len(column["values"]) == len(column["contributions"]) == doc["rows"]
+        with client.get(column["figure"]) as figure:
+            assert figure.status_code == 200 and b"<svg" in figure.data
+    assert client.post(url).json == doc  # computed once
+
+
+def test_predictions_of_a_csv_from_the_winner_and_a_candidate(client, job):
+    lines = SAMPLE.read_text().splitlines()[:21]
+    body = "\n".join(lines) + "\n"
+    for url in (f"/api/v1/jobs/{job['id']}/predictions",
+                f"/api/v1/jobs/{job['id']}/candidates/{job['other']}/predictions"):
+        response = client.post(url, data=body, content_type="text/csv")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        out = response.get_data(as_text=True).splitlines()
+        assert out[0].startswith("prediction") and len(out) == 21
+    wrong = client.post(f"/api/v1/jobs/{job['id']}/predictions", data=body,
+                        content_type="application/json")
+    assert wrong.status_code == 415

@@ -196,8 +196,10 @@ function renderJob(job) {
   err.hidden = !job.error; err.textContent = job.error ? job.error.message : "";
   document.getElementById("cancel-form").hidden = !["queued", "running"].includes(job.status);
   document.getElementById("downloads").hidden = !job.links.model;
-  const deploy = document.getElementById("deploy-box");
-  if (deploy) deploy.hidden = !(job.status === "completed" && job.links.model);
+  for (const id of ["deploy-box", "predict-box"]) {
+    const box = document.getElementById(id);
+    if (box) box.hidden = !(job.status === "completed" && job.links.model);
+  }
 }
 
 // One chain of polls per page, however often pollJob is asked for (timer, tab shown again).
