@@ -10,7 +10,6 @@ the seed.
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future
@@ -22,6 +21,7 @@ import optuna
 
 from automl.candidates.base import CandidateSpec, to_distributions
 from automl.metrics import Metric
+from automl.search.budget import Budget
 from automl.search.evaluate import evaluate
 from automl.search.executor_base import TaskTimeout, TrialExecutor
 from automl.search.records import (
@@ -35,48 +35,6 @@ from automl.search.records import (
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 STOP_GRACE_S = 0.5
 KILL_GRACE_S = 1.0  # past its limit, a trial in a long fold is killed this much later
-MIN_TRIAL_LIMIT_S = 10.0
-SIMILAR_FACTOR = 4.0  # a family's trials may take this many times its slowest completed one
-UNSEEN_SHARE = 0.4  # a family with nothing completed yet may take this share of the time left
-
-
-@dataclass
-class Budget:
-    """When the search must stop: a wall-clock deadline and/or a number of trials.
-
-    ``trial_timeout`` is the user's per-trial limit; ``None`` means the adaptive default of
-    :meth:`trial_limit`.
-    """
-
-    deadline: float | None
-    max_trials: int | None
-    trial_timeout: float | None
-    reserve: Callable[[], float] = field(default=lambda: 0.0)
-
-    def trial_limit(self, first: bool, similar_run_s: list[float]) -> float | None:
-        """A new trial's own limit in seconds of its running (``None``: none).
-
-        The job's first trial has none, so that a loaded machine still gets a model (the
-        search's deadline holds all the same). The default follows what completed trials of the
-        same family took (``SIMILAR_FACTOR`` times the slowest), or, for a family not seen yet,
-        a share of the time left; never under ``MIN_TRIAL_LIMIT_S``.
-        """
-        if first:
-            return None
-        if self.trial_timeout is not None:
-            return self.trial_timeout
-        if self.deadline is None:
-            return None
-        if similar_run_s:
-            return max(MIN_TRIAL_LIMIT_S, SIMILAR_FACTOR * max(similar_run_s))
-        return max(MIN_TRIAL_LIMIT_S, UNSEEN_SHARE * max(0.0, self.time_left()))
-
-    def search_deadline(self) -> float | None:
-        return None if self.deadline is None else self.deadline - self.reserve()
-
-    def time_left(self) -> float:
-        end = self.search_deadline()
-        return float("inf") if end is None else end - time.time()
 
 
 @dataclass

@@ -136,7 +136,8 @@ def test_a_timed_out_trial_says_which_limit_stopped_it_and_how_long_it_ran():
     from automl.candidates.base import DataShape
     from automl.candidates.generator import generate_candidates
     from automl.metrics import get_metric
-    from automl.search.study import Budget, Search
+    from automl.search.budget import Budget
+    from automl.search.study import Search
 
     specs = generate_candidates(DataShape(500, 5, "binary", 2))
     budget = Budget(time.time() + 600, max_trials=3, trial_timeout=5.0)
@@ -149,7 +150,7 @@ def test_a_timed_out_trial_says_which_limit_stopped_it_and_how_long_it_ran():
 
 
 def test_the_default_trial_limit_follows_similar_trials_and_the_time_left():
-    from automl.search.study import MIN_TRIAL_LIMIT_S, Budget
+    from automl.search.budget import MIN_TRIAL_LIMIT_S, Budget
 
     budget = Budget(time.time() + 100, max_trials=None, trial_timeout=None)
     assert budget.trial_limit(first=True, similar_run_s=[]) is None
