@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from automl.config import Settings
-from automl.engine import _affordable_ensemble
+from automl.engine.context import JobContext
+from automl.engine.finish import affordable_ensemble
 from automl.metrics import METRICS
 from automl.search.evaluate import TrainingData
 from automl.search.records import TrialResult, TrialState
@@ -28,17 +29,18 @@ def test_an_ensemble_too_dear_to_refit_drops_its_dearest_member():
     data = TrainingData(None, y, "regression", 0, None, folds)
     metric = METRICS["rmse"]
     generous = Settings(time_budget=120, n_jobs=2)
-    full = _affordable_ensemble(trials, data, metric, generous, {"search_s": 60.0})
+    full = affordable_ensemble(trials, JobContext(data, metric, generous), search_s=60.0)
     assert "slow_0" in full.members and len(full.members) == 3
     tight = Settings(time_budget=70, n_jobs=2)
-    cheaper = _affordable_ensemble(trials, data, metric, tight, {"search_s": 60.0})
+    cheaper = affordable_ensemble(trials, JobContext(data, metric, tight), search_s=60.0)
     assert set(cheaper.members) == {"a_0", "b_0"}
     assert cheaper.score >= full.score  # rmse: a little worse without the third member
 
 
 def test_nothing_completed_in_time_ends_with_a_fast_model_that_says_so(sample_data, tmp_path):
     from automl.diagnose import diagnose
-    from automl.engine import _with_fallback, prepare_data
+    from automl.engine import prepare_data
+    from automl.engine.finish import with_fallback
     from automl.search.executors import LocalExecutor
     from automl.search.fallback import FALLBACK_ID
 
@@ -50,7 +52,8 @@ def test_nothing_completed_in_time_ends_with_a_fast_model_that_says_so(sample_da
     try:
         ref = executor.prepare_data(data.save(tmp_path / "data.pkl"))
         trials: dict = {}
-        results = _with_fallback([cut], trials, data, ref, metric, settings, executor)
+        ctx = JobContext(data, metric, settings, executor=executor, data_ref=ref)
+        results = with_fallback([cut], trials, ctx)
     finally:
         executor.shutdown()
     fast = results[-1]
@@ -63,10 +66,10 @@ def test_nothing_completed_in_time_ends_with_a_fast_model_that_says_so(sample_da
 def test_data_every_model_fails_on_is_an_error_without_a_fallback():
     import pytest
 
-    from automl.engine import _with_fallback
+    from automl.engine.finish import with_fallback
     from automl.exceptions import AutoMLError
 
     failed = TrialResult("linear_000", 0, "linear", "r", {}, TrialState.FAILED,
                          reason="ValueError: the target has one class")
     with pytest.raises(AutoMLError, match="no candidate completed.*one class"):
-        _with_fallback([failed], {}, None, None, METRICS["auc"], Settings(), executor=None)
+        with_fallback([failed], {}, JobContext(None, METRICS["auc"], Settings()))

@@ -11,7 +11,7 @@ import automl
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
 from automl.config import Settings, resolve_settings
-from automl.engine import _bag_check_deadline, prepare_data
+from automl.engine import JobContext, prepare_data
 from automl.finalize import bagged_score, fit_bag, fit_member
 from automl.metrics import get_metric
 from automl.search.evaluate import evaluate
@@ -66,17 +66,20 @@ def _member(fit_s: float) -> TrialResult:
 def test_bagging_is_skipped_for_a_holdout_or_when_it_cannot_fit_the_budget(titanic):
     data = titanic[0]
     settings = Settings(time_budget=60, n_jobs=2)
-    timings = {"search_s": 50.0}
-    assert _bag_check_deadline([_member(0.1)], data, settings, timings, artifacts=False)
-    assert _bag_check_deadline([_member(5.0)], data, settings, timings, artifacts=False) is False
+
+    def check_end(members, data, settings):  # a search of 50 s, no artifacts
+        return JobContext(data, None, settings).costs.bag_check_end(members, search_s=50.0)
+
+    assert check_end([_member(0.1)], data, settings)
+    assert check_end([_member(5.0)], data, settings) is False
     holdout = type(data)(data.X, data.y, data.task, data.n_classes, data.schema, data.folds[:1])
-    assert _bag_check_deadline([_member(0.1)], holdout, settings, timings, False) is False
+    assert check_end([_member(0.1)], holdout, settings) is False
     y = data.y.copy()
     y[data.folds[0][1][0]] = 2  # a third class, on one row: fold 0's training rows lack it
     rare = type(data)(data.X, y, "multiclass", 3, data.schema, data.folds)
-    assert _bag_check_deadline([_member(0.1)], rare, settings, timings, False) is False
+    assert check_end([_member(0.1)], rare, settings) is False
     unbounded = Settings(time_budget=None, max_candidates=3)
-    assert _bag_check_deadline([_member(5.0)], data, unbounded, timings, False) is None
+    assert check_end([_member(5.0)], data, unbounded) is None
 
 
 def test_the_bundle_says_how_the_winner_was_finalized(sample_data, tmp_path):

@@ -10,6 +10,7 @@ import pandas as pd
 
 from automl.data.intake import read_table
 from automl.data.splits import make_folds
+from automl.data.target import encode_target
 from automl.explain import write_explanations
 from automl.explain.quality import write_quality
 from automl.notebooks import write_notebooks
@@ -53,16 +54,3 @@ def training_rows(job, data_path) -> tuple[pd.DataFrame, np.ndarray, list]:
     y = encode_target(frame[target], job.profile.task, job.bundle.classes)
     n_folds = len(job.winner.fold_scores)
     return frame, y, make_folds(y, job.profile.task, n_folds, job.settings.seed)
-
-
-def encode_target(values: pd.Series, task: str, classes: list | None) -> np.ndarray:
-    """Float values, or class codes 0..K-1 in the order of ``classes``."""
-    if task == "regression":
-        return values.to_numpy(dtype=float)
-    code_of = {str(c): i for i, c in enumerate(classes)}
-    return values.map(lambda v: code_of[str(_plain(v))]).to_numpy(dtype=int)
-
-
-def _plain(value):
-    value = value.item() if isinstance(value, np.generic) else value
-    return int(value) if isinstance(value, float) and value.is_integer() else value

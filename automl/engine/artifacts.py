@@ -1,0 +1,84 @@
+"""What a job leaves behind: the bundle's metadata and the output directory's files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from automl.leaderboard import leaderboard_json
+from automl.model.bundle import library_versions
+from automl.search.records import TrialResult
+
+if TYPE_CHECKING:
+    from automl.engine.context import JobContext, JobResult
+
+log = logging.getLogger(__name__)
+
+
+def bundle_metadata(ctx: JobContext, winner: TrialResult, finalized: dict,
+                    notes: list[dict]) -> dict:
+    """The bundle's ``metadata.json``: what the winner is, how it was made, on what data."""
+    profile, metric, settings = ctx.profile, ctx.metric, ctx.settings
+    return {"target": profile.target, "metric": metric.name,
+            "input_columns": [c.name for c in profile.columns if c.name != profile.target],
+            "greater_is_better": metric.greater_is_better, "score": winner.score,
+            "score_std": winner.score_std, "candidate_id": winner.candidate_id,
+            "family": winner.family, "params": winner.params, "finalized": finalized,
+            "seed": settings.seed,
+            "data_hash": profile.data_hash, "n_rows": profile.n_rows,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": library_versions(), "warnings": notes}
+
+
+def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -> None:
+    """The output directory: model/, leaderboard.csv/.json, profile.json, settings.json, trials/,
+    and (when the data is a file) notebooks/, explanations/ and quality/."""
+    output.mkdir(parents=True, exist_ok=True)
+    result.bundle.save(output / "model")
+    board = result.leaderboard.copy()
+    board["params"] = board["params"].map(lambda p: json.dumps(p, default=str))
+    board.to_csv(output / "leaderboard.csv", index=False)
+    _dump(output / "leaderboard.json",
+          {**leaderboard_json(result.results, result.metric), "warnings": result.warnings})
+    _dump(output / "profile.json", result.profile.to_dict())
+    _dump(output / "settings.json", result.settings.to_dict())
+    trials_dir = output / "trials"
+    trials_dir.mkdir(exist_ok=True)
+    for r in result.results:
+        spec = result.trials.get(r.candidate_id)
+        manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
+        _dump(trials_dir / f"{r.candidate_id}.json", manifest)
+    if result.data_path is not None:
+        _write_transparency(result, output, exploration)
+    if result.baseline is not None:
+        result.baseline.with_importance_file(
+            output / "explanations" / result.winner.candidate_id / "importance.json",
+        ).save(output / "monitoring")
+
+
+def _write_transparency(result: JobResult, output: Path, exploration: bool) -> None:
+    from automl.explain.transparency import write_transparency
+
+    try:
+        quality_for = [r.candidate_id for r in result.results if r.members]
+        timings = write_transparency(result, output, result.data_path, exploration=exploration,
+                                     quality_for=None if exploration else quality_for,
+                                     data_name=result.data_name)
+        result.timings["transparency_s"] = timings.get("total_s")
+    except Exception:  # noqa: BLE001 - reports must never lose a finished job
+        log.exception("notebooks or explanations could not be written")
+
+
+def _dump(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)

@@ -1,0 +1,124 @@
+"""The end of a job (DESIGN section 1: ensemble, finalize): a fallback model when no trial
+completed, the ensemble, the winner and its final model, each within the time left."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from automl.diagnose import diagnose
+from automl.engine.artifacts import bundle_metadata
+from automl.engine.context import JobContext, JobResult
+from automl.ensemble import greedy_ensemble
+from automl.exceptions import AutoMLError
+from automl.finalize import bagged_score, fit_bag, refit
+from automl.leaderboard import make_leaderboard, rank_results
+from automl.model.bundle import ModelBundle
+from automl.monitoring.baseline import Baseline, build_baseline
+from automl.search.fallback import fallback_trial, needs_fallback
+from automl.search.records import TrialResult, TrialSpec
+
+log = logging.getLogger(__name__)
+
+
+def finish(ctx: JobContext, results: list[TrialResult], trials: dict[str, TrialSpec],
+           timings: dict) -> JobResult:
+    """From the search's results to the job's result: ensemble, winner, bundle, warnings.
+
+    ``timings["search_s"]`` is when the search ended, in job seconds; ``refit_s`` and
+    ``bag_check_s`` are added.
+    """
+    data, metric, settings = ctx.data, ctx.metric, ctx.settings
+    results = with_fallback(results, trials, ctx)
+    ensemble = affordable_ensemble(results, ctx, timings["search_s"])
+    everything = results + ([ensemble] if ensemble is not None else [])
+    winner = affordable_winner(rank_results(everything, metric), ctx, timings["search_s"])
+    t0 = time.time()
+    model, finalized = final_model(winner, everything, trials, ctx, timings)
+    timings["refit_s"] = time.time() - t0
+    notes = diagnose(everything, winner, metric, data.task, settings.time_budget)
+    bundle = ModelBundle(model, data.schema, data.task, data.classes,
+                         bundle_metadata(ctx, winner, finalized, notes),
+                         ModelBundle.background_of(data.X, settings.seed))
+    return JobResult(ctx.profile, settings, metric, everything, trials,
+                     make_leaderboard(everything, metric), bundle, winner, timings,
+                     baseline=_baseline(ctx, winner), warnings=notes)
+
+
+def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
+                  ctx: JobContext) -> list[TrialResult]:
+    """``results``, plus the fast model of :mod:`automl.search.fallback` when none completed;
+    an error when no model can be fitted at all."""
+    if needs_fallback(results):
+        spec, fast = fallback_trial(ctx.data, ctx.data_ref, ctx.metric, ctx.executor,
+                                    ctx.settings.seed, len(results), ctx.settings.time_budget)
+        trials[spec.candidate_id] = spec
+        results = results + [fast]
+    if not any(r.ok for r in results):
+        reasons = sorted({r.reason for r in results if r.reason})[:3]
+        raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
+                          + "; give a larger time budget or check the data")
+    return results
+
+
+def affordable_ensemble(results: list[TrialResult], ctx: JobContext,
+                        search_s: float) -> TrialResult | None:
+    """The greedy ensemble, or, when refitting its members would overrun the budget, the best
+    ensemble of cheaper trials: the dearest member is left out until the refit fits."""
+    pool = [r for r in results if r.ok]
+    while True:
+        ensemble = greedy_ensemble(pool, ctx.data.y, ctx.data.folds, ctx.metric, ctx.data.task,
+                                   ctx.settings.ensemble_size)
+        if ensemble is None or ctx.settings.time_budget is None:
+            return ensemble
+        by_id = {r.candidate_id: r for r in pool}
+        members = [by_id[m] for m in ensemble.members]
+        if ctx.costs.refit_s(members) <= ctx.costs.time_left(search_s):
+            return ensemble
+        dearest = max(members, key=lambda m: m.fit_s)
+        pool = [r for r in pool if r is not dearest]
+
+
+def affordable_winner(ranked: list[TrialResult], ctx: JobContext,
+                      search_s: float) -> TrialResult:
+    """The best row whose refit fits in the time left (an ensemble refits all its members)."""
+    if ctx.settings.time_budget is None:
+        return ranked[0]
+    by_id = {r.candidate_id: r for r in ranked}
+    for row in ranked:
+        members = [by_id[m] for m in row.members] if row.members else [row]
+        if ctx.costs.refit_s(members) <= ctx.costs.time_left(search_s):
+            return row
+    return next(r for r in ranked if not r.members)
+
+
+def final_model(winner: TrialResult, results: list[TrialResult], trials: dict[str, TrialSpec],
+                ctx: JobContext, timings: dict) -> tuple[object, dict]:
+    """The winner bagged over the folds when the check of :mod:`automl.finalize` says that
+    scores better and the time left allows both; else refit on all rows. Also says which."""
+    data, executor, ref = ctx.data, ctx.executor, ctx.data_ref
+    weights = dict(winner.members) or {winner.candidate_id: 1.0}
+    by_id = {r.candidate_id: r for r in results}
+    members = [by_id[cid] for cid in weights]
+    how: dict = {"method": "refit on all rows"}
+    check_end = ctx.costs.bag_check_end(members, timings["search_s"])
+    if check_end is not False:
+        t0 = time.time()
+        score = bagged_score(weights, trials, data, ctx.metric, executor, ref, check_end)
+        timings["bag_check_s"] = time.time() - t0
+        how["bagged_score"] = score
+        if score is not None and ctx.metric.is_better(score, winner.score):
+            model = fit_bag(weights, trials, data, executor, ref)
+            if model is not None:
+                return model, {**how, "method": f"bagged over {len(data.folds)} folds"}
+    return refit(winner, trials, data, executor, ref), how
+
+
+def _baseline(ctx: JobContext, winner: TrialResult) -> Baseline | None:
+    """The monitoring baseline of the training data and the winner's out-of-fold predictions."""
+    data = ctx.data
+    try:
+        return build_baseline(data.X, data.schema.to_dict(), data.task, data.classes, winner.oof)
+    except Exception:  # noqa: BLE001 - monitoring must never lose a finished job
+        log.exception("the monitoring baseline could not be computed")
+        return None
