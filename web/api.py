@@ -16,11 +16,13 @@ from flask import (
 )
 
 from automl.serving.batch import stream_predictions
+from web.compare import compare, job_ids
 from web.core import Service
 from web.errors import InvalidRequest, UnsupportedMediaType, no_content
 from web.openapi import ApiSpec
 from web.schemas import (
     Candidate,
+    Comparison,
     Dataset,
     DatasetList,
     Dependence,
@@ -151,6 +153,14 @@ def create_job(body: JobCreate):
             query={"dataset_id": {"type": "string"}})
 def list_jobs():
     return jsonify({"jobs": service().jobs(request.args.get("dataset_id"))})
+
+
+@spec.route(bp, "/compare", "GET", summary="Two to ten jobs side by side (`jobs=a,b`): "
+            "settings, winners, each family's best score, the top of each leaderboard",
+            responses={200: Comparison},
+            query={"jobs": {"type": "string", "description": "job ids, comma-separated"}})
+def compare_jobs():
+    return jsonify(compare(service(), job_ids(request.args.getlist("jobs"))))
 
 
 @spec.route(bp, "/jobs/<job_id>", "GET", summary="A job's status, progress, settings and error",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from automl.exceptions import AutoMLError
 from automl.metrics import METRICS
 from web.auth import token_ok
+from web.compare import compare, job_ids
 from web.core import Service
 from web.errors import Conflict, InvalidRequest, validation_details
 from web.schemas import JobCreate
@@ -120,6 +121,15 @@ def job(job_id: str):
     job_view = svc.job(job_id)
     return _render("job.html", job=job_view, dataset=svc.dataset(job_view["dataset_id"]),
                    board=svc.leaderboard(job_id))
+
+
+@bp.get("/compare")
+def compare_page():
+    """Jobs side by side, from the home page's checkboxes (``?jobs=a&jobs=b``)."""
+    svc = service()
+    doc = compare(svc, job_ids(request.args.getlist("jobs")))
+    names = {d["id"]: d["name"] for d in svc.datasets()}
+    return _render("compare.html", comparison=doc, dataset_names=names)
 
 
 @bp.post("/jobs/<job_id>/cancel")

@@ -230,3 +230,33 @@ class Dependence(BaseModel):
     output: str
     rows: int = Field(description="training rows sampled for the plots")
     columns: list[DependenceColumn]
+
+
+class ComparedJob(BaseModel):
+    id: str
+    dataset_id: str
+    target: str
+    metric: str | None
+    greater_is_better: bool | None
+    status: Status
+    time_budget: float | None
+    elapsed_s: float | None
+    winner: str | None
+    score: float | None = Field(description="the winner's cross-validated score")
+    trials_completed: int
+    trials_other: int = Field(description="trials that failed, timed out or were pruned")
+
+
+class FamilyScores(BaseModel):
+    family: str
+    scores: dict[str, float | None] = Field(
+        description="job id: the family's best completed score in that job (null: none completed)")
+
+
+class Comparison(BaseModel):
+    jobs: list[ComparedJob]
+    same_metric: bool = Field(description="scores compare across jobs only when this is true")
+    same_dataset: bool
+    families: list[FamilyScores]
+    leaderboards: dict[str, list[LeaderboardRow]] = Field(
+        description="job id: the top of its leaderboard")

@@ -153,7 +153,7 @@ def test_jobs_list_shows_winner_and_score_and_sorts_and_filters(page, service, f
     page.goto(service.url + "/")
     headers = page.eval_on_selector_all("#jobs th", "ths => ths.map(t => t.textContent)")
     assert headers == ["Job", "Dataset", "Target", "Metric", "Budget", "Winner", "Score",
-                       "Duration", "Status", "Created"]
+                       "Duration", "Status", "Created", "Compare"]
     row = column_row(page, finished_job["id"])
     assert row[1] == "titanic.csv" and row[5] == "ensemble"
     assert row[6] == f"{finished_job['progress']['best_score']:.4g}"
@@ -207,3 +207,23 @@ def test_one_row_waterfall_dependence_plots_and_batch_predictions(page, service,
     out = Path(download.value.path()).read_text().splitlines()
     assert out[0].startswith("prediction,probability_") and len(out) == 51
     assert page.text_content("#predict-status") == "50 rows predicted."
+
+
+def test_two_jobs_compared_side_by_side_from_the_jobs_list(page, service, finished_job):
+    jobs = service.get("/api/v1/jobs").json()["jobs"]
+    other = next(j for j in jobs if j["id"] != finished_job["id"])  # from the tests above
+    page.goto(service.url + "/")
+    page.check(f"input[name=jobs][value={finished_job['id']}]")
+    page.check(f"input[name=jobs][value={other['id']}]")
+    page.click("#compare-button")
+    page.wait_for_selector("#compare-summary")
+    heads = page.eval_on_selector_all("#compare-summary thead th", "ths => ths.map(t => t.textContent)")
+    assert sorted(heads[1:]) == sorted([other["id"], finished_job["id"]])
+    scores = page.eval_on_selector_all("#compare-summary tr.strong td", "tds => tds.map(t => t.textContent)")
+    assert f"{finished_job['progress']['best_score']:.5g}" in scores
+    different = other["metric"] != finished_job["metric"]
+    assert page.locator("#compare-metric-note").count() == (1 if different else 0)
+    families = page.eval_on_selector_all("#compare-families tbody td:first-child",
+                                         "tds => tds.map(t => t.textContent)")
+    assert "ensemble" in families
+    assert page.locator(".compare-board").count() == 2

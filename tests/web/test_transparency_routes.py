@@ -140,3 +140,22 @@ def test_predictions_of_a_csv_from_the_winner_and_a_candidate(client, job):
     wrong = client.post(f"/api/v1/jobs/{job['id']}/predictions", data=body,
                         content_type="application/json")
     assert wrong.status_code == 415
+
+
+def test_jobs_compared_through_the_api_and_bad_requests(client, job):
+    body = client.get(f"/api/v1/jobs/{job['id']}").json
+    second = client.post("/api/v1/jobs", json={"dataset_id": body["dataset_id"],
+                                               "target": "Survived", "max_candidates": 2}).json
+    response = client.get("/api/v1/compare", query_string={"jobs": f"{job['id']},{second['id']}"})
+    assert response.status_code == 200, response.json
+    doc = response.json
+    assert [j["id"] for j in doc["jobs"]] == [job["id"], second["id"]]
+    assert doc["same_metric"] and doc["same_dataset"]
+    assert doc["jobs"][0]["winner"] == job["winner"] and doc["jobs"][1]["status"] == "queued"
+    family = next(f for f in doc["families"] if f["family"] == "lightgbm")
+    assert family["scores"][second["id"]] is None and family["scores"][job["id"]] is not None
+    assert client.get("/api/v1/compare", query_string={"jobs": job["id"]}).status_code == 400
+    missing = client.get("/api/v1/compare", query_string={"jobs": f"{job['id']},job_nope"})
+    assert missing.status_code == 404 and "job_nope" in missing.json["error"]["message"]
+    page = client.get("/compare", query_string={"jobs": [job["id"], second["id"]]})
+    assert page.status_code == 200 and "Best score of each model family" in page.get_data(as_text=True)
