@@ -34,11 +34,18 @@ _ENV = {
     "login_attempts": "AUTOML_LOGIN_ATTEMPTS",
     "max_columns": "AUTOML_MAX_COLUMNS",
     "max_field_bytes": "AUTOML_MAX_FIELD_BYTES",
+    "capture_percent": "AUTOML_CAPTURE_PERCENT",
+    "capture_retention_days": "AUTOML_CAPTURE_RETENTION_DAYS",
+    "capture_retention_bytes": "AUTOML_CAPTURE_RETENTION_BYTES",
+    "monitor_interval_s": "AUTOML_MONITOR_INTERVAL_S",
+    "webhook_allow_private": "AUTOML_WEBHOOK_ALLOW_PRIVATE",
 }
 _INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers", "max_invocation_bytes",
          "max_explain_rows", "session_max_age_s", "login_attempts", "max_columns",
-         "max_field_bytes"}
-_BOOLS = {"public_endpoints"}
+         "max_field_bytes", "capture_retention_bytes", "monitor_interval_s"}
+_FLOATS = {"capture_percent", "capture_retention_days"}
+_BOOLS = {"public_endpoints", "webhook_allow_private"}
+MIN_MONITOR_INTERVAL_S = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,11 @@ class ServiceSettings:
     login_attempts: int = 10
     max_columns: int = 2_000
     max_field_bytes: int = 128 * 1024  # Python's csv default, which the jobs' reader applies
+    capture_percent: float = 100.0  # data capture of a new endpoint (settable per endpoint)
+    capture_retention_days: float = 30.0  # 0: keep captured data however old
+    capture_retention_bytes: int = 0  # per endpoint variant; 0: no limit
+    monitor_interval_s: int = 3600  # scheduled monitoring of a new endpoint: hourly
+    webhook_allow_private: bool = False  # webhooks to loopback/private addresses (see alerts)
 
     @property
     def db_url(self) -> str:
@@ -98,6 +110,11 @@ def apply_process_limits(settings: ServiceSettings) -> None:
 def _parse(name: str, raw: str):
     if name in _BOOLS:
         return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name in _FLOATS:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{_ENV[name]} must be a number, not {raw!r}") from None
     if name not in _INTS:
         return raw
     try:
@@ -119,3 +136,9 @@ def _validate(s: ServiceSettings) -> None:
                  "login_attempts", "max_columns", "max_field_bytes"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV[name]} must be at least 1")
+    if not 0 <= s.capture_percent <= 100:
+        raise ConfigError("AUTOML_CAPTURE_PERCENT must be between 0 and 100")
+    if s.capture_retention_days < 0 or s.capture_retention_bytes < 0:
+        raise ConfigError("capture retention (days, bytes) cannot be negative")
+    if s.monitor_interval_s < MIN_MONITOR_INTERVAL_S:
+        raise ConfigError(f"AUTOML_MONITOR_INTERVAL_S must be at least {MIN_MONITOR_INTERVAL_S}")

@@ -18,10 +18,13 @@ import subprocess
 import sys
 import time
 
+from automl.endpoint_monitor import EndpointMonitor, Scheduler
 from automl.jobs.launch import STANDBY
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
+from automl.store.endpoints import EndpointNotFound, EndpointStore
 from automl.store.leases import HEARTBEAT_S, Owner, gone_here
+from automl.store.monitoring import MonitoringStore
 
 log = logging.getLogger("automl.runner")
 POLL_S = 0.5
@@ -153,9 +156,23 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     runner.recover()
+    scheduler = monitoring_scheduler(store, service).start()
     log.info("runner ready (%d job(s) at once)", service.max_concurrent_jobs)
     runner.run_forever(int(os.environ.get(PARENT_ENV) or os.getppid()))
+    scheduler.stop()
     return 0
+
+
+def monitoring_scheduler(store: JobStore, service: ServiceSettings) -> Scheduler:
+    """Scheduled monitoring runs of the endpoints on the same store (a thread of the runner)."""
+    endpoints = EndpointStore(store.engine)
+
+    def endpoint(name: str) -> dict | None:
+        try:
+            return endpoints.get(name)
+        except EndpointNotFound:
+            return None
+    return Scheduler(EndpointMonitor(MonitoringStore(store.engine), service), endpoint)
 
 
 if __name__ == "__main__":

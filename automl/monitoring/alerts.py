@@ -4,11 +4,20 @@ Delivery never blocks or fails monitoring: :func:`deliver_async` sends from a th
 and reports a :class:`Delivery` to a callback (the service records it). A timeout, a refused
 connection, a 429 or a 5xx answer is retried a bounded number of times with exponential
 backoff; any other 4xx is not retried (the receiver refused this payload).
+
+Server-side request forgery: whoever may set a webhook could make the service POST to its own
+network. So :func:`check_webhook_url` resolves the host and, unless ``allow_private`` (the
+operator's ``AUTOML_WEBHOOK_ALLOW_PRIVATE``), refuses loopback, private, link-local, reserved
+and multicast addresses; cloud metadata addresses (169.254.169.254, fd00:ec2::254) are refused
+always. The check runs when the URL is set and again before every delivery (a DNS answer may
+change), and redirects are never followed (a public receiver cannot bounce the POST inward).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -40,13 +49,50 @@ class Delivery:
         return asdict(self)
 
 
-def check_webhook_url(url: str) -> str:
-    """``url`` if it is an http(s) URL with a host; :class:`ConfigError` otherwise."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"a webhook must be an http:// or https:// URL with a host, not {url!r}",
-                          {"webhook": url})
+METADATA_ADDRESSES = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+def check_webhook_url(url: str, allow_private: bool = True) -> str:
+    """``url`` if it is an http(s) URL with a host (and, without ``allow_private``, one that
+    resolves to public addresses only); :class:`ConfigError` otherwise."""
+    parts = _check_form(url)
+    for address in _addresses(parts.hostname, url):
+        if address in METADATA_ADDRESSES or (not allow_private and not address.is_global):
+            raise ConfigError(f"the webhook's host {parts.hostname} is a non-public address "
+                              f"({address}); webhooks go to public addresses unless the "
+                              "operator sets AUTOML_WEBHOOK_ALLOW_PRIVATE=1",
+                              {"webhook": url, "address": str(address)})
     return url
+
+
+def _check_form(url: str):
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 \
+            or parts.username or parts.password:
+        raise ConfigError(f"a webhook must be an http:// or https:// URL with a host (and no "
+                          f"credentials), not {url!r}", {"webhook": url})
+    return parts
+
+
+def _addresses(host: str, url: str) -> list:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"the webhook's host {host!r} does not resolve ({exc})",
+                          {"webhook": url}) from None
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def alert_payload(endpoint: str, violations: list[dict], report: dict) -> dict:
@@ -60,12 +106,18 @@ def alert_payload(endpoint: str, violations: list[dict], report: dict) -> dict:
 
 
 def deliver(url: str, payload: dict, retries: int = RETRIES, timeout: float = TIMEOUT_S,
-            backoff: float = BACKOFF_S) -> Delivery:
-    """POST ``payload`` to ``url``; up to ``retries`` more attempts after a retryable failure."""
-    check_webhook_url(url)
+            backoff: float = BACKOFF_S, allow_private: bool = True) -> Delivery:
+    """POST ``payload`` to ``url``; up to ``retries`` more attempts after a retryable failure.
+    A URL that fails :func:`check_webhook_url` is recorded as not delivered, not attempted."""
+    _check_form(url)
     body = json.dumps(payload, default=str).encode()
     status, error, attempt = None, None, 0
     for attempt in range(1, retries + 2):
+        try:
+            check_webhook_url(url, allow_private)
+        except ConfigError as exc:
+            status, error = None, exc.message
+            break
         status, error = _post(url, body, timeout)
         if status is not None and (200 <= status < 300 or _final(status)):
             break
@@ -85,7 +137,7 @@ def _post(url: str, body: bytes, timeout: float) -> tuple[int | None, str | None
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - checked
+        with _OPENER.open(request, timeout=timeout) as answer:  # noqa: S310 - checked
             return answer.status, None
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"

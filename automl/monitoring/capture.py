@@ -32,6 +32,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +92,14 @@ class CaptureWriter:
     ``sample_percent`` (0-100) of the requests are kept; ``retention`` is enforced when the
     writer starts and at every new hour file. The queue holds at most ``queue_size`` requests
     and ``queue_bytes`` bytes of bodies (a few large requests cannot hold the memory).
+    ``on_count(outcome, n)``, when given, is told every count as it happens (the service feeds
+    its Prometheus counters with it); it must not raise.
     """
 
     def __init__(self, root: str | Path, endpoint: str, variant: str = DEFAULT_VARIANT,
                  sample_percent: float = 100.0, retention: Retention | None = None,
-                 queue_size: int = QUEUE_SIZE, queue_bytes: int = QUEUE_BYTES):
+                 queue_size: int = QUEUE_SIZE, queue_bytes: int = QUEUE_BYTES,
+                 on_count: Callable[[str, int], None] | None = None):
         self.directory = Path(root) / endpoint / variant
         self.sample_percent = check_percent(sample_percent)
         self.retention = retention or Retention()
@@ -104,6 +108,7 @@ class CaptureWriter:
         self._lock = threading.Lock()
         self._counts = {"captured": 0, "sampled_out": 0, "dropped_queue_full": 0,
                         "dropped_write_error": 0}
+        self._on_count = on_count
         self._pid: int | None = None
         self._closed = False
 
@@ -186,6 +191,8 @@ class CaptureWriter:
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
             self._counts[name] += n
+        if self._on_count is not None:
+            self._on_count(name, n)
 
     def _started(self) -> queue.Queue:
         if self._pid != os.getpid():

@@ -215,12 +215,14 @@ def _drift(name, column: ColumnSummary, feature, limits, scores, check: str) -> 
             return []
         expected, actual = bins[1], bin_counts(column.numbers, bins[0])
         method, score_fn, base = "psi", psi, limits.psi
+        labels = [f"{lo:.4g}..{hi:.4g}" for lo, hi in zip(bins[0][:-1], bins[0][1:], strict=True)]
     else:
         levels = baseline_levels(feature, limits.min_level_share)
         if levels is None:
             return []
         expected, actual = levels[1], level_counts(column.levels, levels[0])
         method, score_fn, base = "jensen_shannon", js_distance, limits.js_distance
+        labels = [str(v) for v in levels[0]] + ["(other)"]
     n = actual.sum()
     if n < limits.min_rows:
         scores.update(drift_method=method, drift_score=None, drifted=False)
@@ -230,12 +232,19 @@ def _drift(name, column: ColumnSummary, feature, limits, scores, check: str) -> 
                                         limits.confidence))
     drifted = bool(score > threshold)
     scores.update(drift_method=method, drift_score=score, drift_threshold=threshold,
-                  drifted=drifted)
+                  drifted=drifted, distribution=_shares(labels, expected, actual))
     if not drifted:
         return []
     label = "PSI" if method == "psi" else "Jensen-Shannon distance"
     return [violation(name, check, f"{label} of '{name}' against the training data is "
                                    f"{score:.3f}, above {threshold:.3f}")]
+
+
+def _shares(labels: list[str], expected: np.ndarray, actual: np.ndarray) -> dict:
+    """The baseline's and the window's shares by bin or level, for the histograms."""
+    return {"bins": labels,
+            "baseline": (expected / max(expected.sum(), 1.0)).round(6).tolist(),
+            "window": (actual / max(actual.sum(), 1.0)).round(6).tolist()}
 
 
 def _chance_level(method: str, bins: int, n_window: float, n_base: float,

@@ -104,3 +104,45 @@ leases = Table(
     Column("pid", Integer, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Monitoring of an endpoint (issue 14), in tables of their own so that the endpoints table (and
+# stores made before monitoring) are untouched: create_all adds them.
+endpoint_monitoring = Table(
+    "endpoint_monitoring", metadata,
+    Column("name", String(63), primary_key=True),
+    Column("capture_percent", Float, nullable=False),
+    Column("interval_s", Integer, nullable=False),
+    Column("webhook_url", Text, nullable=True),
+    Column("next_run_at", Float, nullable=True, index=True),
+    Column("stopped_reason", Text, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+monitoring_runs = Table(
+    "monitoring_runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("endpoint", String(63), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("since", String(16), nullable=True),
+    Column("until", String(16), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("summary", JSON, nullable=True),
+    Column("error", JSON, nullable=True),
+    Column("webhook", JSON, nullable=True),
+    Index("ix_monitoring_runs_endpoint", "endpoint", "started_at"),
+)
+
+# Cumulative request counters of an endpoint, snapshotted by the runner once a minute from the
+# web workers' Prometheus files: traffic, errors and latency over time are their differences.
+endpoint_traffic = Table(
+    "endpoint_traffic", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("endpoint", String(63), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("requests", Float, nullable=False),
+    Column("errors", Float, nullable=False),
+    Column("latency_buckets", JSON, nullable=False),
+    Index("ix_endpoint_traffic_endpoint", "endpoint", "at"),
+)

@@ -1,0 +1,268 @@
+"""Monitoring of the service's endpoints: where their capture lives, ground truth uploads,
+monitoring runs (on demand or scheduled by the runner) with their webhook, traffic snapshots.
+
+Used by the web workers (capture, uploads, on-demand runs) and by the job runner (scheduled
+runs, traffic snapshots), so it sits below both. Paths under the data directory::
+
+    capture/<endpoint>/<variant>/YYYY/MM/DD/HH/*.jsonl     data capture (SageMaker's layout)
+    ground-truth/<endpoint>/*.csv                          labels sent back (GroundTruthStore)
+    monitoring/<endpoint>/<run id>/constraint_violations.json, report.json
+
+A run's window is whole UTC hours: a scheduled run checks the hours its interval covers up to
+the current one; an on-demand run the last ``hours`` (24 by default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from automl.exceptions import AutoMLError, InvalidRequest
+from automl.model.bundle import ModelBundle
+from automl.monitoring.alerts import alert_payload, deliver_async
+from automl.monitoring.baseline import Baseline
+from automl.monitoring.capture import DEFAULT_VARIANT, Retention, hour_path
+from automl.monitoring.quality import GroundTruthStore, encode_labels, parse_ground_truth
+from automl.monitoring.reader import read_window
+from automl.monitoring.run import MonitoringRun, run_monitoring, write_run
+from automl.service_config import ServiceSettings
+from automl.serving.server import load_bundle
+from automl.store.files import job_dir
+from automl.store.monitoring import DONE, ENDPOINT_DELETED, FAILED, MonitoringStore
+
+log = logging.getLogger("automl.monitoring")
+ON_DEMAND_HOURS = 24
+
+
+def capture_root(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "capture"
+
+
+def capture_dir(data_dir: str | Path, endpoint: str, variant: str = DEFAULT_VARIANT) -> Path:
+    return capture_root(data_dir) / endpoint / variant
+
+
+def run_dir(data_dir: str | Path, endpoint: str, run_id: str) -> Path:
+    return Path(data_dir) / "monitoring" / endpoint / run_id
+
+
+def retention(settings: ServiceSettings) -> Retention:
+    """The capture retention of the service's settings (0 means no limit)."""
+    return Retention(days=settings.capture_retention_days or None,
+                     max_bytes=settings.capture_retention_bytes or None)
+
+
+def model_outputs(bundle: ModelBundle) -> Callable:
+    """Raw rows -> the model's probabilities or values; None when the rows cannot be read."""
+    def predict(frame):
+        try:
+            return bundle.matrix(bundle.schema.coerce(frame, strict=False))
+        except AutoMLError:
+            return None
+    return predict
+
+
+def global_importance(bundle: ModelBundle) -> Callable:
+    """Raw rows -> global SHAP importance; None when it cannot be computed."""
+    def importance(frame):
+        from automl.explain import explain_global
+
+        try:
+            return explain_global(bundle, frame, max_rows=500)
+        except Exception:  # noqa: BLE001 - attribution drift is optional in a run
+            return None
+    return importance
+
+
+def bundle_metadata(bundle: ModelBundle) -> dict:
+    return {**bundle.metadata, "task": bundle.task, "classes": bundle.classes}
+
+
+# ground truth -----------------------------------------------------------------------------
+
+def add_ground_truth(data_dir: str | Path, endpoint: str, bundle: ModelBundle, content: bytes,
+                     content_type: str | None) -> dict:
+    """Validate an upload whole (format, duplicates, labels within the model's classes, ids the
+    endpoint captured) and store it, or raise :class:`InvalidRequest` and store nothing."""
+    try:
+        truth = parse_ground_truth(content, content_type)
+    except UnicodeDecodeError:
+        raise InvalidRequest("the ground truth is not UTF-8 text") from None
+    encode_labels(truth["label"], bundle.task, bundle.classes)
+    store = GroundTruthStore(Path(data_dir) / "ground-truth" / endpoint)
+    with _locked(store.directory):
+        _known_ids(data_dir, endpoint, bundle, truth)
+        count = store.add(truth)
+    return {"endpoint": endpoint, "labels": count, "total_labels": len(store.load())}
+
+
+def _known_ids(data_dir, endpoint: str, bundle: ModelBundle, truth) -> None:
+    window = read_window(capture_dir(data_dir, endpoint), bundle.schema.names,
+                         bundle.metadata.get("input_columns"))
+    unknown = truth["inference_id"][~truth["inference_id"].isin(set(window.inference_ids))]
+    if len(unknown):
+        shown = ", ".join(repr(v) for v in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise InvalidRequest(
+            f"{len(unknown)} inference ids have no captured request ({shown}); send the "
+            "inferenceId the endpoint returned (':<row>' for rows of a batch request); nothing "
+            "from this upload was stored", {"unknown": [str(u) for u in unknown[:100]]})
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """An exclusive lock across processes (web workers) on one endpoint's labels."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# runs -------------------------------------------------------------------------------------
+
+def window_hours(hours: float, now: float | None = None) -> tuple[str, str]:
+    """``since``/``until`` hour folders covering the last ``hours`` up to the current hour."""
+    now = time.time() if now is None else now
+    return hour_path(now - max(hours - 1, 0) * 3600), hour_path(now)
+
+
+class EndpointMonitor:
+    """Monitoring runs of the service's endpoints over one store and data directory."""
+
+    def __init__(self, store: MonitoringStore, settings: ServiceSettings):
+        self.store, self.settings = store, settings
+
+    def run(self, endpoint: dict, trigger: str, hours: float = ON_DEMAND_HOURS,
+            webhook_url: str | None = None, wait_webhook: bool = False) -> dict:
+        """One run over ``endpoint``'s (an endpoints row) last ``hours`` of capture: stored with
+        its files, its webhook called when it found violations. Returns the run row; a run
+        that could not check anything is stored as failed with the reason."""
+        since, until = window_hours(hours)
+        row = self.store.add_run(endpoint["name"], trigger, since, until)
+        try:
+            result = self._check(endpoint, since, until)
+        except AutoMLError as exc:
+            self.store.finish_run(row["id"], FAILED, error={"code": exc.code,
+                                                            "message": exc.message})
+            return self.store.run(endpoint["name"], row["id"])
+        write_run(result, run_dir(self.settings.data_dir, endpoint["name"], row["id"]))
+        self.store.finish_run(row["id"], DONE, summary=run_summary(result))
+        if webhook_url and result.violations:
+            thread = deliver_async(webhook_url, alert_payload(endpoint["name"], result.violations,
+                                                              result.report),
+                                   lambda d: self.store.record_webhook(row["id"], d.to_dict()),
+                                   allow_private=self.settings.webhook_allow_private)
+            if wait_webhook:
+                thread.join()
+        return self.store.run(endpoint["name"], row["id"])
+
+    def _check(self, endpoint: dict, since: str, until: str) -> MonitoringRun:
+        bundle = load_bundle(endpoint["bundle_path"])
+        baseline = self._baseline(endpoint, bundle)
+        truth = GroundTruthStore(Path(self.settings.data_dir) / "ground-truth" /
+                                 endpoint["name"]).load()
+        return run_monitoring(capture_dir(self.settings.data_dir, endpoint["name"]), baseline,
+                              bundle.schema.to_dict(), bundle_metadata(bundle),
+                              predict=model_outputs(bundle),
+                              ground_truth=truth if len(truth) else None,
+                              importance=global_importance(bundle) if baseline.importance
+                              else None, since=since, until=until)
+
+    def _baseline(self, endpoint: dict, bundle: ModelBundle) -> Baseline:
+        """The job's training baseline; its prediction and attribution parts describe the
+        job's winner, so they are left out for an endpoint serving another candidate."""
+        from dataclasses import replace
+
+        directory = job_dir(self.settings.data_dir, endpoint["job_id"])
+        baseline = Baseline.load(directory / "monitoring")
+        winner = (directory / "model").resolve()
+        if Path(endpoint["bundle_path"]).resolve() != winner:
+            baseline = replace(baseline, predictions=None, importance=None)
+        return baseline
+
+    def run_due(self, endpoints: Callable[[str], dict | None]) -> list[dict]:
+        """Every scheduled run that is due now (``endpoints(name)`` gives the endpoint row, None
+        when it was deleted: that schedule stops with the reason)."""
+        done = []
+        for schedule in self.store.due():
+            endpoint = endpoints(schedule["name"])
+            if endpoint is None:
+                self.store.stop(schedule["name"], ENDPOINT_DELETED)
+                continue
+            if not self.store.claim(schedule):
+                continue
+            hours = max(1.0, schedule["interval_s"] / 3600.0)
+            done.append(self.run(endpoint, "schedule", hours, schedule["webhook_url"]))
+        return done
+
+
+def run_summary(run: MonitoringRun) -> dict:
+    """What the runs table keeps of a run: verdict, counts, drift scores, quality."""
+    report, dataset = run.report, run.report["dataset"]
+    scores = {n: c["drift_score"] for n, c in report["columns"].items()
+              if c.get("drift_score") is not None}
+    summary = {"verdict": dataset["verdict"], "violations": dataset["violations"],
+               "item_count": dataset["item_count"],
+               "drifted_columns": dataset.get("drifted_columns", []),
+               "drift_scores": scores,
+               "max_drift_score": max(scores.values()) if scores else None,
+               "malformed_lines": report.get("capture", {}).get("malformed_lines", 0)}
+    for key in ("quality", "estimated_quality"):
+        quality = report.get(key)
+        if quality:
+            summary[key] = {k: quality.get(k) for k in ("metric", "value", "rows", "estimated")}
+    return summary
+
+
+class Scheduler:
+    """The runner's side: scheduled runs and traffic snapshots, on a thread of their own so
+    that a long run never delays claiming jobs."""
+
+    SNAPSHOT_S = 60.0
+
+    def __init__(self, monitor: EndpointMonitor, endpoints: Callable[[str], dict | None],
+                 every_s: float = 2.0):
+        self.monitor, self.endpoints, self.every_s = monitor, endpoints, every_s
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="automl-monitor", daemon=True)
+        self._snapped = 0.0
+
+    def start(self) -> Scheduler:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _loop(self) -> None:
+        while not self.stopping.wait(self.every_s):
+            try:
+                self.monitor.run_due(self.endpoints)
+                if time.time() - self._snapped >= self.SNAPSHOT_S:
+                    self._snapped = time.time()
+                    snapshot_traffic(self.monitor.store,
+                                     self.monitor.settings.capture_retention_days)
+            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad run
+                log.exception("scheduled monitoring failed; trying again")
+
+
+def snapshot_traffic(store: MonitoringStore, keep_days: float) -> int:
+    """Store every endpoint's cumulative counters now (when the web workers write Prometheus
+    files); drop snapshots older than ``keep_days``."""
+    from automl.endpoint_metrics import multiprocess_dir, read_totals
+
+    if multiprocess_dir() is None:
+        return 0
+    now = time.time()
+    rows = [{"endpoint": name, "at": now, "requests": t["requests"], "errors": t["errors"],
+             "latency_buckets": t["latency_buckets"]} for name, t in read_totals().items()]
+    store.add_traffic(rows)
+    store.prune_traffic(now - (keep_days or 30.0) * 86400)
+    return len(rows)

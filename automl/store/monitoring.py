@@ -1,0 +1,154 @@
+"""Monitoring state of endpoints in SQL: settings and schedule, runs, traffic snapshots.
+
+A settings row per endpoint name (capture percentage, schedule interval, webhook, the next
+scheduled run, and why the schedule stopped) outlives its endpoint, so that a deleted
+endpoint's schedule says why it stopped. Claiming a due run is a compare-and-set on
+``next_run_at``, so two runners on one store never run the same schedule twice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from automl.exceptions import NotFound
+from automl.store.jobstore import new_id
+from automl.store.tables import endpoint_monitoring, endpoint_traffic, monitoring_runs
+
+RUNNING, DONE, FAILED = "running", "completed", "failed"
+ENDPOINT_DELETED = "the endpoint was deleted"
+
+
+class MonitoringRunNotFound(NotFound):
+    code = "monitoring_run_not_found"
+
+
+class MonitoringStore:
+    """The three monitoring tables; thread- and process-safe, rows as plain dicts."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # settings and schedule ------------------------------------------------------------------
+    def settings(self, name: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(endpoint_monitoring)
+                               .where(endpoint_monitoring.c.name == name)).mappings().first()
+        return None if row is None else dict(row)
+
+    def start(self, name: str, capture_percent: float, interval_s: int,
+              webhook_url: str | None = None) -> dict:
+        """Settings of a new endpoint (replacing those of a deleted one of the same name);
+        the first scheduled run is one interval from now."""
+        now = time.time()
+        row = {"name": name, "capture_percent": capture_percent, "interval_s": interval_s,
+               "webhook_url": webhook_url, "next_run_at": now + interval_s,
+               "stopped_reason": None, "updated_at": now}
+        with self.engine.begin() as conn:
+            conn.execute(delete(endpoint_monitoring).where(endpoint_monitoring.c.name == name))
+            conn.execute(insert(endpoint_monitoring).values(**row))
+        return row
+
+    def change(self, name: str, **values) -> dict:
+        """Change some settings; a new interval moves the next run to one interval from now."""
+        values = {k: v for k, v in values.items() if v is not None or k == "webhook_url"}
+        if "interval_s" in values:
+            values["next_run_at"] = time.time() + values["interval_s"]
+        values["updated_at"] = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(update(endpoint_monitoring)
+                         .where(endpoint_monitoring.c.name == name).values(**values))
+        return self.settings(name)
+
+    def stop(self, name: str, reason: str) -> None:
+        """No more scheduled runs for ``name``, and why."""
+        with self.engine.begin() as conn:
+            conn.execute(update(endpoint_monitoring).where(endpoint_monitoring.c.name == name)
+                         .values(next_run_at=None, stopped_reason=reason, updated_at=time.time()))
+
+    def due(self, now: float | None = None) -> list[dict]:
+        """Settings rows whose next run is due."""
+        now = time.time() if now is None else now
+        query = select(endpoint_monitoring).where(endpoint_monitoring.c.next_run_at <= now)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def claim(self, row: dict, now: float | None = None) -> bool:
+        """Move a due schedule to its next run; False if another runner did first."""
+        now = time.time() if now is None else now
+        query = (update(endpoint_monitoring)
+                 .where(endpoint_monitoring.c.name == row["name"],
+                        endpoint_monitoring.c.next_run_at == row["next_run_at"])
+                 .values(next_run_at=now + row["interval_s"]))
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    # runs ---------------------------------------------------------------------------------
+    def add_run(self, endpoint: str, trigger: str, since: str | None, until: str | None) -> dict:
+        row = {"id": new_id("mon"), "endpoint": endpoint, "trigger": trigger, "status": RUNNING,
+               "since": since, "until": until, "started_at": time.time()}
+        with self.engine.begin() as conn:
+            conn.execute(insert(monitoring_runs).values(**row))
+        return self.run(endpoint, row["id"])
+
+    def finish_run(self, run_id: str, status: str, summary: dict | None = None,
+                   error: dict | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(monitoring_runs).where(monitoring_runs.c.id == run_id)
+                         .values(status=status, summary=summary, error=error,
+                                 finished_at=time.time()))
+
+    def record_webhook(self, run_id: str, delivery: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(monitoring_runs).where(monitoring_runs.c.id == run_id)
+                         .values(webhook=delivery))
+
+    def run(self, endpoint: str, run_id: str) -> dict:
+        query = select(monitoring_runs).where(monitoring_runs.c.id == run_id,
+                                              monitoring_runs.c.endpoint == endpoint)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise MonitoringRunNotFound(f"endpoint '{endpoint}' has no monitoring run "
+                                        f"'{run_id}'", {"endpoint": endpoint, "run_id": run_id})
+        return dict(row)
+
+    def runs(self, endpoint: str, limit: int = 100) -> list[dict]:
+        """The newest ``limit`` runs of an endpoint, newest first."""
+        query = (select(monitoring_runs).where(monitoring_runs.c.endpoint == endpoint)
+                 .order_by(monitoring_runs.c.started_at.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def last_scores(self) -> dict[str, float]:
+        """The highest column drift score of every endpoint's newest completed run."""
+        query = (select(monitoring_runs.c.endpoint, monitoring_runs.c.summary)
+                 .where(monitoring_runs.c.status == DONE)
+                 .order_by(monitoring_runs.c.started_at))
+        with self.engine.connect() as conn:
+            latest = {r.endpoint: r.summary for r in conn.execute(query)}
+        return {name: s["max_drift_score"] for name, s in latest.items()
+                if s and s.get("max_drift_score") is not None}
+
+    # traffic snapshots --------------------------------------------------------------------
+    def add_traffic(self, rows: list[dict]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(endpoint_traffic), rows)
+
+    def traffic(self, endpoint: str, since: float) -> list[dict]:
+        """Snapshots of ``endpoint`` since an epoch time (one before it too), oldest first."""
+        table = endpoint_traffic
+        before = (select(table).where(table.c.endpoint == endpoint, table.c.at < since)
+                  .order_by(table.c.at.desc()).limit(1))
+        after = (select(table).where(table.c.endpoint == endpoint, table.c.at >= since)
+                 .order_by(table.c.at))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(before).mappings()]
+            rows += [dict(r) for r in conn.execute(after).mappings()]
+        return rows
+
+    def prune_traffic(self, before: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(endpoint_traffic).where(endpoint_traffic.c.at < before))
