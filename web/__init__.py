@@ -44,10 +44,12 @@ def _init_service(app: Flask, settings: ServiceSettings) -> None:
 
 
 def _register(app: Flask, settings: ServiceSettings) -> None:
-    from web import api, endpoints, pages
+    from web import api, endpoints, monitoring_views, pages
     from web.errors import register_error_handlers
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(endpoints.bp)
+    app.register_blueprint(monitoring_views.api)
+    app.register_blueprint(monitoring_views.bp)
     register_error_handlers(app, wants_json=lambda: request.path.startswith("/api/"))

@@ -14,6 +14,9 @@ class ModelRef(BaseModel):
 
     job_id: str = Field(min_length=1, max_length=64)
     candidate_id: str | None = Field(default=None, min_length=1, max_length=128)
+    capture_percent: float | None = Field(
+        default=None, ge=0, le=100, description="share of requests captured, 0-100 (default: "
+        "the service's AUTOML_CAPTURE_PERCENT, 100); on PUT, left as it is when absent")
 
 
 ACCEPT_SCHEMA_CHANGE = Field(default=False, description=(
@@ -31,6 +34,46 @@ class EndpointCreate(ModelRef):
     """A new endpoint. ``name``: 1-63 letters, digits and hyphens, as SageMaker endpoint names."""
 
     name: str = Field(min_length=1, max_length=255)
+    monitoring_interval_s: int | None = Field(
+        default=None, ge=10, le=7 * 86400, description="seconds between scheduled monitoring "
+        "runs (default: the service's AUTOML_MONITOR_INTERVAL_S, hourly)")
+    webhook_url: str | None = Field(default=None, max_length=2000,
+                                    description="receives each run's violations as JSON")
+
+
+class MonitoringUpdate(BaseModel):
+    """Change an endpoint's monitoring; absent fields stay as they are (``webhook_url``: ""
+    removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capture_percent: float | None = Field(default=None, ge=0, le=100)
+    interval_s: int | None = Field(default=None, ge=10, le=7 * 86400)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+
+class CaptureCounts(BaseModel):
+    """Records since the service started, all workers: written, sampled out, and dropped (a
+    full queue or a failing disk; the request was answered all the same)."""
+
+    captured: float = 0
+    sampled_out: float = 0
+    dropped: float = 0
+    dropped_queue_full: float = 0
+    dropped_write_error: float = 0
+
+
+class Monitoring(BaseModel):
+    """An endpoint's monitoring: capture, schedule (``stopped_reason`` once it stopped), webhook."""
+
+    endpoint: str
+    capture_percent: float
+    capture_directory: str
+    interval_s: int
+    next_run_at: str | None
+    stopped_reason: str | None
+    webhook_url: str | None
+    capture: CaptureCounts
 
 
 class EndpointRollback(BaseModel):
@@ -49,6 +92,9 @@ class EndpointLinks(BaseModel):
     page: str
     versions: str
     job: str
+    monitoring: str
+    monitoring_runs: str
+    ground_truth: str
 
 
 class Endpoint(BaseModel):
@@ -61,6 +107,7 @@ class Endpoint(BaseModel):
     created_at: str
     updated_at: str
     links: EndpointLinks
+    monitoring: Monitoring
 
 
 class EndpointList(BaseModel):
@@ -116,3 +163,109 @@ class EndpointVersion(BaseModel):
 
 class EndpointVersionList(BaseModel):
     versions: list[EndpointVersion] = Field(description="newest (the one served) first")
+
+
+class GroundTruthAccepted(BaseModel):
+    endpoint: str
+    labels: int
+    total_labels: int
+
+
+class MonitoringRunCreate(BaseModel):
+    """An on-demand run over the last ``hours`` of captured requests (whole UTC hours)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hours: float = Field(default=24, gt=0, le=24 * 366)
+
+
+class RunQuality(BaseModel):
+    metric: str | None = None
+    value: float | None = None
+    rows: int | None = None
+    estimated: bool | None = None
+
+
+class RunSummary(BaseModel):
+    verdict: str
+    violations: int
+    item_count: int
+    drifted_columns: list[str]
+    drift_scores: dict[str, float]
+    max_drift_score: float | None = None
+    malformed_lines: int = 0
+    quality: RunQuality | None = None
+    estimated_quality: RunQuality | None = None
+
+
+class MonitoringRun(BaseModel):
+    """One monitoring run; ``report`` and ``violations`` (Model Monitor's
+    ``constraint_violations.json``) once it completed, ``error`` if it failed."""
+
+    id: str
+    endpoint: str
+    trigger: str
+    status: str
+    since: str | None
+    until: str | None
+    started_at: str | None
+    finished_at: str | None
+    summary: RunSummary | None = None
+    error: dict | None = None
+    webhook: dict | None = None
+    report: dict | None = None
+    violations: list[dict] | None = None
+
+
+class MonitoringRunList(BaseModel):
+    runs: list[MonitoringRun]
+
+
+class TrafficBin(BaseModel):
+    start: str
+    requests: float
+    errors: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+class Traffic(BaseModel):
+    """Requests, errors and latency quantiles (from the histogram's buckets) per time bin."""
+
+    endpoint: str
+    bin_s: int
+    bins: list[TrafficBin]
+
+
+class ColumnDistribution(BaseModel):
+    column: str
+    method: str
+    score: float
+    threshold: float | None
+    bins: list[str]
+    baseline: list[float]
+    window: list[float]
+
+
+class Drift(BaseModel):
+    """The drift heat map (``scores[column][window]``, null where a run did not score the
+    column) over completed runs, oldest first, and the newest run's worst columns."""
+
+    endpoint: str
+    windows: list[dict]
+    columns: list[str]
+    scores: list[list[float | None]]
+    worst: list[ColumnDistribution]
+
+
+class QualityPoint(BaseModel):
+    run_id: str
+    at: str
+    measured: RunQuality | None
+    estimated: RunQuality | None
+
+
+class QualityHistory(BaseModel):
+    endpoint: str
+    cross_validated: float | None
+    points: list[QualityPoint]

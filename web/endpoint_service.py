@@ -16,16 +16,26 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from automl import endpoint_metrics
 from automl.deploy import ensure_bundle, winner_id
+from automl.endpoint_monitor import capture_dir
 from automl.exceptions import AutoMLError, DatasetError, NotFound, NotReady
 from automl.model.bundle import METADATA_FILE, ModelBundle
+from automl.monitoring.alerts import check_webhook_url
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED
 from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointStore, check_name
 from automl.store.files import job_dir
+from automl.store.monitoring import ENDPOINT_DELETED, MonitoringStore
 from web.core import Service, _check_id, iso
-from web.endpoint_schemas import EndpointCreate, EndpointRollback, EndpointUpdate
+from web.endpoint_schemas import (
+    EndpointCreate,
+    EndpointRollback,
+    EndpointUpdate,
+    MonitoringUpdate,
+)
 from web.endpoint_versions import VersionUnavailable, check_schema, facts, version_view
+from web.observe import Observer
 
 log = logging.getLogger("automl.web")
 
@@ -95,15 +105,25 @@ class Endpoints:
     def __init__(self, service: Service, cache: BundleCache | None = None):
         self.service = service
         self.store = EndpointStore(service.store.engine)
+        self.monitoring_store = MonitoringStore(service.store.engine)
+        self.observer = Observer(self.monitoring_store, service.settings)
         self.cache = cache or BundleCache()
 
     def create(self, body: EndpointCreate) -> dict:
-        """Deploy a job's winner (or another completed candidate) under a new name."""
+        """Deploy a job's winner (or another completed candidate) under a new name, capturing
+        and monitoring it (settings from ``body``, else the service's defaults)."""
         name = check_name(body.name)
         self._free(name)
+        webhook = self._webhook(body.webhook_url)
         job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
         bundle = self.cache.load(str(path))
+        settings = self.service.settings
         row = self.store.add(name, job_id, cid, str(path), facts(bundle))
+        self.monitoring_store.start(
+            name, settings.capture_percent if body.capture_percent is None
+            else body.capture_percent, body.monitoring_interval_s or settings.monitor_interval_s,
+            webhook)
+        self.observer.changed(name)
         self.cache.get(row)
         return self.view(row)
 
@@ -112,7 +132,11 @@ class Endpoints:
         of input columns not accepted, then swap the row in one transaction."""
         self.store.get(name)
         job_id, cid, path = self._bundle_path(body.job_id, body.candidate_id)
-        return self._swap(name, job_id, cid, str(path), body.accept_schema_change, "repoint")
+        view = self._swap(name, job_id, cid, str(path), body.accept_schema_change, "repoint")
+        if body.capture_percent is not None:
+            self.change_monitoring(name, MonitoringUpdate(capture_percent=body.capture_percent))
+            view["monitoring"] = self.monitoring(name)
+        return view
 
     def rollback(self, name: str, body: EndpointRollback) -> dict:
         """Serve an earlier version's model again, as a new version (atomic like :meth:`update`)."""
@@ -155,8 +179,48 @@ class Endpoints:
         return self.view(row)
 
     def delete(self, name: str) -> None:
+        """Remove an endpoint; its scheduled monitoring stops with the reason (its captured
+        data, labels and runs stay on disk)."""
         self.store.remove(name)
+        self.monitoring_store.stop(name, ENDPOINT_DELETED)
+        self.observer.forget(name)
         self.cache.forget(name)
+
+    def monitoring(self, name: str) -> dict:
+        """An endpoint's monitoring settings and capture counts (an endpoint made before
+        monitoring existed gets the defaults); a deleted one's, with why it stopped."""
+        row = self.monitoring_store.settings(name)
+        if row is None:
+            self._row(name)
+            settings = self.service.settings
+            row = self.monitoring_store.start(name, settings.capture_percent,
+                                              settings.monitor_interval_s)
+        counts = endpoint_metrics.read_totals().get(name, {}).get("capture", {})
+        counts = {k: counts.get(k, 0.0) for k in ("captured", "sampled_out",
+                                                  "dropped_queue_full", "dropped_write_error")}
+        counts["dropped"] = counts["dropped_queue_full"] + counts["dropped_write_error"]
+        return {"endpoint": name, "capture_percent": row["capture_percent"],
+                "capture_directory": f"capture/{name}/", "interval_s": row["interval_s"],
+                "next_run_at": iso(row["next_run_at"]), "stopped_reason": row["stopped_reason"],
+                "webhook_url": row["webhook_url"], "capture": counts}
+
+    def change_monitoring(self, name: str, body: MonitoringUpdate) -> dict:
+        """Change capture percentage, schedule interval or webhook of a live endpoint."""
+        self.monitoring(name)
+        values = body.model_dump(exclude_unset=True)
+        if "webhook_url" in values:
+            values["webhook_url"] = self._webhook(values["webhook_url"])
+        self.monitoring_store.change(name, **values)
+        self.observer.changed(name)
+        return self.monitoring(name)
+
+    def _webhook(self, url: str | None) -> str | None:
+        if not url:
+            return None
+        return check_webhook_url(url, self.service.settings.webhook_allow_private)
+
+    def capture_dir(self, name: str) -> str:
+        return str(capture_dir(self.service.settings.data_dir, name))
 
     def get(self, name: str) -> dict:
         return self.view(self._row(name))
@@ -181,7 +245,11 @@ class Endpoints:
                           "invocations": f"/endpoints/{name}/invocations",
                           "batch": f"/api/v1/endpoints/{name}/batch",
                           "page": f"/endpoints/{name}", "versions": f"/api/v1/endpoints/{name}/versions",
-                          "job": f"/api/v1/jobs/{row['job_id']}"}}
+                          "job": f"/api/v1/jobs/{row['job_id']}",
+                          "monitoring": f"/api/v1/endpoints/{name}/monitoring",
+                          "monitoring_runs": f"/api/v1/endpoints/{name}/monitoring-runs",
+                          "ground_truth": f"/api/v1/endpoints/{name}/ground-truth"},
+                "monitoring": self.monitoring(name)}
 
     def _row(self, name: str) -> dict:
         if not isinstance(name, str) or len(name) > 63:

@@ -8,10 +8,13 @@ answer errors as JSON; the pages answer them as HTML.
 
 from __future__ import annotations
 
+import time
+
 from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -21,6 +24,7 @@ from flask import (
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from automl import endpoint_metrics
 from automl.exceptions import AutoMLError
 from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
@@ -42,6 +46,8 @@ from web.errors import (
     no_content,
     status_for,
 )
+from web.monitoring_views import page_context
+from web.observe import INFERENCE_ID, inference_id
 
 bp = Blueprint("endpoints", __name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -129,6 +135,7 @@ def invocations(name: str):
     """InvokeEndpoint: the body goes to :func:`invoke` with the endpoint's current bundle."""
     settings = current_app.extensions["automl"].settings
     bundle = endpoints().bundle(name)
+    g.endpoint_found = True
     try:
         body = read_body(request.stream, request.content_length, settings.max_invocation_bytes,
                          "AUTOML_MAX_INVOCATION_BYTES")
@@ -138,7 +145,30 @@ def invocations(name: str):
         return response, status
     answer = invoke(bundle, body, request.content_type, request.headers.get("Accept"),
                     explain=wants_explanation(), max_explain_rows=settings.max_explain_rows)
-    return Response(answer.body, status=answer.status, content_type=answer.content_type)
+    inference = inference_id(request.headers)
+    if answer.status == 200:
+        endpoints().observer.capture(name, body, request.content_type, answer.body,
+                                     answer.content_type, inference)
+    return Response(answer.body, status=answer.status, content_type=answer.content_type,
+                    headers={INFERENCE_ID: inference})
+
+
+@bp.before_request
+def _start_clock() -> None:
+    if request.endpoint == "endpoints.invocations":
+        g.invocation_started = time.perf_counter()
+
+
+@bp.after_request
+def _count_invocation(response: Response) -> Response:
+    """Requests, errors by status and latency of every invocation (see automl.endpoint_metrics);
+    names that are not endpoints are counted as one, so guessing cannot add series."""
+    started = g.pop("invocation_started", None)
+    if started is not None:
+        name = request.view_args.get("name") if request.view_args else None
+        known = name if g.pop("endpoint_found", False) else endpoint_metrics.UNKNOWN
+        endpoint_metrics.observe(known, response.status_code, time.perf_counter() - started)
+    return response
 
 
 @bp.get("/ping")
@@ -165,7 +195,7 @@ def page(name: str):
     return render_template("endpoint.html", endpoint=view, bundle=bundle, record=record,
                            auth=auth, examples=examples(request.url_root, name, record,
                                                         auth == "token"),
-                           versions=endpoints().versions(name))
+                           versions=endpoints().versions(name), **page_context(name))
 
 
 @bp.post("/jobs/<job_id>/deploy")
@@ -173,10 +203,15 @@ def deploy_form(job_id: str):
     """The Deploy button of the job and candidate pages."""
     form = {"name": request.form.get("name", "").strip(), "job_id": job_id,
             "candidate_id": request.form.get("candidate_id") or None}
+    if request.form.get("capture_percent", "").strip():
+        form["capture_percent"] = request.form["capture_percent"].strip()
     try:
         view = endpoints().create(EndpointCreate.model_validate(form))
-    except ValidationError:
-        return _list_with_error(form, "give the endpoint a name", 400)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        message = ("the capture percentage must be a number from 0 to 100"
+                   if "capture_percent" in fields else "give the endpoint a name")
+        return _list_with_error(form, message, 400)
     except EndpointExists as exc:
         taken = exc.details
         message = (f"an endpoint named '{form['name']}' already exists (it serves "

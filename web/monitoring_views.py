@@ -1,0 +1,231 @@
+"""Monitoring of endpoints over HTTP: settings, ground truth, runs, the figures' data (JSON API,
+OpenAPI-described), the page's SVG figures, and ``/metrics`` for Prometheus. Views are thin:
+the work is in :mod:`automl.endpoint_monitor` and :mod:`web.monitoring_data`."""
+
+from __future__ import annotations
+
+import re
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
+from pydantic import ValidationError
+
+from automl import endpoint_metrics
+from automl.endpoint_monitor import EndpointMonitor, add_ground_truth
+from automl.exceptions import AutoMLError, NotFound
+from automl.serving.invocation import PayloadTooLarge, read_body
+from web import monitoring_data
+from web.api import spec
+from web.endpoint_schemas import (
+    Drift,
+    GroundTruthAccepted,
+    Monitoring,
+    MonitoringRun,
+    MonitoringRunCreate,
+    MonitoringRunList,
+    MonitoringUpdate,
+    QualityHistory,
+    Traffic,
+)
+from web.endpoint_service import Endpoints
+from web.errors import InvalidRequest, error_response
+
+api = Blueprint("monitoring_api", __name__, url_prefix="/api/v1")
+bp = Blueprint("monitoring", __name__)
+FIGURES = ("traffic", "latency", "drift", "worst", "quality")
+GROUND_TRUTH_CONTENT = {
+    "application/jsonlines": {"schema": {"type": "string"}, "example":
+                              '{"groundTruthData": {"data": "1", "encoding": "CSV"}, '
+                              '"eventMetadata": {"eventId": "<inference id>"}, '
+                              '"eventVersion": "0"}\n'},
+    "text/csv": {"schema": {"type": "string"}, "example": "inference_id,label\nabc,1\n"},
+}
+HOURS = {"hours": {"type": "number", "minimum": 1, "maximum": 8784}}
+
+
+def endpoints() -> Endpoints:
+    return current_app.extensions["automl_endpoints"]
+
+
+def monitor() -> EndpointMonitor:
+    ep = endpoints()
+    return EndpointMonitor(ep.monitoring_store, ep.service.settings)
+
+
+def _data_dir() -> str:
+    return endpoints().service.settings.data_dir
+
+
+@spec.route(api, "/endpoints/<name>/monitoring", "GET", summary="An endpoint's monitoring: "
+            "capture percentage and counts (dropped records too), schedule, webhook",
+            responses={200: Monitoring})
+def get_monitoring(name: str):
+    return jsonify(endpoints().monitoring(name))
+
+
+@spec.route(api, "/endpoints/<name>/monitoring", "PATCH", summary="Change an endpoint's capture "
+            "percentage, monitoring interval or webhook", body=MonitoringUpdate,
+            responses={200: Monitoring})
+def patch_monitoring(name: str, body: MonitoringUpdate):
+    return jsonify(endpoints().change_monitoring(name, body))
+
+
+@spec.route(api, "/endpoints/<name>/ground-truth", "POST", summary="Labels of captured requests "
+            "by inference id: JSON lines in SageMaker's ground-truth layout, or CSV "
+            "inference_id,label; all stored or none", responses={201: GroundTruthAccepted},
+            request_content=GROUND_TRUTH_CONTENT)
+def ground_truth(name: str):
+    bundle = endpoints().bundle(name)
+    settings = endpoints().service.settings
+    try:
+        body = read_body(request.stream, request.content_length, settings.max_upload_bytes,
+                         "AUTOML_MAX_UPLOAD_BYTES")
+    except PayloadTooLarge as exc:
+        return error_response(exc.code, exc.message, exc.details)
+    endpoints().observer.flush(2.0)
+    return jsonify(add_ground_truth(_data_dir(), name, bundle, body, request.content_type)), 201
+
+
+@spec.route(api, "/endpoints/<name>/monitoring-runs", "POST", summary="Run the monitoring "
+            "checks now over the last hours of captured requests", body=MonitoringRunCreate,
+            responses={201: MonitoringRun})
+def create_run(name: str, body: MonitoringRunCreate):
+    row = endpoints().store.get(name)
+    endpoints().observer.flush(2.0)
+    settings = endpoints().monitoring_store.settings(name) or {}
+    run = monitor().run(row, "on_demand", body.hours, settings.get("webhook_url"))
+    return jsonify(monitoring_data.run_view(run, _data_dir(), full=True)), 201
+
+
+@spec.route(api, "/endpoints/<name>/monitoring-runs", "GET", summary="An endpoint's monitoring "
+            "runs, newest first", responses={200: MonitoringRunList})
+def list_runs(name: str):
+    endpoints().monitoring(name)
+    runs = endpoints().monitoring_store.runs(name)
+    return jsonify({"runs": [monitoring_data.run_view(r, _data_dir()) for r in runs]})
+
+
+@spec.route(api, "/endpoints/<name>/monitoring-runs/<run_id>", "GET", summary="One monitoring "
+            "run with its report and violations (constraint_violations.json)",
+            responses={200: MonitoringRun})
+def get_run(name: str, run_id: str):
+    row = endpoints().monitoring_store.run(name, run_id)
+    return jsonify(monitoring_data.run_view(row, _data_dir(), full=True))
+
+
+@spec.route(api, "/endpoints/<name>/monitoring/traffic", "GET", summary="Requests, errors and "
+            "latency quantiles over time (the page's traffic and latency figures)",
+            responses={200: Traffic}, query=HOURS)
+def traffic(name: str):
+    endpoints().get(name)
+    return jsonify(monitoring_data.traffic(endpoints().monitoring_store, name, _hours()))
+
+
+@spec.route(api, "/endpoints/<name>/monitoring/drift", "GET", summary="Drift scores of columns "
+            "x runs (the heat map) and the newest run's worst columns against the baseline",
+            responses={200: Drift})
+def drift(name: str):
+    endpoints().get(name)
+    return jsonify(monitoring_data.drift(endpoints().monitoring_store, _data_dir(), name))
+
+
+@spec.route(api, "/endpoints/<name>/monitoring/quality", "GET", summary="Model quality of each "
+            "run: measured with ground truth, estimated (CBPE) without",
+            responses={200: QualityHistory})
+def quality(name: str):
+    bundle = endpoints().bundle(name)
+    return jsonify(monitoring_data.quality(endpoints().monitoring_store, name,
+                                           bundle.metadata.get("score")))
+
+
+def _hours() -> float:
+    raw = request.args.get("hours", "24")
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = float("nan")
+    if not 1 <= hours <= 8784:
+        raise InvalidRequest(f"hours must be a number from 1 to 8784, not {raw!r}")
+    return hours
+
+
+@bp.get("/endpoints/<name>/figures/<figure>.svg")
+def figure(name: str, figure: str):
+    """One figure of the endpoint page, drawn from the same data the API answers."""
+    from web import monitoring_figures
+
+    if figure not in FIGURES or not re.match(r"^[a-z]+$", figure):
+        raise NotFound(f"no figure named '{figure}'; there are: {', '.join(FIGURES)}")
+    store = endpoints().monitoring_store
+    if figure in ("traffic", "latency"):
+        endpoints().get(name)
+        data = monitoring_data.traffic(store, name, _hours())
+    elif figure == "quality":
+        data = monitoring_data.quality(store, name, endpoints().bundle(name).metadata.get("score"))
+    else:
+        endpoints().get(name)
+        data = monitoring_data.drift(store, _data_dir(), name)
+    svg = getattr(monitoring_figures, figure)(data)
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format: requests, errors, latency, capture, last drift score."""
+    scores = endpoints().monitoring_store.last_scores()
+    return Response(endpoint_metrics.exposition(scores),
+                    mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+# The endpoint page's forms -------------------------------------------------------------------
+
+def page_context(name: str, limit: int = 20) -> dict:
+    """What the endpoint page shows of its monitoring: the newest runs, the newest with its
+    violations."""
+    rows = endpoints().monitoring_store.runs(name, limit)
+    runs = [monitoring_data.run_view(r, _data_dir()) for r in rows]
+    latest = monitoring_data.run_view(rows[0], _data_dir(), full=True) if rows else None
+    return {"runs": runs, "latest": latest}
+
+
+@bp.post("/endpoints/<name>/monitoring")
+def settings_form(name: str):
+    """The page's way to PATCH the monitoring settings."""
+    fields = {k: request.form.get(k, "").strip() for k in ("capture_percent", "interval_s",
+                                                           "webhook_url")}
+    values = {k: v for k, v in fields.items() if v or k == "webhook_url"}
+    try:
+        endpoints().change_monitoring(name, MonitoringUpdate.model_validate(values))
+    except ValidationError as exc:
+        wrong = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+        return _page_with_error(name, f"check these settings: {wrong} (capture 0-100 %, "
+                                      "interval at least 10 s)")
+    except AutoMLError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _page_with_error(name, exc.message)
+    return redirect(url_for("endpoints.page", name=name) + "#monitoring")
+
+
+@bp.post("/endpoints/<name>/monitoring-runs")
+def run_form(name: str):
+    """The page's Run now button."""
+    row = endpoints().store.get(name)
+    endpoints().observer.flush(2.0)
+    settings = endpoints().monitoring_store.settings(name) or {}
+    monitor().run(row, "on_demand", 24, settings.get("webhook_url"))
+    return redirect(url_for("endpoints.page", name=name) + "#monitoring")
+
+
+def _page_with_error(name: str, message: str):
+    """Back to the page, which shows ``message`` above the form."""
+    flash(message, "monitoring")
+    return redirect(url_for("endpoints.page", name=name) + "#monitoring")
