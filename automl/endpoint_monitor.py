@@ -8,8 +8,10 @@ runs, traffic snapshots), so it sits below both. Paths under the data directory:
     ground-truth/<endpoint>/*.csv                          labels sent back (GroundTruthStore)
     monitoring/<endpoint>/<run id>/constraint_violations.json, report.json
 
-A run's window is whole UTC hours: a scheduled run checks the hours its interval covers up to
-the current one; an on-demand run the last ``hours`` (24 by default).
+Every run is executed by the runner (web workers only queue on-demand runs), so a long run
+never holds a web request. A run's window is whole UTC hours: a scheduled run checks the hours
+its interval covers up to the current one; an on-demand run the last ``hours`` (24 by default)
+before it was asked for.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from automl.exceptions import AutoMLError, InvalidRequest
+from automl.exceptions import AutoMLError, InvalidRequest, NotFound
 from automl.model.bundle import ModelBundle
 from automl.monitoring.alerts import alert_payload, deliver_async
 from automl.monitoring.baseline import Baseline
@@ -33,7 +35,7 @@ from automl.monitoring.run import MonitoringRun, run_monitoring, write_run
 from automl.service_config import ServiceSettings
 from automl.serving.server import load_bundle
 from automl.store.files import job_dir
-from automl.store.monitoring import DONE, ENDPOINT_DELETED, FAILED, MonitoringStore
+from automl.store.monitoring import DONE, ENDPOINT_DELETED, FAILED, QUEUED, MonitoringStore
 
 log = logging.getLogger("automl.monitoring")
 ON_DEMAND_HOURS = 24
@@ -73,7 +75,7 @@ def global_importance(bundle: ModelBundle) -> Callable:
         from automl.explain import explain_global
 
         try:
-            return explain_global(bundle, frame, max_rows=500)
+            return explain_global(bundle, frame, max_rows=200)
         except Exception:  # noqa: BLE001 - attribution drift is optional in a run
             return None
     return importance
@@ -139,29 +141,31 @@ class EndpointMonitor:
     def __init__(self, store: MonitoringStore, settings: ServiceSettings):
         self.store, self.settings = store, settings
 
-    def run(self, endpoint: dict, trigger: str, hours: float = ON_DEMAND_HOURS,
-            webhook_url: str | None = None, wait_webhook: bool = False) -> dict:
-        """One run over ``endpoint``'s (an endpoints row) last ``hours`` of capture: stored with
-        its files, its webhook called when it found violations. Returns the run row; a run
-        that could not check anything is stored as failed with the reason."""
+    def request(self, endpoint: str, hours: float = ON_DEMAND_HOURS) -> dict:
+        """Queue an on-demand run over the last ``hours`` of capture; the runner runs it."""
         since, until = window_hours(hours)
-        row = self.store.add_run(endpoint["name"], trigger, since, until)
+        return self.store.add_run(endpoint, "on_demand", since, until, status=QUEUED)
+
+    def execute(self, run: dict, endpoint: dict | None, webhook_url: str | None = None) -> dict:
+        """Run a claimed (running) run over ``endpoint``'s (an endpoints row) capture: stored
+        with its files, its webhook called when it found violations. A run that could not
+        check anything (no capture, no baseline, a deleted endpoint) fails with the reason."""
         try:
-            result = self._check(endpoint, since, until)
+            if endpoint is None:
+                raise NotFound(f"endpoint '{run['endpoint']}' was deleted")
+            result = self._check(endpoint, run["since"], run["until"])
         except AutoMLError as exc:
-            self.store.finish_run(row["id"], FAILED, error={"code": exc.code,
+            self.store.finish_run(run["id"], FAILED, error={"code": exc.code,
                                                             "message": exc.message})
-            return self.store.run(endpoint["name"], row["id"])
-        write_run(result, run_dir(self.settings.data_dir, endpoint["name"], row["id"]))
-        self.store.finish_run(row["id"], DONE, summary=run_summary(result))
+            return self.store.run(run["endpoint"], run["id"])
+        write_run(result, run_dir(self.settings.data_dir, run["endpoint"], run["id"]))
+        self.store.finish_run(run["id"], DONE, summary=run_summary(result))
         if webhook_url and result.violations:
-            thread = deliver_async(webhook_url, alert_payload(endpoint["name"], result.violations,
-                                                              result.report),
-                                   lambda d: self.store.record_webhook(row["id"], d.to_dict()),
-                                   allow_private=self.settings.webhook_allow_private)
-            if wait_webhook:
-                thread.join()
-        return self.store.run(endpoint["name"], row["id"])
+            deliver_async(webhook_url, alert_payload(run["endpoint"], result.violations,
+                                                     result.report),
+                          lambda d: self.store.record_webhook(run["id"], d.to_dict()),
+                          allow_private=self.settings.webhook_allow_private)
+        return self.store.run(run["endpoint"], run["id"])
 
     def _check(self, endpoint: dict, since: str, until: str) -> MonitoringRun:
         bundle = load_bundle(endpoint["bundle_path"])
@@ -172,7 +176,8 @@ class EndpointMonitor:
                               bundle.schema.to_dict(), bundle_metadata(bundle),
                               predict=model_outputs(bundle),
                               ground_truth=truth if len(truth) else None,
-                              importance=global_importance(bundle) if baseline.importance
+                              importance=global_importance(bundle)
+                              if baseline.importance and self.settings.monitor_attribution
                               else None, since=since, until=until)
 
     def _baseline(self, endpoint: dict, bundle: ModelBundle) -> Baseline:
@@ -188,9 +193,14 @@ class EndpointMonitor:
         return baseline
 
     def run_due(self, endpoints: Callable[[str], dict | None]) -> list[dict]:
-        """Every scheduled run that is due now (``endpoints(name)`` gives the endpoint row, None
-        when it was deleted: that schedule stops with the reason)."""
+        """The queued runs, then every scheduled run that is due now (``endpoints(name)`` gives
+        the endpoint row, None when it was deleted: its schedule stops with the reason)."""
         done = []
+        for run in self.store.queued():
+            if self.store.claim_run(run["id"]):
+                settings = self.store.settings(run["endpoint"]) or {}
+                done.append(self.execute(run, endpoints(run["endpoint"]),
+                                         settings.get("webhook_url")))
         for schedule in self.store.due():
             endpoint = endpoints(schedule["name"])
             if endpoint is None:
@@ -198,8 +208,9 @@ class EndpointMonitor:
                 continue
             if not self.store.claim(schedule):
                 continue
-            hours = max(1.0, schedule["interval_s"] / 3600.0)
-            done.append(self.run(endpoint, "schedule", hours, schedule["webhook_url"]))
+            since, until = window_hours(max(1.0, schedule["interval_s"] / 3600.0))
+            run = self.store.add_run(schedule["name"], "schedule", since, until)
+            done.append(self.execute(run, endpoint, schedule["webhook_url"]))
         return done
 
 
@@ -235,6 +246,8 @@ class Scheduler:
         self._snapped = 0.0
 
     def start(self) -> Scheduler:
+        """Fail the runs a previous runner left running, then start the thread."""
+        self.monitor.store.fail_running("interrupted by a restart")
         self.thread.start()
         return self
 

@@ -39,12 +39,13 @@ _ENV = {
     "capture_retention_bytes": "AUTOML_CAPTURE_RETENTION_BYTES",
     "monitor_interval_s": "AUTOML_MONITOR_INTERVAL_S",
     "webhook_allow_private": "AUTOML_WEBHOOK_ALLOW_PRIVATE",
+    "monitor_attribution": "AUTOML_MONITOR_ATTRIBUTION",
 }
 _INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers", "max_invocation_bytes",
          "max_explain_rows", "session_max_age_s", "login_attempts", "max_columns",
          "max_field_bytes", "capture_retention_bytes", "monitor_interval_s"}
 _FLOATS = {"capture_percent", "capture_retention_days"}
-_BOOLS = {"public_endpoints", "webhook_allow_private"}
+_BOOLS = {"public_endpoints", "webhook_allow_private", "monitor_attribution"}
 MIN_MONITOR_INTERVAL_S = 10
 
 
@@ -72,6 +73,7 @@ class ServiceSettings:
     capture_retention_bytes: int = 0  # per endpoint variant; 0: no limit
     monitor_interval_s: int = 3600  # scheduled monitoring of a new endpoint: hourly
     webhook_allow_private: bool = False  # webhooks to loopback/private addresses (see alerts)
+    monitor_attribution: bool = True  # attribution drift in runs: SHAP of the window, seconds
 
     @property
     def db_url(self) -> str:

@@ -94,15 +94,17 @@ def ground_truth(name: str):
     return jsonify(add_ground_truth(_data_dir(), name, bundle, body, request.content_type)), 201
 
 
-@spec.route(api, "/endpoints/<name>/monitoring-runs", "POST", summary="Run the monitoring "
-            "checks now over the last hours of captured requests", body=MonitoringRunCreate,
-            responses={201: MonitoringRun})
+@spec.route(api, "/endpoints/<name>/monitoring-runs", "POST", summary="Queue a monitoring "
+            "run over the last hours of captured requests (the runner runs it within seconds; "
+            "GET the run until its status is completed or failed)", body=MonitoringRunCreate,
+            responses={202: MonitoringRun})
 def create_run(name: str, body: MonitoringRunCreate):
-    row = endpoints().store.get(name)
+    endpoints().store.get(name)
     endpoints().observer.flush(2.0)
-    settings = endpoints().monitoring_store.settings(name) or {}
-    run = monitor().run(row, "on_demand", body.hours, settings.get("webhook_url"))
-    return jsonify(monitoring_data.run_view(run, _data_dir(), full=True)), 201
+    run = monitor().request(name, body.hours)
+    view = monitoring_data.run_view(run, _data_dir())
+    return jsonify(view), 202, {"Location": f"/api/v1/endpoints/{name}/monitoring-runs/"
+                                            f"{run['id']}"}
 
 
 @spec.route(api, "/endpoints/<name>/monitoring-runs", "GET", summary="An endpoint's monitoring "
@@ -218,10 +220,9 @@ def settings_form(name: str):
 @bp.post("/endpoints/<name>/monitoring-runs")
 def run_form(name: str):
     """The page's Run now button."""
-    row = endpoints().store.get(name)
+    endpoints().store.get(name)
     endpoints().observer.flush(2.0)
-    settings = endpoints().monitoring_store.settings(name) or {}
-    monitor().run(row, "on_demand", 24, settings.get("webhook_url"))
+    monitor().request(name)
     return redirect(url_for("endpoints.page", name=name) + "#monitoring")
 
 

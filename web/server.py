@@ -12,11 +12,14 @@ import argparse
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from automl.endpoint_metrics import MULTIPROC_ENV
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import JobStore
 
@@ -41,7 +44,8 @@ def serve(args: argparse.Namespace) -> int:
     store = JobStore(settings.db_url)
     store.create_schema()
     store.dispose()
-    env = {**os.environ, **settings.to_env(), "AUTOML_SERVE_PID": str(os.getpid())}
+    env = {**os.environ, **settings.to_env(), "AUTOML_SERVE_PID": str(os.getpid()),
+           MULTIPROC_ENV: metrics_dir(settings.data_dir)}
     die_with_me = die_with_parent(os.getpid())
     children = [subprocess.Popen(runner_command(), env=env, preexec_fn=die_with_me),
                 subprocess.Popen(gunicorn_command(settings), env=env, preexec_fn=die_with_me)]
@@ -53,6 +57,15 @@ def serve(args: argparse.Namespace) -> int:
     while not stopping and all(c.poll() is None for c in children):
         time.sleep(0.3)
     return _stop(children, bool(stopping))
+
+
+def metrics_dir(data_dir: str) -> str:
+    """An empty directory for the workers' Prometheus files (prometheus_client's multiprocess
+    mode): the counters start from zero with every start of the service."""
+    path = Path(data_dir) / "run" / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
 
 
 def die_with_parent(parent: int):

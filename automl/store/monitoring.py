@@ -16,7 +16,7 @@ from automl.exceptions import NotFound
 from automl.store.jobstore import new_id
 from automl.store.tables import endpoint_monitoring, endpoint_traffic, monitoring_runs
 
-RUNNING, DONE, FAILED = "running", "completed", "failed"
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "completed", "failed"
 ENDPOINT_DELETED = "the endpoint was deleted"
 
 
@@ -85,12 +85,37 @@ class MonitoringStore:
             return conn.execute(query).rowcount == 1
 
     # runs ---------------------------------------------------------------------------------
-    def add_run(self, endpoint: str, trigger: str, since: str | None, until: str | None) -> dict:
-        row = {"id": new_id("mon"), "endpoint": endpoint, "trigger": trigger, "status": RUNNING,
+    def add_run(self, endpoint: str, trigger: str, since: str | None, until: str | None,
+                status: str = RUNNING) -> dict:
+        """A new run, ``running`` (the runner's own) or ``queued`` (asked for; the runner
+        claims it); ``started_at`` is when it was asked for."""
+        row = {"id": new_id("mon"), "endpoint": endpoint, "trigger": trigger, "status": status,
                "since": since, "until": until, "started_at": time.time()}
         with self.engine.begin() as conn:
             conn.execute(insert(monitoring_runs).values(**row))
         return self.run(endpoint, row["id"])
+
+    def queued(self) -> list[dict]:
+        query = (select(monitoring_runs).where(monitoring_runs.c.status == QUEUED)
+                 .order_by(monitoring_runs.c.started_at))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def claim_run(self, run_id: str) -> bool:
+        """Move a queued run to running; False if another runner took it."""
+        query = (update(monitoring_runs).where(monitoring_runs.c.id == run_id,
+                                               monitoring_runs.c.status == QUEUED)
+                 .values(status=RUNNING))
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def fail_running(self, reason: str) -> int:
+        """Fail the runs a stopped runner left running (the runner calls it as it starts)."""
+        query = (update(monitoring_runs).where(monitoring_runs.c.status == RUNNING)
+                 .values(status=FAILED, finished_at=time.time(),
+                         error={"code": "interrupted", "message": reason}))
+        with self.engine.begin() as conn:
+            return conn.execute(query).rowcount
 
     def finish_run(self, run_id: str, status: str, summary: dict | None = None,
                    error: dict | None = None) -> None:

@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from automl.exceptions import ConfigError
-from automl.monitoring.alerts import alert_payload, deliver, deliver_async
+from automl.monitoring.alerts import alert_payload, check_webhook_url, deliver, deliver_async
+from tests.monitoring.receiver import Receiver
 
 VIOLATION = {"feature_name": "age", "constraint_check_type": "baseline_drift_check",
              "description": "PSI of 'age' against the training data is 0.4, above 0.1"}
-
-
-class Receiver:
-    """A local HTTP server answering with the given statuses in turn (then 200), optionally
-    slowly; it keeps the JSON bodies it received."""
-
-    def __init__(self, statuses=(), delay: float = 0.0):
-        self.statuses, self.delay, self.bodies = list(statuses), delay, []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.bodies.append(json.loads(body))
-                time.sleep(receiver.delay)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -102,3 +67,22 @@ def test_only_http_urls_are_accepted():
     for url in ("file:///etc/passwd", "ftp://example.com/x", "http://", "not a url"):
         with pytest.raises(ConfigError, match="http:// or https://"):
             deliver(url, {})
+
+
+def test_webhooks_to_non_public_addresses_are_refused_unless_allowed(receiver_factory):
+    receiver = receiver_factory()
+    with pytest.raises(ConfigError, match="AUTOML_WEBHOOK_ALLOW_PRIVATE"):
+        check_webhook_url(receiver.url, allow_private=False)
+    assert check_webhook_url(receiver.url, allow_private=True) == receiver.url
+    with pytest.raises(ConfigError, match="non-public"):
+        check_webhook_url("http://169.254.169.254/latest/meta-data/", allow_private=True)
+    refused = deliver(receiver.url, {"violations": []}, backoff=0, allow_private=False)
+    assert not refused.delivered and refused.attempts == 1 and not receiver.bodies
+    assert "non-public" in refused.error
+
+
+def test_a_redirect_is_not_followed(receiver_factory):
+    inner = receiver_factory()
+    outer = receiver_factory(statuses=[302], location=inner.url)
+    result = deliver(outer.url, {"violations": []}, retries=0, backoff=0)
+    assert not result.delivered and result.status == 302 and not inner.bodies
