@@ -241,6 +241,50 @@ def overhead(bundle_dir: str | None, requests: int) -> dict:
     return out
 
 
+def service_overhead(requests: int) -> dict:
+    """Single-row CSV invocations through the whole service app (Flask's test client: the
+    endpoint lookup, metrics, InferenceId and capture of the service's invocation path), two
+    endpoints of one model, capture at 100 % and at 0 %, in alternating rounds."""
+    from automl.jobs.execute import execute
+    from automl.service_config import resolve_service_settings
+    from web import create_app
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = resolve_service_settings(env={}, data_dir=data_dir)
+        app = create_app({"TESTING": True, "SERVICE_SETTINGS": settings})
+        client = app.test_client()
+        sample = HERE.parent / "sample_data" / "titanic.csv"
+        dataset = client.post("/api/v1/datasets", data=sample.read_bytes(),
+                              content_type="text/csv", query_string={"name": "t.csv"}).json
+        job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
+                                                "time_budget": None, "max_candidates": 2}).json
+        store = app.extensions["automl"].store
+        store.claim_next()
+        execute(store, settings, job["id"])
+        for name, percent in (("on", 100), ("off", 0)):
+            client.post("/api/v1/endpoints", json={"name": name, "job_id": job["id"],
+                                                   "capture_percent": percent})
+        rows = pd.read_csv(sample).drop(columns="Survived")
+        bodies = [rows.iloc[[i % len(rows)]].to_csv(index=False, header=False)
+                  for i in range(200)]
+        times, failed = {"off": [], "on": []}, 0
+        for i in range(requests):
+            for mode in ("off", "on") if i % 2 else ("on", "off"):
+                t0 = time.perf_counter()
+                answer = client.post(f"/endpoints/{mode}/invocations", data=bodies[i % 200],
+                                     content_type="text/csv")
+                times[mode].append((time.perf_counter() - t0) * 1000)
+                failed += answer.status_code != 200
+        app.extensions["automl_endpoints"].observer.flush()
+        counts = client.get("/api/v1/endpoints/on/monitoring").json["capture"]
+    out = {"mode": "service_overhead", "requests": requests, "failed": failed,
+           "captured": counts["captured"], "dropped": counts["dropped"]}
+    for mode, values in times.items():
+        out[f"p50_ms_{mode}"] = round(float(np.percentile(values[50:], 50)), 3)
+        out[f"p99_ms_{mode}"] = round(float(np.percentile(values[50:], 99)), 3)
+    return out
+
+
 # ---------------------------------------------------------------- report
 
 def fmt(value, digits=3) -> str:
@@ -259,6 +303,12 @@ def print_table(lines: list[dict], scaled: list[dict]) -> None:
             f"{fmt(d.get('estimated_accuracy'))} / {fmt(d.get('accuracy'))}",
             f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}"]))
     for s in scaled:
+        if s.get("mode") == "service_overhead":
+            print(f"service capture overhead ({s['requests']} single-row requests each): p50 "
+                  f"{s['p50_ms_off']} -> {s['p50_ms_on']} ms, p99 {s['p99_ms_off']} -> "
+                  f"{s['p99_ms_on']} ms; captured {s['captured']}, dropped {s['dropped']}, "
+                  f"failed {s['failed']}")
+            continue
         if s.get("mode") == "overhead":
             print(f"capture overhead ({s['requests']} single-row requests each): p50 "
                   f"{s['p50_ms_off']} -> {s['p50_ms_on']} ms, p99 {s['p99_ms_off']} -> "
@@ -281,6 +331,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-scale", action="store_true")
     parser.add_argument("--overhead", type=int, default=2000,
                         help="single-row requests per mode for the capture overhead (0: skip)")
+    parser.add_argument("--service-overhead", type=int, default=2000,
+                        help="single-row requests per mode through the service app (0: skip)")
     parser.add_argument("--bundle", default=None,
                         help="run output for the overhead (default: a titanic job of 2 trials)")
     parser.add_argument("--scale-child", default=None, help=argparse.SUPPRESS)
@@ -300,6 +352,8 @@ def main(argv=None) -> int:
     scaled = [] if args.no_scale else scale(args.rows)
     if args.overhead:
         scaled.append(overhead(args.bundle, args.overhead))
+    if args.service_overhead:
+        scaled.append(service_overhead(args.service_overhead))
     print_table(lines, scaled)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with open(args.results, "a") as fh:
