@@ -160,6 +160,7 @@ def _capture_writer(args: argparse.Namespace):
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     import automl
+    from automl.endpoint_monitor import global_importance, model_outputs
     from automl.monitoring.baseline import Baseline
     from automl.monitoring.quality import parse_ground_truth
     from automl.monitoring.run import run_monitoring, summary, write_run
@@ -172,8 +173,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     truth = parse_ground_truth(Path(args.ground_truth).read_bytes()) if args.ground_truth else None
     run = run_monitoring(args.capture, baseline, bundle.schema.to_dict(),
                          {**bundle.metadata, "task": bundle.task, "classes": bundle.classes},
-                         predict=_model_outputs(bundle), ground_truth=truth,
-                         importance=_importance(bundle) if baseline.importance else None)
+                         predict=model_outputs(bundle), ground_truth=truth,
+                         importance=global_importance(bundle) if baseline.importance else None)
     write_run(run, args.output)
     for line in summary(run):
         print(line)
@@ -187,28 +188,6 @@ def _baseline_dir(model: Path) -> Path:
         if candidate.is_dir():
             return candidate
     return model / "monitoring"
-
-
-def _model_outputs(bundle):
-    """Raw rows -> the model's probabilities or values; None when the rows cannot be read."""
-    def predict(frame):
-        try:
-            return bundle.matrix(bundle.schema.coerce(frame, strict=False))
-        except AutoMLError:
-            return None
-    return predict
-
-
-def _importance(bundle):
-    """Raw rows -> global SHAP importance; None when it cannot be computed."""
-    def importance(frame):
-        from automl.explain import explain_global
-
-        try:
-            return explain_global(bundle, frame)
-        except Exception:  # noqa: BLE001 - attribution drift is optional in a run
-            return None
-    return importance
 
 
 COMMANDS = {"run": cmd_run, "predict": cmd_predict, "serve": cmd_serve,
