@@ -44,12 +44,20 @@ def sign_in(page, service, next_: str = "/") -> None:
     page.wait_for_load_state()
 
 
-def test_a_form_from_another_port_cannot_start_a_job(browser, tmp_path):  # noqa: F811
-    service = ServiceProcess(tmp_path / "data", env={"AUTOML_API_TOKEN": "T1"}).start()
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """One service with an API token for the module (each start costs seconds)."""
+    service = ServiceProcess(tmp_path_factory.mktemp("csrf") / "data",
+                             env={"AUTOML_API_TOKEN": "T1"}).start()
+    yield service
+    service.stop()
+
+
+def test_a_form_from_another_port_cannot_start_a_job(browser, service):  # noqa: F811
+    page = browser.new_page()
     try:
         dataset = service.post("/api/v1/datasets", headers=AUTH,
                                files={"file": ("d.csv", SMALL)}).json()
-        page = browser.new_page()
         sign_in(page, service)
         server, url = attacker_site(
             f'<form id="f" method="post" action="{service.url}/datasets/{dataset["id"]}/jobs">'
@@ -66,15 +74,14 @@ def test_a_form_from_another_port_cannot_start_a_job(browser, tmp_path):  # noqa
         page.click("form[action$='/jobs'] button[type=submit]")
         page.wait_for_url("**/jobs/job_*")
     finally:
-        service.stop()
+        page.close()
 
 
 @pytest.mark.parametrize("next_", ["/%09/evil.example", "/%5C/evil.example", "//evil.example"])
-def test_login_never_leaves_the_site(browser, tmp_path, next_):  # noqa: F811
-    service = ServiceProcess(tmp_path / "data", env={"AUTOML_API_TOKEN": "T1"}).start()
+def test_login_never_leaves_the_site(browser, service, next_):  # noqa: F811
+    page = browser.new_page()
     try:
-        page = browser.new_page()
         sign_in(page, service, next_)
         assert page.url == service.url + "/"
     finally:
-        service.stop()
+        page.close()
