@@ -70,3 +70,10 @@ class TrialResult:
         d.pop("oof")
         d["state"] = self.state.value
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict, oof: np.ndarray | None = None) -> TrialResult:
+        """The result :meth:`to_dict` gave (JSON's ``None`` for a non-finite number kept as
+        ``None``), with its out-of-fold predictions when they were kept."""
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "oof"}
+        return cls(**{**known, "state": TrialState(d["state"]), "oof": oof})

@@ -10,8 +10,9 @@ the seed.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -54,19 +55,21 @@ class Search:
                  budget: Budget, seed: int, n_parallel: int,
                  on_result: Callable[[TrialResult], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 on_submit: Callable[[TrialSpec], None] | None = None):
+                 on_submit: Callable[[TrialSpec], None] | None = None,
+                 prior: Iterable[TrialResult] = ()):
         self.metric, self.executor, self.budget, self.seed = metric, executor, budget, seed
         self.data_ref, self.n_parallel = data_ref, n_parallel
         self.on_result = on_result or (lambda r: None)
         self.on_submit = on_submit or (lambda spec: None)
         self.should_stop = should_stop or (lambda: False)
         self.families = {s.name: self._family(i, s) for i, s in enumerate(specs)}
-        self.portfolio = [s.name for i in range(max(len(s.defaults) for s in specs))
-                          for s in specs if i < len(s.defaults)]
         self.results: list[TrialResult] = []
         self.trials: dict[str, TrialSpec] = {}
         self._pending: dict[Future, tuple[TrialSpec, optuna.trial.Trial]] = {}
-        self._asked = 0
+        self._asked = 0  # trials asked for, a resumed job's recorded ones included
+        self._number = 0  # the next trial's number
+        self._submitted = 0  # trials this process sent to the executor
+        self.portfolio = self._resume(specs, sorted(prior, key=lambda r: r.number))
 
     def _family(self, index: int, spec: CandidateSpec) -> _Family:
         with warnings.catch_warnings():
@@ -74,9 +77,50 @@ class Search:
             sampler = optuna.samplers.TPESampler(seed=self.seed + index, multivariate=True,
                                                  n_startup_trials=5, constant_liar=True)
         study = optuna.create_study(direction="minimize", sampler=sampler, study_name=spec.name)
-        for params in spec.defaults:
-            study.enqueue_trial(params)
         return _Family(spec, study, to_distributions(spec.space))
+
+    def _resume(self, specs: list[CandidateSpec], prior: list[TrialResult]) -> list[str]:
+        """Tell each family's study the trials recorded before a restart (``prior``; none for
+        a new job), then queue the portfolio's defaults that none of them ran; returns the
+        portfolio left, in its order (cheapest families first, then round by round)."""
+        tried: dict[str, list[TrialResult]] = {name: [] for name in self.families}
+        for result in prior:
+            name = spec_name(result.candidate_id)
+            if name in self.families:
+                self._replay(self.families[name], result)
+                tried[name].append(result)
+        portfolio = []
+        for i in range(max(len(s.defaults) for s in specs)):
+            for spec in (s for s in specs if i < len(s.defaults)):
+                params = spec.defaults[i]
+                done = next((r for r in tried[spec.name] if _same(r.params, params)), None)
+                if done is not None:
+                    tried[spec.name].remove(done)
+                    continue
+                self.families[spec.name].study.enqueue_trial(params)
+                portfolio.append(spec.name)
+        return portfolio
+
+    def _replay(self, family: _Family, result: TrialResult) -> None:
+        """Count one recorded trial as if this search had run it (its study learns from it)."""
+        self.trials[result.candidate_id] = TrialSpec(
+            candidate_id=result.candidate_id, number=result.number, spec=family.spec,
+            params=dict(result.params), seed=self.seed, metric=self.metric.name)
+        ok = result.ok and result.score is not None and bool(np.isfinite(result.score))
+        loss = self.metric.loss(result.score) if ok else None
+        if ok:
+            family.losses.append(loss)
+        else:
+            family.failures += 1
+        names = [k for k in family.distributions if k in result.params]
+        with contextlib.suppress(ValueError):  # a default outside the space: the family's
+            family.study.add_trial(optuna.trial.create_trial(  # ranking still counts it
+                params={k: result.params[k] for k in names},
+                distributions={k: family.distributions[k] for k in names}, value=loss,
+                state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL))
+        self.results.append(result)
+        self._asked += 1
+        self._number = max(self._number, result.number + 1)
 
     def run(self) -> list[TrialResult]:
         """Run the search; returns every trial's result in the order they were asked."""
@@ -103,10 +147,10 @@ class Search:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = family.study.ask(family.distributions)
-        number = self._asked
-        self._asked += 1
+        number, first = self._number, self._submitted == 0 and not any(r.ok for r in self.results)
+        self._number, self._asked, self._submitted = number + 1, self._asked + 1, self._submitted + 1
         similar = [r.run_s for r in self.results if r.ok and r.family == family.spec.family]
-        limit = self.budget.trial_limit(number == 0, similar)
+        limit = self.budget.trial_limit(first, similar)
         spec = TrialSpec(
             candidate_id=f"{family.spec.name}_{number:03d}", number=number, spec=family.spec,
             params=dict(trial.params), seed=self.seed, metric=self.metric.name,
@@ -173,6 +217,16 @@ class Search:
             family.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         self.results.append(result)
         self.on_result(result)
+
+
+def spec_name(candidate_id: str) -> str:
+    """The candidate spec a trial's id names (ids are ``<spec name>_<number>``)."""
+    return candidate_id.rsplit("_", 1)[0]
+
+
+def _same(params: dict, default: dict) -> bool:
+    """Whether a trial ran with a portfolio default: the default's values it was asked with."""
+    return all(params.get(k) == v for k, v in default.items() if k in params)
 
 
 def _timed_out(spec: TrialSpec, exc: TaskTimeout) -> TrialResult:
