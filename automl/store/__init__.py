@@ -6,6 +6,7 @@ from automl.store.jobstore import (
     FAILED,
     FINISHED,
     INTERRUPTED,
+    MAX_RESUMES,
     QUEUED,
     RUNNING,
     JobStore,
@@ -14,5 +15,5 @@ from automl.store.jobstore import (
     new_id,
 )
 
-__all__ = ["CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "QUEUED", "RUNNING",
-           "JobStore", "jsonable", "make_engine", "new_id"]
+__all__ = ["CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "MAX_RESUMES", "QUEUED",
+           "RUNNING", "JobStore", "jsonable", "make_engine", "new_id"]

@@ -18,14 +18,15 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from automl.exceptions import Conflict, NotFound
-from automl.store.leases import Leases, Owner
-from automl.store.tables import datasets, jobs, metadata, trials
+from automl.store.leases import Leases, Owner, last_alive
+from automl.store.tables import datasets, jobs, metadata, resumes, trials
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "running", "completed", "failed", "cancelled"
 FINISHED = (COMPLETED, FAILED, CANCELLED)
 EMPTY_PROGRESS = {"trials_completed": 0, "trials_failed": 0, "best_score": None,
                   "elapsed_s": 0.0, "remaining_s": None}
 INTERRUPTED = "interrupted by a restart"
+MAX_RESUMES = 3  # a job that keeps bringing its service down is not started a fourth time
 
 
 def new_id(prefix: str) -> str:
@@ -170,15 +171,64 @@ class JobStore:
     def fail_orphaned(self, is_gone, reason: str = INTERRUPTED) -> list[str]:
         """Fail the running jobs no live runner owns (lease missing, expired, or its owner gone
         per ``is_gone(lease_row)``); returns their ids."""
-        with self.engine.connect() as conn:
-            running = list(conn.execute(select(jobs.c.id).where(jobs.c.status == RUNNING)).scalars())
         error = {"code": "interrupted", "message": reason, "details": {}}
         now = time.time()  # an interrupted job ends at its runner's last sign of life
-        failed = [i for i, alive in self.leases.orphans(running, is_gone).items()
-                  if self.finish(i, FAILED, error=error, finished_at=min(alive or now, now))]
+        failed = [i for i, lease in self._orphans(is_gone).items()
+                  if self.finish(i, FAILED, error=error, finished_at=min(last_alive(lease) or now, now))]
         for job_id in failed:
             self.leases.release(job_id)
         return failed
+
+    def take_orphans(self, owner: Owner, is_gone, limit: int) -> tuple[list[str], list[str]]:
+        """Take over at most ``limit`` running jobs no live runner owns (see
+        :meth:`fail_orphaned`) so that ``owner`` resumes them: each gets back, on its budget
+        clock (``started_at``), the time it lost since its runner's last heartbeat. A job
+        already resumed ``MAX_RESUMES`` times is failed instead, a cancelled one cancelled.
+        Returns the ids to resume and those ended; another runner's catch is in neither."""
+        resumed, ended = [], []
+        for job_id, lease in self._orphans(is_gone).items():
+            if len(resumed) >= limit:
+                break
+            if not self.leases.steal(job_id, owner, lease):
+                continue
+            if self._resume(job_id, owner, lease):
+                resumed.append(job_id)
+            else:
+                ended.append(job_id)
+                self.leases.release(job_id)
+        return resumed, ended
+
+    def _orphans(self, is_gone) -> dict[str, dict | None]:
+        with self.engine.connect() as conn:
+            running = list(conn.execute(select(jobs.c.id).where(jobs.c.status == RUNNING)).scalars())
+        return self.leases.orphans(running, is_gone)
+
+    def _resume(self, job_id: str, owner: Owner, lease: dict | None) -> bool:
+        """Record the resume of a job whose lease ``owner`` now holds; False when it ended."""
+        now = time.time()
+        alive = min(last_alive(lease) or now, now)
+        count = len(self.resumes(job_id))
+        if self.cancel_requested(job_id):
+            self.finish(job_id, CANCELLED, finished_at=alive)
+            return False
+        if count >= MAX_RESUMES:
+            message = f"{INTERRUPTED} {count + 1} times; not resumed again"
+            self.finish(job_id, FAILED, finished_at=alive, error={
+                "code": "interrupted", "message": message, "details": {"resumes": count}})
+            return False
+        with self.engine.begin() as conn:
+            conn.execute(insert(resumes).values(job_id=job_id, number=count + 1, owner=owner.id,
+                                                at=now, lost_s=now - alive))
+            moved = conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == RUNNING)
+                                 .values(started_at=jobs.c.started_at + (now - alive),
+                                         stage="resuming"))
+        return moved.rowcount == 1
+
+    def resumes(self, job_id: str) -> list[dict]:
+        """The times ``job_id`` was resumed after a restart, first first."""
+        query = select(resumes).where(resumes.c.job_id == job_id).order_by(resumes.c.number)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def _transition(self, job_id: str, from_states: tuple[str, ...], to_state: str, **values) -> bool:
         query = (update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(from_states))
@@ -224,6 +274,7 @@ class JobStore:
     def delete_job(self, job_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(trials).where(trials.c.job_id == job_id))
+            conn.execute(delete(resumes).where(resumes.c.job_id == job_id))
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
 
     # trials ---------------------------------------------------------------------------------

@@ -146,3 +146,15 @@ endpoint_traffic = Table(
     Column("latency_buckets", JSON, nullable=False),
     Index("ix_endpoint_traffic_endpoint", "endpoint", "at"),
 )
+
+# One row per time a runner took over a running job whose runner had died (DESIGN 3, job
+# lifecycle): when, and the seconds the job lost, which its budget gets back. A table of its
+# own for the same reason as leases.
+resumes = Table(
+    "resumes", metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("lost_s", Float, nullable=False),
+)

@@ -145,3 +145,50 @@ def test_an_interrupted_job_ends_at_its_runners_last_heartbeat(store):
     store.leases.renew(owner, ttl=-100)  # as if it last renewed (15 s lease) 115 s ago
     assert store.fail_orphaned(lambda lease: False) == [job["id"]]
     assert store.get_job(job["id"])["finished_at"] < time.time() - 100
+
+
+def test_an_orphaned_job_is_resumed_by_one_runner_with_the_time_it_lost(store):
+    import time
+
+    from automl.store.leases import Owner
+
+    ds = add_dataset(store)
+    job = add_job(store, ds["id"])
+    dead = Owner("a:1:x", "elsewhere", 1)
+    started = store.claim_next(dead)["started_at"]
+    store.leases.renew(dead, ttl=-100)  # its runner last renewed (15 s lease) 115 s ago
+    racers = [Owner(f"b:{i}:y", "elsewhere", 2 + i) for i in range(4)]
+    taken = []
+    threads = [threading.Thread(target=lambda o=o: taken.append(
+        store.take_orphans(o, lambda lease: False, limit=1))) for o in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken) == [([], [])] * 3 + [([job["id"]], [])]
+    again = store.get_job(job["id"])
+    assert again["status"] == RUNNING and again["stage"] == "resuming"
+    (resume,) = store.resumes(job["id"])
+    assert resume["lost_s"] > 100
+    assert again["started_at"] == pytest.approx(started + resume["lost_s"])
+    assert store.take_orphans(racers[0], lambda lease: False, limit=1) == ([], [])
+    assert time.time() - again["started_at"] < 20  # the budget clock has the 115 s back
+
+
+def test_a_job_resumed_too_often_fails_and_a_cancelled_one_is_cancelled(store):
+    from automl.store import MAX_RESUMES
+    from automl.store.leases import Owner
+
+    ds = add_dataset(store)
+    job, cancelled = add_job(store, ds["id"]), add_job(store, ds["id"])
+    store.claim_next(), store.claim_next()  # runners from before leases
+    store.request_cancel(cancelled["id"])
+    gone = lambda lease: True  # noqa: E731 - every owner died
+    for i in range(MAX_RESUMES):
+        resumed, ended = store.take_orphans(Owner(f"r:{i}:x", "h", i), gone, limit=2)
+        assert resumed == [job["id"]] and ended == ([cancelled["id"]] if i == 0 else [])
+    assert store.take_orphans(Owner("r:9:x", "h", 9), gone, limit=2) == ([], [job["id"]])
+    assert store.get_job(cancelled["id"])["status"] == CANCELLED
+    failed = store.get_job(job["id"])
+    assert failed["status"] == FAILED and failed["error"]["message"].startswith(INTERRUPTED)
+    assert "not resumed again" in failed["error"]["message"]
