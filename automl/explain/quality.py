@@ -53,7 +53,9 @@ def write_quality(result, y, folds, task: str, classes: list | None, output_dir)
 
 
 def _save_oof(oof, y, folds, classes, root: Path, directory: Path) -> None:
-    np.save(directory / "oof.npy", np.asarray(oof, dtype=np.float64))
+    tmp = directory / f"oof.{os.getpid()}.npy"  # whole or absent: a resumed job reads it
+    np.save(tmp, np.asarray(oof, dtype=np.float64))
+    os.replace(tmp, directory / "oof.npy")
     rows = root / "rows.npz"
     if rows.is_file():
         return
@@ -64,6 +66,15 @@ def _save_oof(oof, y, folds, classes, root: Path, directory: Path) -> None:
     tmp = root / f"rows.{os.getpid()}.npz"
     np.savez(tmp, y=np.asarray(y), fold=fold, labels=labels)
     os.replace(tmp, rows)
+
+
+def load_oof(output_dir: str | Path, candidate_id: str) -> np.ndarray | None:
+    """A trial's out-of-fold predictions as :func:`write_quality` kept them; ``None`` when
+    they were not written (yet)."""
+    try:
+        return np.load(Path(output_dir) / "quality" / candidate_id / "oof.npy")
+    except (OSError, ValueError):
+        return None
 
 
 def oof_frame(quality_dir: str | Path, candidate_id: str) -> pd.DataFrame:
