@@ -43,7 +43,8 @@ __all__ = ["Callbacks", "JobContext", "JobResult", "prepare_data", "run_job", "w
 def run_job(source, target: str, settings: Settings, output: str | Path | None = None,
             callbacks: Callbacks | None = None, data_path: str | Path | None = None,
             started_at: float | None = None, data_name: str | None = None,
-            executor: TrialExecutor | None = None) -> JobResult:
+            executor: TrialExecutor | None = None,
+            prior: list[TrialResult] | tuple = ()) -> JobResult:
     """Run a whole job on ``source`` (a path or DataFrame); write artifacts to ``output``.
 
     ``data_path`` names the file the notebooks read (default: ``source`` when it is a path; a
@@ -52,7 +53,9 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     (epoch seconds, default now) is when the job started for its time budget: the service's
     jobs count from the moment they left the queue, their process's start included.
     ``executor`` is a pool started before the job (the service's warm pool,
-    :mod:`automl.jobs.launch`); the job shuts it down.
+    :mod:`automl.jobs.launch`); the job shuts it down. ``prior`` are the trials a resumed job
+    recorded before a restart: the search goes on from them, and they rank, ensemble and may
+    win like the trials run now.
     """
     cb = callbacks or Callbacks()
     start = time.time() if started_at is None else min(float(started_at), time.time())
@@ -71,7 +74,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
             ctx = JobContext(data, metric, settings, profile, executor,
                              executor.prepare_data(data.save(Path(workdir) / "data.pkl")), cb,
                              None if output is None else Path(output), start, deadline)
-            result = _search_and_finish(ctx, background)
+            result = _search_and_finish(ctx, background, _usable(prior, data))
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     result.data_path, result.data_name = data_path, data_name
@@ -82,9 +85,10 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     return result
 
 
-def _search_and_finish(ctx: JobContext, background: Background) -> JobResult:
+def _search_and_finish(ctx: JobContext, background: Background,
+                       prior: list[TrialResult]) -> JobResult:
     ctx.callbacks.on_stage("searching")
-    search = _search(ctx, background)
+    search = _search(ctx, background, prior)
     results = search.run()
     background.search_done()
     timings = {"search_s": time.time() - ctx.start}
@@ -125,13 +129,24 @@ def prepare_data(source, target: str, settings: Settings,
     return data, profile, metric
 
 
-def _search(ctx: JobContext, background: Background) -> Search:
-    """Candidates for the data's shape, and the search over them within the budget."""
+def _usable(prior, data: TrainingData) -> list[TrialResult]:
+    """Recorded trials, without out-of-fold predictions that do not fit the data's rows."""
+    for result in prior:
+        if result.oof is not None and len(result.oof) != len(data.y):
+            result.oof = None
+    return list(prior)
+
+
+def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -> Search:
+    """Candidates for the data's shape, and the search over them within the budget, going on
+    from the ``prior`` trials of a resumed job."""
     data, profile, settings = ctx.data, ctx.profile, ctx.settings
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
     specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
     budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout)
     progress = Progress(ctx.start, ctx.deadline, ctx.metric)
+    for result in prior:
+        progress.update(result)
 
     def on_result(result: TrialResult) -> None:
         background.on_result(result)
@@ -142,7 +157,7 @@ def _search(ctx: JobContext, background: Background) -> Search:
 
     search = Search(specs, ctx.data_ref, ctx.metric, ctx.executor, budget, settings.seed,
                     _parallelism(settings, ctx.executor), on_result=on_result,
-                    should_stop=ctx.callbacks.should_stop, on_submit=on_submit)
+                    should_stop=ctx.callbacks.should_stop, on_submit=on_submit, prior=prior)
     budget.reserve = lambda: ctx.costs.reserve(search.results, ctx.metric)  # grows with trials
     return search
 
