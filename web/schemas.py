@@ -90,6 +90,8 @@ class Progress(BaseModel):
     remaining_s: float | None = None
     running: list[RunningTrial] = Field(default_factory=list,
                                         description="the trials on the workers now")
+    resumed: int = Field(default=0, description="times the job went on after a restart "
+                         "interrupted it (from its recorded trials, with the rest of its budget)")
 
 
 class JobWarning(BaseModel):

@@ -1,7 +1,9 @@
 """Run one claimed job in this process (started by :mod:`automl.jobs.launch`).
 
 The job's progress, trials, stage and final status go to the job store as they happen; the
-artifacts (``write_artifacts`` output) go to ``<data_dir>/jobs/<id>/``.
+artifacts (``write_artifacts`` output) go to ``<data_dir>/jobs/<id>/``. A job resumed after a
+restart (see :mod:`automl.jobs.runner`) starts from the trials it recorded
+(:mod:`automl.jobs.resume`), on its budget clock, which the store moved on by the time lost.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from automl.config import resolve_settings
 from automl.engine import Callbacks, JobResult, run_job
 from automl.exceptions import AutoMLError
+from automl.jobs.resume import recorded_trials
 from automl.service_config import ServiceSettings, apply_process_limits, resolve_service_settings
 from automl.store import CANCELLED, COMPLETED, FAILED, JobStore
 from automl.store.files import job_dir
@@ -27,19 +30,21 @@ CANCEL_GRACE_S = 4.0
 class JobCallbacks:
     """Engine callbacks that write to the store; ``should_stop`` reads the cancel flag."""
 
-    def __init__(self, store: JobStore, job_id: str, started_at: float | None = None):
+    def __init__(self, store: JobStore, job_id: str, started_at: float | None = None,
+                 resumed: int = 0):
         self.store, self.job_id = store, job_id
         self.start = started_at or time.time()
+        self.resumed = resumed
         self.cancelled_at: float | None = None
         self._checked = 0.0
         self._flag = False
 
     def on_trial(self, result, progress: dict) -> None:
         self.store.add_trial(self.job_id, result.to_dict(), time.time() - self.start)
-        self.store.set_running_fields(self.job_id, progress=progress)
+        self.on_started(progress)
 
     def on_started(self, progress: dict) -> None:
-        self.store.set_running_fields(self.job_id, progress=progress)
+        self.store.set_running_fields(self.job_id, progress={**progress, "resumed": self.resumed})
 
     def on_stage(self, stage: str) -> None:
         self.store.set_running_fields(self.job_id, stage=stage)
@@ -68,14 +73,16 @@ def execute(store: JobStore, service: ServiceSettings, job_id: str, executor=Non
     job = store.get_job(job_id)
     dataset = store.get_dataset(job["dataset_id"])
     out = job_dir(service.data_dir, job_id)
-    cb = JobCallbacks(store, job_id, job["started_at"])
+    resumed = len(store.resumes(job_id))
+    cb = JobCallbacks(store, job_id, job["started_at"], resumed)
     _watch_cancel(store, job_id, cb)
     try:
         settings = resolve_settings(**_engine_settings(job["settings"], service))
         store.set_running_fields(job_id, artifact_dir=str(out))
+        prior = recorded_trials(store, job, dataset, out) if resumed else []
         result = run_job(dataset["path"], job["target"], settings, out, cb.callbacks(),
                          data_path=dataset["path"], started_at=job["started_at"],
-                         data_name=dataset["name"], executor=executor)
+                         data_name=dataset["name"], executor=executor, prior=prior)
     except AutoMLError as exc:
         status = CANCELLED if cb.cancelled_at else FAILED
         store.finish(job_id, status, error=None if status == CANCELLED else exc.to_dict())

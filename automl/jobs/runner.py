@@ -1,7 +1,8 @@
 """The job runner: ``python -m automl.jobs.runner``.
 
-On start it marks jobs left running by a previous process as failed ("interrupted by a
-restart"). Then it claims queued jobs (an atomic compare-and-set in the store) while fewer than
+On start, and at every heartbeat, it resumes the jobs left running by a runner that is gone
+(:meth:`Runner.recover`): the job process finds the trials recorded so far and goes on with the
+rest of the budget. Then it claims queued jobs (an atomic compare-and-set in the store) while fewer than
 ``max_concurrent_jobs`` run, each in its own process group so that it can be killed as a whole.
 While there is room for another job, one warm job process waits with its trial workers started
 (``launch --standby``), and the next claimed job goes to it: its first trial does not wait for
@@ -43,12 +44,19 @@ class Runner:
         self.renewed_at = 0.0
 
     def recover(self) -> list[str]:
-        """Fail the running jobs no live runner owns (this one's predecessor's, or those of a
-        runner on another service sharing the store that stopped renewing its leases)."""
-        failed = self.store.fail_orphaned(gone_here)
-        for job_id in failed:
-            log.warning("job %s was interrupted by a restart; marked failed", job_id)
-        return failed
+        """Resume, as far as there is room, the running jobs no live runner owns (this one's
+        predecessor's, or those of a runner on another service sharing the store that stopped
+        renewing its leases); returns their ids. See :meth:`JobStore.take_orphans`."""
+        room = self.service.max_concurrent_jobs - len(self.children)
+        if room <= 0 or self.stopping:
+            return []
+        resumed, ended = self.store.take_orphans(self.owner, gone_here, room)
+        for job_id in ended:
+            log.warning("job %s was interrupted by a restart; not resumed", job_id)
+        for job_id in resumed:
+            log.warning("job %s was interrupted by a restart; resuming it", job_id)
+            self._start(job_id)
+        return resumed
 
     def step(self) -> None:
         """Renew leases, reap finished job processes, fail orphaned jobs, then start queued
@@ -113,18 +121,17 @@ class Runner:
             self.store.leases.release(job_id)
 
     def stop(self) -> None:
-        """Kill running jobs' process groups and fail them (a clean shutdown interrupts them)."""
+        """Kill running jobs' process groups; their leases say this runner was alive until
+        now, so the next runner on the store resumes them with the rest of their budget."""
         self.stopping = True
         if self.standby is not None:
             _killpg(self.standby.pid)
             self.standby.wait()
             self.standby = None
-        for job_id, proc in self.children.items():
+        for proc in self.children.values():
             _killpg(proc.pid)
             proc.wait()
-            self.store.finish(job_id, FAILED, error={
-                "code": "interrupted", "message": "interrupted by a shutdown", "details": {}})
-            self.store.leases.release(job_id)
+        self.store.leases.renew(self.owner)
         self.children.clear()
 
     def run_forever(self, parent: int) -> None:
