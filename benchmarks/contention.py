@@ -98,7 +98,12 @@ def run_job(train, test, target: str, task: str, budget: float, seed: int) -> di
     except Exception as exc:  # noqa: BLE001 - a job without a model is a figure too
         return {"error": f"{type(exc).__name__}: {exc}"[:200], "wall_over_budget":
                 round((time.time() - start) / budget, 2)}
-    line["wall_over_budget"] = round((time.time() - start) / budget, 2)
+    wall = time.time() - start
+    line["wall_over_budget"] = round(wall / budget, 2)
+    timings = result.job.timings  # where an overrun comes from: the search or what follows it
+    line["search_s"] = round(timings.get("search_s", 0.0), 1)
+    line["after_search_s"] = round(wall - timings.get("search_s", 0.0), 1)
+    line["refit_s"] = round(timings.get("refit_s", 0.0), 1)
     trials = [r for r in result.job.results if not r.members]
     line["completed"] = sum(r.ok for r in trials)
     line["timed_out"] = sum(r.state.value == "timed-out" for r in trials)

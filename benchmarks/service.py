@@ -1,9 +1,11 @@
 """Service benchmark: upload → first leaderboard row, GET /jobs/<id> latency under 20 pollers
 while a job runs, a 15 s job's elapsed time against its budget, how long a cancel takes, leaving
-the queue → first leaderboard row with the runner's warm pool up, and the server's peak RSS while
-a 200 MB CSV is uploaded.
+the queue → first leaderboard row with the runner's warm pool up, the server's peak RSS while
+a 200 MB CSV is uploaded, and what a restart costs a running job: kill -9 of the whole service
+mid-search, then a start, to the job's first new trial (``--resume-only`` prints just that).
 
     python benchmarks/service.py [--data sample_data/titanic.csv --target Survived --mb 200]
+                                 [--resume-only]
 """
 
 from __future__ import annotations
@@ -101,6 +103,36 @@ def cancel_latency(service: ServiceProcess, dataset_id: str, target: str) -> flo
     return time.perf_counter() - asked
 
 
+def _trial_ids(service: ServiceProcess, job_id: str) -> set[str]:
+    return {t["candidate_id"] for t in service.get(f"/api/v1/jobs/{job_id}/trials").json()["trials"]}
+
+
+def restart_cost(service: ServiceProcess, dataset_id: str, target: str
+                 ) -> tuple[ServiceProcess, dict]:
+    """kill -9 the service once a 60 s job has recorded a trial, start it again: seconds from
+    the start command to /ping, to the job running again, and to its first new trial; also
+    from the kill. Returns the new service, which the caller stops."""
+    job = service.post("/api/v1/jobs", json={"dataset_id": dataset_id, "target": target,
+                                              "time_budget": 60}).json()
+    while not (before := _trial_ids(service, job["id"])):
+        time.sleep(0.1)
+    service.kill9()
+    killed = time.perf_counter()
+    service = ServiceProcess(service.data_dir, port=service.port).start(timeout=60)
+    up = time.perf_counter()
+    resumed = None
+    while not (_trial_ids(service, job["id"]) - before):
+        if resumed is None and service.get(f"/api/v1/jobs/{job['id']}").json()["progress"].get(
+                "resumed"):
+            resumed = time.perf_counter()
+        time.sleep(0.1)
+    new = time.perf_counter()
+    done = wait_finished(service, job["id"])
+    return service, {"start_s": up - killed, "resumed_s": (resumed or new) - up,
+                     "first_new_trial_s": new - up, "from_kill_s": new - killed,
+                     "status": done["status"], "elapsed_s": done["progress"]["elapsed_s"]}
+
+
 def big_csv(path: Path, mb: int) -> Path:
     row = b"1.2345,foo,2024-01-01,42,0.5,bar,baz,7\n"
     with open(path, "wb") as fh:
@@ -146,15 +178,30 @@ def upload_peak_rss(service: ServiceProcess, path: Path) -> tuple[int, int, floa
     return base, peak[0], elapsed
 
 
+def print_restart_cost(service: ServiceProcess, dataset_id: str, target: str) -> ServiceProcess:
+    service, cost = restart_cost(service, dataset_id, target)
+    print(f"kill -9 mid-search, restart: service up {cost['start_s']:.2f} s after the kill; "
+          f"job resumed {cost['resumed_s']:.2f} s and first new trial {cost['first_new_trial_s']:.2f}"
+          f" s after start ({cost['from_kill_s']:.2f} s after the kill); the 60 s job "
+          f"{cost['status']} at {cost['elapsed_s']:.1f} s on its budget clock")
+    return service
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(ROOT / "sample_data" / "titanic.csv"))
     parser.add_argument("--target", default="Survived")
     parser.add_argument("--mb", type=int, default=200)
+    parser.add_argument("--resume-only", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
         try:
+            if args.resume_only:
+                with open(args.data, "rb") as fh:
+                    ds = service.post("/api/v1/datasets", files={"file": (Path(args.data).name, fh)})
+                service = print_restart_cost(service, ds.json()["id"], args.target)
+                return 0
             job_id, first = time_to_first_row(service, Path(args.data), args.target)
             print(f"upload -> first leaderboard row: {first:.2f} s ({Path(args.data).name})")
             n, p50, p99 = poll_latency(service, job_id)
@@ -169,6 +216,7 @@ def main() -> int:
                   f"{cancel_latency(service, dataset_id, args.target):.2f} s")
             warm = warm_first_row(service, dataset_id, args.target)
             print(f"leaving the queue -> first leaderboard row, warm pool: {warm:.2f} s")
+            service = print_restart_cost(service, dataset_id, args.target)
             csv = big_csv(Path(tmp) / "big.csv", args.mb)
             base, peak, secs = upload_peak_rss(service, csv)
             print(f"upload {csv.stat().st_size / 1e6:.0f} MB in {secs:.1f} s: server RSS "
