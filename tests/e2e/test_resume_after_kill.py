@@ -44,7 +44,7 @@ def test_a_job_killed_mid_search_resumes_and_completes(tmp_path, store_env):
         before = {t["candidate_id"] for t in _trials(service, job["id"])}
         service.kill9()
 
-        service = ServiceProcess(tmp_path / "data", port=service.port, env=store_env).start()
+        service = ServiceProcess(tmp_path / "data", port=service.port, env=store_env).start(60)
         done = service.wait_for(job["id"], lambda j: j["status"] not in ("queued", "running"), 180)
         assert done["status"] == "completed", done
         assert done["progress"]["resumed"] == 1
