@@ -1,15 +1,30 @@
 #!/usr/bin/env python3
 """Accuracy benchmark: ours (automl) against FLAML, AutoGluon and LightGBM defaults.
 
-For every dataset in MANIFEST.tsv (or --datasets a,b) and every system (--systems), runs
-benchmarks/run_one.py in its own subprocess with a hard timeout of budget*3+120 s, then prints a
-markdown table per dataset and a summary, and writes benchmarks/results/accuracy-<UTC>.jsonl (raw
-lines, one per run, failures included) and accuracy-<UTC>.md (the tables).
+For every seed (--seed, --seed+1, ... --seeds of them), every dataset in MANIFEST.tsv (or
+--datasets a,b) and every system (--systems), runs benchmarks/run_one.py in its own subprocess with
+a hard timeout of budget*3+120 s (so 1,020 s at --budget 300), then prints a markdown table per
+dataset and a summary, and writes benchmarks/results/accuracy-<UTC>.jsonl (raw lines, one per
+run, failures included, appended as they come) and accuracy-<UTC>.md (the tables). The seed is
+the split's random_state and the systems' seed; seed 0 is the split of peers60.jsonl.
 
     python benchmarks/accuracy.py                          # all datasets, all systems, 60 s
     python benchmarks/accuracy.py --datasets credit_g,vehicle --systems automl,lgbm --budget 10
     python benchmarks/accuracy.py --systems automl --reference   # ours vs peers60.jsonl figures
     python benchmarks/accuracy.py --from-jsonl benchmarks/results/accuracy-....jsonl --reference
+    python benchmarks/accuracy.py --seeds 3                # mean and spread over 3 splits
+    python benchmarks/accuracy.py --seeds 3 --resume benchmarks/results/accuracy-....jsonl
+    python benchmarks/accuracy.py --from-jsonl run60.jsonl peers300.jsonl   # side by side
+
+With one seed at one budget the tables are the single-seed ones below. With several seeds (or
+lines at several budgets, as when a 60 s run and a 300 s run of the peers are read together) the
+tables are seeded.py's: per system the mean ± sample std over seeds and each seed's value; per
+peer ours' edge on each seed (same split), its mean ± std and a call, "ahead" / "behind" only
+where |mean edge| > std of the per-seed edges (seeded.py says why this rule); a peer at another
+budget than ours is its own column, `flaml@300`, and the summary adds the moonshot count (ours'
+mean against the better peer's mean at the larger budget). --resume FILE appends to FILE and
+skips every (dataset, system, seed, budget) it already holds, failed ones included unless
+--retry-failed; seeds are the outer loop, so a run that dies has whole passes to show.
 
 Interpreters: `automl` and `lgbm` run with this script's interpreter (the main environment, where
 the package is installed with `pip install -e .`); `flaml` and `autogluon` with --peers-python
@@ -42,23 +57,37 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run_one import SYSTEMS, data_dir, read_manifest  # noqa: E402
+from seeded import (  # noqa: E402
+    base_budget,
+    group_seeded,
+    is_seeded,
+    render_seeded,
+    render_seeded_summary,
+)
+from suite import (  # noqa: E402
+    METRIC_LABEL,
+    OURS,
+    SYSTEMS,
+    Line,
+    data_dir,
+    edge,
+    fmt_edge,
+    fnum,
+    metric,
+    ok,
+    read_manifest,
+    rel_edge,
+)
 
-OURS = "automl"
 PEER_VENV_SYSTEMS = {"flaml", "autogluon"}
 DEFAULT_PEERS_PYTHON = "/work/venvs/peers/bin/python"
-METRIC_LABEL = {"binary": "AUC", "multiclass": "log loss", "regression": "RMSE"}
-METRIC_KEY = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
 BEHIND_THRESHOLD = 0.005
 STDERR_TAIL = 1500
-
-Line = dict[str, Any]
 
 
 # ---------------------------------------------------------------- running
@@ -95,9 +124,10 @@ def run_process(cmd: list[str], timeout: float) -> tuple[int | None, str, str]:
         return code, out.read(), err.read()
 
 
-def cell_command(python: str, args: argparse.Namespace, dataset: str, system: str) -> list[str]:
+def cell_command(python: str, args: argparse.Namespace, cell: tuple) -> list[str]:
+    dataset, system, seed = cell
     cmd = [python, str(HERE / "run_one.py"), "--system", system, "--dataset", dataset]
-    cmd += ["--budget", str(args.budget), "--seed", str(args.seed)]
+    cmd += ["--budget", str(args.budget), "--seed", str(seed)]
     return cmd + ["--data-dir", str(args.data_dir)]
 
 
@@ -115,13 +145,15 @@ def parse_cell(code: int | None, stdout: str, stderr: str, timeout: float) -> Li
     return {"failed": True, "error": reason, "stderr_tail": stderr[-STDERR_TAIL:]}
 
 
-def run_cell(args: argparse.Namespace, dataset: str, task: str, system: str) -> Line:
+def run_cell(args: argparse.Namespace, cell: tuple[str, str, int], task: str) -> Line:
+    """Run one (dataset, system, seed) in a subprocess; its line, failures included."""
+    dataset, system, seed = cell
     python = args.peers_python if system in PEER_VENV_SYSTEMS else sys.executable
     timeout = args.budget * 3 + 120
     start = time.monotonic()
-    code, stdout, stderr = run_process(cell_command(python, args, dataset, system), timeout)
+    code, stdout, stderr = run_process(cell_command(python, args, cell), timeout)
     base = {"dataset": dataset, "system": system, "task": task}
-    base |= {"budget": args.budget, "seed": args.seed}
+    base |= {"budget": args.budget, "seed": seed}
     line = base | parse_cell(code, stdout, stderr, timeout)
     line["wall_s"] = round(time.monotonic() - start, 1)
     return line
@@ -132,32 +164,11 @@ def progress(line: Line) -> None:
         status = f"FAILED ({line['error']})"
     else:
         status = f"primary {line['primary']:.4f}, fit {line['fit_s']} s"
-    print(f"  {line['dataset']:<20} {line['system']:<10} {status}", file=sys.stderr, flush=True)
+    where = f"{line['dataset']:<20} {line['system']:<10} seed {line['seed']}"
+    print(f"  {where}  {status}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------- edges
-
-
-def metric(line: Line) -> float:
-    return float(line[METRIC_KEY[line["task"]]])
-
-
-def edge(task: str, ours: float, peer: float) -> float:
-    """AUC difference for binary; relative reduction of log loss / RMSE otherwise."""
-    return ours - peer if task == "binary" else (peer - ours) / peer
-
-
-def rel_edge(task: str, ours: float, peer: float) -> float:
-    """Relative edge for every task: for AUC (ours - peer) / peer."""
-    return (ours - peer) / peer if task == "binary" else (peer - ours) / peer
-
-
-def fmt_edge(task: str, value: float) -> str:
-    return f"{value:+.4f} AUC" if task == "binary" else f"{value * 100:+.2f} %"
-
-
-def ok(line: Line | None) -> bool:
-    return line is not None and not line.get("failed")
 
 
 def peer_line(lines: dict[str, Line], ref: dict[str, Line], peer: str) -> tuple[Line | None, str]:
@@ -170,12 +181,6 @@ def peer_line(lines: dict[str, Line], ref: dict[str, Line], peer: str) -> tuple[
 
 
 # ---------------------------------------------------------------- rendering
-
-
-def fnum(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return ""
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def table_row(line: Line, ours: Line | None, ref: dict[str, Line]) -> str:
@@ -332,10 +337,25 @@ def git_commit() -> str:
 
 
 def header(args: argparse.Namespace, stamp: str) -> str:
+    if args.seeds == 1:
+        seeds = f"seed {args.seed}"
+    else:
+        seeds = f"seeds {', '.join(map(str, seed_range(args)))}"
+    resumed = f", resumed from {args.resume}" if args.resume else ""
     return (
         f"# Accuracy benchmark {stamp}\n\ncommit {git_commit()}, budget {args.budget} s, "
-        f"seed {args.seed}, systems {args.systems}\n"
+        f"{seeds}, systems {args.systems}{resumed}\n"
     )
+
+
+def report(lines: list[Line], refs: dict, head: str) -> tuple[str, str]:
+    """(whole report, summary): single-seed tables for one seed at one budget, else seeded ones."""
+    if is_seeded(lines):
+        cells = group_seeded(lines)
+        return render_seeded(lines, refs, head), render_seeded_summary(cells, base_budget(lines))
+    results = group(lines)
+    refs = {d: r for d, r in refs.items() if d in results}
+    return render_all(results, refs, head), render_summary(results, refs)
 
 
 # ---------------------------------------------------------------- main
@@ -346,7 +366,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datasets", help="comma-separated names (default: all in MANIFEST.tsv)")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated systems")
     p.add_argument("--budget", type=int, default=60, help="time budget per fit, seconds")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="first seed (split and systems' seed)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds: --seed, --seed+1, ...")
     p.add_argument(
         "--peers-python", default=os.environ.get("AUTOML_PEERS_PYTHON", DEFAULT_PEERS_PYTHON)
     )
@@ -355,11 +376,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="datasets folder (default: $AUTOML_DATASETS or ../shared/datasets beside the repo)",
     )
     p.add_argument("--out-dir", default=str(HERE / "results"), help="where results are written")
-    p.add_argument("--from-jsonl", help="re-print the tables of saved lines; runs nothing")
+    p.add_argument(
+        "--from-jsonl", nargs="+", help="re-print the tables of saved lines (files merged)"
+    )
     p.add_argument("--reference", action="store_true", help="add the peers60.jsonl figures")
+    p.add_argument("--resume", help="append to this JSONL, skipping the cells it already holds")
+    p.add_argument(
+        "--retry-failed", action="store_true", help="with --resume: run failed cells again"
+    )
     args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error("--seeds must be at least 1")
     args.data_dir = data_dir(args.data_dir)
     return args
+
+
+def seed_range(args: argparse.Namespace) -> range:
+    return range(args.seed, args.seed + args.seeds)
 
 
 def selected(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[str]]:
@@ -372,38 +405,57 @@ def selected(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[
     return {n: manifest[n] for n in names}, systems
 
 
-def run_all(args: argparse.Namespace, refs: dict, jsonl: Path) -> dict:
+def cell_key(line: Line) -> tuple:
+    """What identifies a run: dataset, system, seed, budget."""
+    return (line["dataset"], line["system"], line.get("seed", 0), line.get("budget"))
+
+
+def previous_cells(args: argparse.Namespace) -> dict[tuple, Line]:
+    """The cells of --resume's file to skip (failed ones too, unless --retry-failed)."""
+    if not args.resume or not Path(args.resume).exists():
+        return {}
+    lines = read_jsonl(Path(args.resume))
+    return {cell_key(ln): ln for ln in lines if not (args.retry_failed and ln.get("failed"))}
+
+
+def run_all(args: argparse.Namespace, refs: dict, jsonl: Path, done: dict[tuple, Line]) -> None:
+    """Every (seed, dataset, system) not in `done`, appended to jsonl as it finishes.
+
+    Seeds form the outer loop, so a run that stops early still has whole passes over the
+    datasets. With one seed, each dataset's table is printed as soon as it is complete."""
     datasets, systems = selected(args)
-    results: dict[str, dict[str, Line]] = {}
-    for name, meta in datasets.items():
-        print(f"{name} ({meta['task']})", file=sys.stderr, flush=True)
-        for system in systems:
-            line = run_cell(args, name, meta["task"], system)
-            progress(line)
-            with open(jsonl, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(line) + "\n")
-            results.setdefault(name, {})[system] = line
-        print(render_dataset(name, results[name], refs.get(name, {})), flush=True)
-    return results
+    for seed in seed_range(args):
+        for name, meta in datasets.items():
+            print(f"{name} ({meta['task']}) seed {seed}", file=sys.stderr, flush=True)
+            lines: dict[str, Line] = {}
+            for system in systems:
+                line = done.get((name, system, seed, args.budget))
+                if line is None:
+                    line = run_cell(args, (name, system, seed), meta["task"])
+                    progress(line)
+                    with open(jsonl, "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(line) + "\n")
+                lines[system] = line
+            if args.seeds == 1:
+                print(render_dataset(name, lines, refs.get(name, {})), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     refs = load_reference(args.data_dir) if args.reference else {}
     if args.from_jsonl:
-        results = group(read_jsonl(Path(args.from_jsonl)))
-        refs = {d: r for d, r in refs.items() if d in results}
-        print(render_all(results, refs, f"# Accuracy benchmark from {args.from_jsonl}\n"))
+        lines = [line for path in args.from_jsonl for line in read_jsonl(Path(path))]
+        head = f"# Accuracy benchmark from {', '.join(args.from_jsonl)}\n"
+        print(report(lines, refs, head)[0])
         return 0
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jsonl = out_dir / f"accuracy-{stamp}.jsonl"
-    results = run_all(args, refs, jsonl)
-    refs = {d: r for d, r in refs.items() if d in results}
-    report = render_all(results, refs, header(args, stamp))
-    (out_dir / f"accuracy-{stamp}.md").write_text(report, encoding="utf-8")
-    print(render_summary(results, refs))
+    jsonl = Path(args.resume) if args.resume else out_dir / f"accuracy-{stamp}.jsonl"
+    run_all(args, refs, jsonl, previous_cells(args))
+    whole, summary = report(read_jsonl(jsonl), refs, header(args, stamp))
+    jsonl.with_suffix(".md").write_text(whole, encoding="utf-8")
+    print(summary)
     print(f"wrote {jsonl} and {jsonl.with_suffix('.md')}", file=sys.stderr)
     return 0
 

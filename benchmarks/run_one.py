@@ -4,8 +4,10 @@
     python benchmarks/run_one.py --system lgbm --dataset credit_g --budget 60 --seed 0
 
 Protocol (as /work/shared/datasets/README.md): read the dataset's CSV, take `target` and `task`
-from MANIFEST.tsv, `train_test_split(df, test_size=0.25, random_state=0, stratify=df[target]
-for classification, None for regression)`, fit on the 75 %, score on the 25 %.
+from MANIFEST.tsv, `train_test_split(df, test_size=0.25, random_state=SEED, stratify=df[target]
+for classification, None for regression)`, fit on the 75 %, score on the 25 %. The seed is both
+the split's random_state and the system's seed, so seed 0 is the datasets' README split (the
+one behind peers60.jsonl) and seeds 1, 2, ... are further splits (accuracy.py --seeds N).
 
 The JSON line has the keys of peers60.jsonl: dataset, system, task, budget, seed, fit_s,
 single_row_ms, peak_rss_mb, then accuracy, auc (binary), logloss (classification) or rmse, r2
@@ -33,7 +35,6 @@ Datasets come from --data-dir, else $AUTOML_DATASETS, else ../shared/datasets be
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import resource
@@ -51,8 +52,9 @@ import psutil
 from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-REPO = Path(__file__).resolve().parents[1]
-SYSTEMS = ("automl", "flaml", "autogluon", "lgbm")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from suite import REPO, SYSTEMS, data_dir, read_manifest  # noqa: E402
+
 LATENCY_CALLS = 50
 MIB = 2**20
 
@@ -71,24 +73,13 @@ METRIC_NAMES = {
 # ---------------------------------------------------------------- datasets
 
 
-def data_dir(arg: str | None = None) -> Path:
-    """The datasets folder: --data-dir, else $AUTOML_DATASETS, else ../shared/datasets."""
-    chosen = arg or os.environ.get("AUTOML_DATASETS") or REPO.parent / "shared" / "datasets"
-    return Path(chosen).resolve()
-
-
-def read_manifest(folder: Path) -> dict[str, dict[str, str]]:
-    """MANIFEST.tsv rows keyed by dataset name, in file order."""
-    with open(folder / "MANIFEST.tsv", newline="", encoding="utf-8") as fh:
-        rows = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return {row["name"]: row for row in rows}
-
-
-def load_split(folder: Path, name: str, target: str, task: str) -> tuple[pd.DataFrame, ...]:
-    """The benchmark's fixed 75/25 split of one dataset."""
+def load_split(
+    folder: Path, name: str, target: str, task: str, seed: int = 0
+) -> tuple[pd.DataFrame, ...]:
+    """The benchmark's seeded 75/25 split of one dataset (seed 0: the README's split)."""
     df = pd.read_csv(folder / f"{name}.csv")
     stratify = df[target] if task != "regression" else None
-    train, test = train_test_split(df, test_size=0.25, random_state=0, stratify=stratify)
+    train, test = train_test_split(df, test_size=0.25, random_state=seed, stratify=stratify)
     return train, test
 
 
@@ -363,7 +354,7 @@ def run(args: argparse.Namespace) -> dict:
         "seed": args.seed,
     }
     with PeakRss() as rss, tempfile.TemporaryDirectory(prefix="automl-bench-") as tmp:
-        train, test = load_split(folder, args.dataset, target, task)
+        train, test = load_split(folder, args.dataset, target, task, args.seed)
         system = SYSTEM_CLASSES[args.system](target, task, args.budget, args.seed, Path(tmp))
         cwd = os.getcwd()
         os.chdir(tmp)  # whatever the systems write lands in the temp dir
@@ -393,7 +384,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--system", required=True, choices=SYSTEMS)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--budget", type=int, default=60, help="time budget in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="split random_state and system seed")
     parser.add_argument(
         "--data-dir",
         help="datasets folder (default: $AUTOML_DATASETS or ../shared/datasets beside the repo)",
