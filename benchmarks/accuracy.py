@@ -402,6 +402,12 @@ def selected(args: argparse.Namespace) -> tuple[dict[str, dict[str, str]], list[
     unknown = [n for n in names if n not in manifest] + [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise SystemExit(f"unknown dataset or system: {', '.join(unknown)}")
+    peers = sorted(PEER_VENV_SYSTEMS & set(systems))
+    if peers and not Path(args.peers_python).exists():
+        raise SystemExit(
+            f"{', '.join(peers)} need the peers' venv, and {args.peers_python} does not exist: "
+            "create it (benchmarks/README.md) or pass --peers-python / AUTOML_PEERS_PYTHON"
+        )
     return {n: manifest[n] for n in names}, systems
 
 
