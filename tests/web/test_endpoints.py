@@ -563,3 +563,48 @@ def test_the_endpoint_page_shows_its_history_with_rollback_buttons(client, job):
     done = client.post("/endpoints/paged/rollback", data={"version": "1", "csrf_token": token})
     assert done.status_code == 302
     assert client.get("/api/v1/endpoints/paged").json["candidate_id"] == job["winner"]
+
+
+def test_capture_percentage_is_set_at_deploy_changed_later_and_followed(client, job, rows,
+                                                                         settings):
+    token = csrf(client, f"/jobs/{job['id']}")
+    made = client.post(f"/jobs/{job['id']}/deploy", data={
+        "name": "quiet", "capture_percent": "0", "csrf_token": token})
+    assert made.status_code == 302
+    body = rows.head(1).to_csv(index=False, header=False)
+    answer = invoke_csv(client, "quiet", body)
+    assert answer.status_code == 200 and len(answer.headers["X-Amzn-SageMaker-Inference-Id"]) == 36
+    endpoints = client.application.extensions["automl_endpoints"]
+    endpoints.observer.flush()
+    capture = Path(settings.data_dir) / "capture" / "quiet"
+    assert not list(capture.rglob("*.jsonl")), "0 % captures nothing"
+    put = client.put("/api/v1/endpoints/quiet", json={"job_id": job["id"], "capture_percent": 100})
+    assert put.status_code == 200 and put.json["monitoring"]["capture_percent"] == 100
+    invoke_csv(client, "quiet", body)
+    endpoints.observer.flush()
+    assert len(list(capture.rglob("*.jsonl"))) == 1
+    patched = client.patch("/api/v1/endpoints/quiet/monitoring", json={
+        "interval_s": 600, "webhook_url": "http://127.0.0.1:9/hook"})
+    assert patched.status_code == 400 and "AUTOML_WEBHOOK_ALLOW_PRIVATE" in patched.text
+    patched = client.patch("/api/v1/endpoints/quiet/monitoring", json={"interval_s": 600})
+    assert patched.status_code == 200 and patched.json["interval_s"] == 600
+    for bad in ({"capture_percent": 101}, {"interval_s": 1}, {"nope": 1}):
+        assert client.patch("/api/v1/endpoints/quiet/monitoring", json=bad).status_code == 400
+    bad = client.post(f"/jobs/{job['id']}/deploy", data={
+        "name": "loud", "capture_percent": "150", "csrf_token": token})
+    assert bad.status_code == 400 and "0 to 100" in bad.get_data(as_text=True)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'automl_capture_records_total{endpoint="quiet",outcome="sampled_out"' in metrics
+    assert client.delete("/api/v1/endpoints/quiet").status_code == 204
+    assert client.get("/api/v1/endpoints/quiet/monitoring").json["stopped_reason"] == \
+        "the endpoint was deleted"
+
+
+def test_monitoring_routes_of_unknown_endpoints_are_404(client):
+    for method, path in (("get", "monitoring"), ("post", "ground-truth"),
+                         ("post", "monitoring-runs"), ("get", "monitoring-runs"),
+                         ("get", "monitoring/drift"), ("get", "monitoring/traffic")):
+        answer = getattr(client, method)(f"/api/v1/endpoints/nowhere/{path}", json={})
+        assert answer.status_code == 404 and answer.json["error"]["code"] == \
+            "endpoint_not_found", path
+    assert client.get("/endpoints/nowhere/figures/drift.svg").status_code == 404
