@@ -42,6 +42,7 @@ EVENT_VERSION = "0"
 DEFAULT_VARIANT = "AllTraffic"
 QUEUE_SIZE = 10_000
 QUEUE_BYTES = 64 * 1024 * 1024
+LINGER_S = 0.05  # the writer wakes at most 20 times a second, not once per request
 _TEXT_ENCODINGS = {"text/csv": "CSV", "application/json": "JSON"}
 
 
@@ -217,6 +218,8 @@ class CaptureWriter:
             if stop:
                 self._file.close()
                 return
+            if batch:  # gather the next requests: one wake-up and one write for many of them
+                time.sleep(LINGER_S)
 
     def _drain(self) -> tuple[list, list, bool]:
         """Everything queued now (waiting for the first item): records, flush markers, stop."""
