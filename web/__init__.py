@@ -44,7 +44,7 @@ def _init_service(app: Flask, settings: ServiceSettings) -> None:
 
 
 def _register(app: Flask, settings: ServiceSettings) -> None:
-    from web import api, endpoints, monitoring_views, pages
+    from web import api, endpoints, monitoring_views, pages, retrain_views
     from web.errors import register_error_handlers
 
     app.register_blueprint(api.bp)
@@ -52,4 +52,5 @@ def _register(app: Flask, settings: ServiceSettings) -> None:
     app.register_blueprint(endpoints.bp)
     app.register_blueprint(monitoring_views.api)
     app.register_blueprint(monitoring_views.bp)
+    app.register_blueprint(retrain_views.api)
     register_error_handlers(app, wants_json=lambda: request.path.startswith("/api/"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from automl.config import MAX_TIME_BUDGET
 
 
 class ModelRef(BaseModel):
@@ -269,3 +271,34 @@ class QualityHistory(BaseModel):
     endpoint: str
     cross_validated: float | None
     points: list[QualityPoint]
+
+
+class RetrainRequest(BaseModel):
+    """Retrain from the endpoint's labelled captures (all fields optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holdout_share: float = Field(default=0.3, gt=0, lt=1, description="the newest share of "
+                                 "the labelled requests held out to compare the two models")
+    time_budget: float | None = Field(default=None, gt=0, le=MAX_TIME_BUDGET, description=
+                                      "seconds for the challenger's job (default: the "
+                                      "champion job's settings)")
+
+
+class Retraining(BaseModel):
+    id: str
+    endpoint: str
+    job_id: str
+    job_status: str
+    champion: dict[str, str | None]
+    metric: str | None
+    training_rows: int
+    added_from_captures: int
+    held_out: int
+    captures_since: str | None
+    holdout_since: str | None
+    comparison: dict[str, Any] | None = Field(
+        None, description="once the job completed: metric, rows, champion and challenger "
+        "{score, interval}, improvement {value, interval, share_of_resamples_better} "
+        "(positive: the challenger is better)")
+    links: dict[str, str]

@@ -191,6 +191,38 @@ def check_the_page(browser, url: str) -> None:  # noqa: F811
         page.close()
 
 
+def test_retraining_from_labelled_captures_compares_champion_and_challenger(live, rows):
+    service, data_dir = live["service"], live["data_dir"]
+    url = f"/api/v1/endpoints/{NAME}/retrain"
+    batch = rows.iloc[-100:]
+    body = batch.drop(columns="Survived").to_csv(index=False, header=False)
+    service.post(f"/endpoints/{NAME}/invocations", data=body,
+                 headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": "rt"})
+    captured(data_dir, "rt")
+    labels = "".join(f"rt:{i},{label}\n" for i, label in enumerate(batch["Survived"]))
+    sent = service.post(f"/api/v1/endpoints/{NAME}/ground-truth",
+                        data=("inference_id,label\n" + labels).encode(),
+                        headers={"Content-Type": "text/csv"})
+    assert sent.status_code in (200, 201, 202), sent.text
+    refused = service.post(url, json={"holdout_share": 0.01})
+    assert refused.status_code == 400 and "held out" in refused.json()["message"]
+    started = service.post(url, json={"holdout_share": 0.25})
+    assert started.status_code == 202, started.text
+    retraining = started.json()
+    labelled = retraining["held_out"] + retraining["added_from_captures"]  # + earlier tests'
+    assert labelled >= 100 and retraining["held_out"] == round(0.25 * labelled)
+    assert retraining["training_rows"] == len(rows) + retraining["added_from_captures"]
+    service.wait_for(retraining["job_id"], lambda j: j["status"] in ("completed", "failed"), 180)
+    # the first look scores both models on the held-out rows (loading both bundles)
+    done = requests.get(service.url + retraining["links"]["self"], timeout=120).json()
+    comparison = done["comparison"]
+    assert comparison["metric"] == "auc" and comparison["rows"] == retraining["held_out"]
+    for side in ("champion", "challenger"):
+        low, high = comparison[side]["interval"]
+        assert low <= comparison[side]["score"] <= high
+    assert service.get(f"{url}/rt_nope").status_code == 404
+
+
 def test_a_scheduled_run_happens_after_a_restart_and_stops_when_deleted(live):
     service, data_dir = live["service"], live["data_dir"]
     service.stop()
