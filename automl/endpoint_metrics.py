@@ -11,6 +11,9 @@ metrics live in this process's default registry.
 | ``automl_endpoint_errors_total`` | endpoint, status | the 4xx and 5xx among them |
 | ``automl_endpoint_latency_seconds`` | endpoint | histogram of the time to answer |
 | ``automl_capture_records_total`` | endpoint, variant, outcome | captured, sampled_out, dropped_queue_full, dropped_write_error |
+| ``automl_variant_requests_total`` | endpoint, variant, outcome | answers of each variant (shadow copies too): ok, error, dropped (shadow queue full) |
+| ``automl_variant_latency_seconds`` | endpoint, variant | histogram of each variant's time to answer |
+| ``automl_shadow_rows_total`` | endpoint, variant, outcome | rows a shadow answered: agree or disagree with production |
 | ``automl_endpoint_drift_score`` | endpoint | the highest column drift score of the newest monitoring run (read from the store at scrape time) |
 
 An invocation of an endpoint that does not exist is counted under ``endpoint="(unknown)"``, so a
@@ -38,6 +41,13 @@ LATENCY = Histogram("automl_endpoint_latency_seconds", "Time to answer an invoca
                     ["endpoint"], buckets=LATENCY_BUCKETS)
 CAPTURE = Counter("automl_capture_records", "Data capture records by outcome",
                   ["endpoint", "variant", "outcome"])
+
+VARIANT_REQUESTS = Counter("automl_variant_requests", "Answers of each variant (shadow copies "
+                           "included), by outcome", ["endpoint", "variant", "outcome"])
+VARIANT_LATENCY = Histogram("automl_variant_latency_seconds", "Time a variant took to answer",
+                            ["endpoint", "variant"], buckets=LATENCY_BUCKETS)
+SHADOW_ROWS = Counter("automl_shadow_rows", "Rows a shadow answered, by agreement with "
+                      "production", ["endpoint", "variant", "outcome"])
 
 
 def observe(endpoint: str, status: int, seconds: float) -> None:

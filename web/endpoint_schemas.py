@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from automl.config import MAX_TIME_BUDGET
 
@@ -302,3 +302,56 @@ class Retraining(BaseModel):
         "{score, interval}, improvement {value, interval, share_of_resamples_better} "
         "(positive: the challenger is better)")
     links: dict[str, str]
+
+
+class VariantCreate(ModelRef):
+    """A variant: ``production`` gets requests in proportion to ``weight`` (relative to the
+    others' weights; 0: only requests naming it), ``shadow`` gets a copy of ``share`` of the
+    requests (0 to 1), answered off the request path and never returned."""
+
+    name: str = Field(min_length=1, max_length=63, description="1-63 letters, digits, hyphens")
+    role: Literal["production", "shadow"] = "production"
+    weight: float = Field(default=1.0, ge=0, le=1e6)
+    share: float = Field(default=1.0, gt=0, le=1)
+    accept_schema_change: bool = ACCEPT_SCHEMA_CHANGE
+
+
+class VariantWeights(BaseModel):
+    """New weights of production variants, by name (those not named keep theirs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: dict[str, float] = Field(min_length=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _non_negative(cls, weights: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in weights.items() if not 0 <= v <= 1e6}
+        if bad:
+            raise ValueError(f"weights must be between 0 and 1e6, not {bad}")
+        return weights
+
+
+class VariantView(BaseModel):
+    """A variant and what it answered so far (this service's workers, since they started)."""
+
+    name: str
+    role: Literal["production", "shadow"]
+    primary: bool = Field(description="the endpoint's own model (PUT, rollback and versions "
+                          "change it; promote replaces it)")
+    weight: float | None
+    share: float | None
+    job_id: str
+    candidate_id: str
+    requests: int
+    errors: int
+    dropped: int = Field(description="shadow copies dropped because its queue was full")
+    mean_latency_ms: float | None
+    agreement: float | None = Field(description="shadow only: share of compared rows whose "
+                                    "label (or score, within 5%) matches production's")
+    compared_rows: int
+
+
+class VariantList(BaseModel):
+    endpoint: str
+    variants: list[VariantView]

@@ -28,6 +28,7 @@ from automl import endpoint_metrics
 from automl.exceptions import AutoMLError
 from automl.serving.invocation import PayloadTooLarge, invoke, read_body
 from automl.serving.server import wants_explanation
+from automl.serving.variants import INVOKED_VARIANT, TARGET_VARIANT
 from automl.store.endpoints import EndpointExists
 from web.api import CSV_BODY, csv_predictions, spec
 from web.endpoint_schemas import (
@@ -37,6 +38,9 @@ from web.endpoint_schemas import (
     EndpointRollback,
     EndpointUpdate,
     EndpointVersionList,
+    VariantCreate,
+    VariantList,
+    VariantWeights,
 )
 from web.endpoint_service import Endpoints, examples
 from web.errors import (
@@ -48,6 +52,7 @@ from web.errors import (
 )
 from web.monitoring_views import page_context
 from web.observe import INFERENCE_ID, inference_id
+from web.variant_service import Variants
 
 bp = Blueprint("endpoints", __name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,10 +62,15 @@ MACHINE_ROUTES = {"endpoints.invocations", "endpoints.ping"}
 @bp.record_once
 def _attach(state) -> None:
     state.app.extensions["automl_endpoints"] = Endpoints(state.app.extensions["automl"])
+    state.app.extensions["automl_variants"] = Variants(state.app.extensions["automl_endpoints"])
 
 
 def endpoints() -> Endpoints:
     return current_app.extensions["automl_endpoints"]
+
+
+def variants() -> Variants:
+    return current_app.extensions["automl_variants"]
 
 
 # JSON API -------------------------------------------------------------------------------------
@@ -118,6 +128,38 @@ def rollback(name: str, body: EndpointRollback):
     return jsonify(endpoints().rollback(name, body))
 
 
+@spec.route(api, "/endpoints/<name>/variants", "GET", summary="The endpoint's variants (the "
+            "primary first) with requests, errors, latency and shadow agreement",
+            responses={200: VariantList})
+def list_variants(name: str):
+    return jsonify(variants().list(name))
+
+
+@spec.route(api, "/endpoints/<name>/variants", "POST", summary="Add a weighted production "
+            "variant, or the shadow", body=VariantCreate, responses={201: VariantList})
+def add_variant(name: str, body: VariantCreate):
+    return jsonify(variants().add(name, body)), 201
+
+
+@spec.route(api, "/endpoints/<name>/variants", "PUT", summary="Change production weights at "
+            "once", body=VariantWeights, responses={200: VariantList})
+def set_variant_weights(name: str, body: VariantWeights):
+    return jsonify(variants().set_weights(name, body))
+
+
+@spec.route(api, "/endpoints/<name>/variants/<variant>", "DELETE", summary="Remove a variant "
+            "(not the primary)", responses={200: VariantList})
+def remove_variant(name: str, variant: str):
+    return jsonify(variants().remove(name, variant))
+
+
+@spec.route(api, "/endpoints/<name>/variants/<variant>/promote", "POST", summary="Serve the "
+            "variant's model alone, as a new version; the other variants go (one transaction)",
+            responses={200: Endpoint})
+def promote_variant(name: str, variant: str):
+    return jsonify(variants().promote(name, variant))
+
+
 @spec.route(api, "/endpoints/<name>/batch", "POST", summary="Predict a CSV with a header row "
             "(streamed in and out): prediction and probability_<class> columns",
             responses={200: "text/csv"}, request_content=CSV_BODY)
@@ -132,10 +174,14 @@ bp.register_blueprint(api)
 
 @bp.post("/endpoints/<name>/invocations")
 def invocations(name: str):
-    """InvokeEndpoint: the body goes to :func:`invoke` with the endpoint's current bundle."""
+    """InvokeEndpoint: the body goes to :func:`invoke` with the bundle of the variant the
+    client names, or of one drawn by weight; a share of requests is copied to the shadow."""
+    started = time.perf_counter()
     settings = current_app.extensions["automl"].settings
-    bundle = endpoints().bundle(name)
+    route = variants().route(name)
     g.endpoint_found = True
+    variant = route.pick(request.headers.get(TARGET_VARIANT))
+    bundle = variant.bundle
     try:
         body = read_body(request.stream, request.content_length, settings.max_invocation_bytes,
                          "AUTOML_MAX_INVOCATION_BYTES")
@@ -148,9 +194,13 @@ def invocations(name: str):
     inference = inference_id(request.headers)
     if answer.status == 200:
         endpoints().observer.capture(name, body, request.content_type, answer.body,
-                                     answer.content_type, inference)
+                                     answer.content_type, inference, variant.name)
+        if route.copies():
+            variants().shadows.submit(name, route.shadow, body, request.content_type, answer,
+                                      inference)
+    variants().answered(name, variant.name, answer.status, time.perf_counter() - started)
     return Response(answer.body, status=answer.status, content_type=answer.content_type,
-                    headers={INFERENCE_ID: inference})
+                    headers={INFERENCE_ID: inference, INVOKED_VARIANT: variant.name})
 
 
 @bp.before_request

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from automl.exceptions import AutoMLError, Conflict, NotFound
-from automl.store.tables import endpoint_versions, endpoints
+from automl.store.tables import endpoint_variants, endpoint_versions, endpoints
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -97,13 +98,16 @@ class EndpointStore:
 
     def repoint(self, name: str, job_id: str, candidate_id: str, bundle_path: str,
                 facts: dict | None = None, *, action: str = "repoint",
-                source_version: int | None = None, current_facts: dict | None = None) -> dict:
-        """Point ``name`` at another model and record it as a new version, in one transaction;
-        ``updated_at`` moves forward. ``current_facts`` describe the model served until now,
-        recorded as version 1 if the endpoint predates versions."""
+                source_version: int | None = None, current_facts: dict | None = None,
+                also: Callable[[Connection], None] | None = None) -> dict:
+        """Point ``name`` at another model and record it as a new version, in one transaction
+        (with ``also(conn)`` if given); ``updated_at`` moves forward. ``current_facts`` describe
+        the model served until now, recorded as version 1 if the endpoint predates versions."""
         new = {"job_id": job_id, "candidate_id": candidate_id, "bundle_path": str(bundle_path)}
         with self.engine.begin() as conn:
-            old = _lock(conn, name)
+            old = lock(conn, name)
+            if also is not None:
+                also(conn)
             latest = _latest(conn, name)
             if latest is None:
                 _insert_version(conn, old, 1, "deploy", current_facts, at=old["updated_at"])
@@ -119,6 +123,7 @@ class EndpointStore:
         """Delete an endpoint with its history."""
         with self.engine.begin() as conn:
             conn.execute(delete(endpoint_versions).where(endpoint_versions.c.endpoint == name))
+            conn.execute(delete(endpoint_variants).where(endpoint_variants.c.endpoint == name))
             if conn.execute(delete(endpoints).where(endpoints.c.name == name)).rowcount != 1:
                 raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
 
@@ -146,7 +151,7 @@ class EndpointStore:
     def remove_version(self, name: str, number: int) -> None:
         """Forget an old version (so that its job can be deleted); the served one stays."""
         with self.engine.begin() as conn:
-            _lock(conn, name)
+            lock(conn, name)
             latest = _latest(conn, name)
             if number == (latest or 1):
                 raise Conflict(f"version {number} is the model endpoint '{name}' serves; roll "
@@ -164,13 +169,16 @@ class EndpointStore:
         query = (select(endpoint_versions.c.endpoint, endpoint_versions.c.version)
                  .where(endpoint_versions.c.job_id == job_id)
                  .order_by(endpoint_versions.c.endpoint, endpoint_versions.c.version))
+        variants = select(endpoint_variants.c.endpoint).where(endpoint_variants.c.job_id == job_id)
         with self.engine.connect() as conn:
             for endpoint, version in conn.execute(query):
                 users.setdefault(endpoint, []).append(version)
+            for endpoint in conn.execute(variants).scalars():
+                users.setdefault(endpoint, [])
         return users
 
 
-def _lock(conn: Connection, name: str) -> dict:
+def lock(conn: Connection, name: str) -> dict:
     """The endpoint row, write-locked for the rest of the transaction (a no-op UPDATE first:
     SQLite then holds its write lock, PostgreSQL the row's, so changes of one endpoint queue)."""
     touched = conn.execute(update(endpoints).where(endpoints.c.name == name)
@@ -178,6 +186,15 @@ def _lock(conn: Connection, name: str) -> dict:
     if touched.rowcount != 1:
         raise EndpointNotFound(f"endpoint '{name}' not found", {"name": name})
     return dict(conn.execute(select(endpoints).where(endpoints.c.name == name)).mappings().one())
+
+
+def touch(conn: Connection, name: str) -> dict:
+    """Lock the endpoint row (see :func:`lock`) and move its ``updated_at`` forward, so every
+    worker reloads what it serves; returns the row as it was."""
+    old = lock(conn, name)
+    conn.execute(update(endpoints).where(endpoints.c.name == name)
+                 .values(updated_at=max(time.time(), old["updated_at"] + 1e-3)))
+    return old
 
 
 def _latest(conn: Connection, name: str) -> int | None:

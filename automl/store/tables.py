@@ -93,6 +93,21 @@ endpoint_versions = Table(
     Index("ix_endpoint_versions_endpoint_version", "endpoint", "version", unique=True),
 )
 
+# The variants of an endpoint besides its primary one (SageMaker's production variants and one
+# shadow). No rows: one variant serves everything, the endpoints row's model. With rows, the
+# primary is the row whose model columns are NULL (the endpoints row's model), with its weight.
+endpoint_variants = Table(
+    "endpoint_variants", metadata,
+    Column("endpoint", String(63), primary_key=True),
+    Column("variant", String(63), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("weight", Float, nullable=False),
+    Column("job_id", String(32), nullable=True, index=True),
+    Column("candidate_id", String(128), nullable=True),
+    Column("bundle_path", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
 # A runner owns each job it runs by a lease it renews (heartbeat); a job whose lease ran out,
 # or whose owner on this host is gone, is failed by any runner on the store. A table of its
 # own, so that stores made before leases get it from create_all without a migration.

@@ -608,3 +608,105 @@ def test_monitoring_routes_of_unknown_endpoints_are_404(client):
         assert answer.status_code == 404 and answer.json["error"]["code"] == \
             "endpoint_not_found", path
     assert client.get("/endpoints/nowhere/figures/drift.svg").status_code == 404
+
+
+# Variants -------------------------------------------------------------------------------------
+
+def probabilities(response) -> list[float]:
+    assert response.status_code == 200, response.json
+    return [p["probability"] for p in response.json["predictions"]]
+
+
+def test_variants_route_by_weight_or_by_the_variant_a_client_names(client, job, rows):
+    assert deploy(client, "ab", job["id"]).status_code == 201
+    winner = labels_of(client, "ab", rows)
+    added = client.post("/api/v1/endpoints/ab/variants", json={
+        "name": "challenger", "job_id": job["id"], "candidate_id": job["other"], "weight": 1})
+    assert added.status_code == 201, added.json
+    assert [(v["name"], v["role"], v["weight"], v["primary"]) for v in added.json["variants"]] \
+        == [("AllTraffic", "production", 1.0, True), ("challenger", "production", 1.0, False)]
+    body = rows.to_csv(index=False)
+    named = client.post("/endpoints/ab/invocations", data=body, content_type="text/csv",
+                        headers={"X-Amzn-SageMaker-Target-Variant": "challenger"})
+    assert named.headers["x-Amzn-Invoked-Production-Variant"] == "challenger"
+    other = probabilities(named)
+    assert other != pytest.approx(winner)
+    seen = {}
+    for _ in range(30):
+        response = invoke_csv(client, "ab", body)
+        seen.setdefault(response.headers["x-Amzn-Invoked-Production-Variant"],
+                        probabilities(response))
+    assert set(seen) == {"AllTraffic", "challenger"}, "weights 1:1 send traffic to both"
+    assert seen["AllTraffic"] == pytest.approx(winner) and seen["challenger"] == pytest.approx(other)
+    moved = client.put("/api/v1/endpoints/ab/variants", json={"weights": {"AllTraffic": 0}})
+    assert moved.status_code == 200, moved.json
+    assert {invoke_csv(client, "ab", body).headers["x-Amzn-Invoked-Production-Variant"]
+            for _ in range(5)} == {"challenger"}
+    listed = client.get("/api/v1/endpoints/ab/variants").json["variants"]
+    assert listed[1]["requests"] >= 6 and listed[1]["errors"] == 0
+    assert listed[1]["mean_latency_ms"] > 0
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "words"), [
+    ("post", "variants", {"name": "x", "weight": -1}, 400, "weight"),
+    ("post", "variants", {"name": "AllTraffic"}, 409, "already has a variant"),
+    ("post", "variants", {"name": "bad_name"}, 400, "letters, digits and hyphens"),
+    ("put", "variants", {"weights": {"AllTraffic": 0}}, 400, "sum to 0"),
+    ("put", "variants", {"weights": {"AllTraffic": -2}}, 400, "between 0 and"),
+    ("put", "variants", {"weights": {"nope": 1}}, 404, "no variant 'nope'"),
+    ("delete", "variants/AllTraffic", None, 409, "promote another"),
+    ("delete", "variants/nope", None, 404, "no variant 'nope'"),
+    ("post", "variants/nope/promote", None, 404, "no variant 'nope'"),
+    ("post", "variants/AllTraffic/promote", None, 409, "already the primary")])
+def test_bad_variant_requests_are_clear_4xx(client, job, method, path, body, status, words):
+    if client.get("/api/v1/endpoints/var-bad").status_code == 404:
+        assert deploy(client, "var-bad", job["id"]).status_code == 201
+    if isinstance(body, dict) and "weights" not in body:
+        body = {"job_id": job["id"], **body}
+    response = getattr(client, method)(f"/api/v1/endpoints/var-bad/{path}", json=body)
+    assert response.status_code == status, response.json
+    assert words in json.dumps(response.json["error"])
+
+
+def test_an_unknown_target_variant_is_400_naming_the_variants(client, job):
+    assert deploy(client, "target", job["id"]).status_code == 201
+    response = client.post("/endpoints/target/invocations", data=ROW_CSV, content_type="text/csv",
+                           headers={"X-Amzn-SageMaker-Target-Variant": "nope"})
+    assert response.status_code == 400 and "AllTraffic" in response.json["error"]["message"]
+
+
+def test_the_shadow_answers_off_the_path_and_is_compared_never_returned(app, client, job, rows):
+    assert deploy(client, "shadowed", job["id"]).status_code == 201
+    winner = labels_of(client, "shadowed", rows)
+    added = client.post("/api/v1/endpoints/shadowed/variants", json={
+        "name": "shadow", "role": "shadow", "share": 1.0, "job_id": job["id"],
+        "candidate_id": job["other"]})
+    assert added.status_code == 201, added.json
+    second = client.post("/api/v1/endpoints/shadowed/variants", json={
+        "name": "shadow2", "role": "shadow", "job_id": job["id"]})
+    assert second.status_code == 409 and "already has a shadow" in second.json["error"]["message"]
+    for _ in range(3):
+        response = invoke_csv(client, "shadowed", rows.to_csv(index=False))
+        assert response.headers["x-Amzn-Invoked-Production-Variant"] == "AllTraffic"
+        assert probabilities(response) == pytest.approx(winner), "never the shadow's answer"
+    assert app.extensions["automl_variants"].shadows.drain()
+    shadow = client.get("/api/v1/endpoints/shadowed/variants").json["variants"][1]
+    assert (shadow["role"], shadow["share"], shadow["weight"]) == ("shadow", 1.0, None)
+    assert shadow["requests"] == 3 and shadow["compared_rows"] == 3 * len(rows)
+    assert 0.5 <= shadow["agreement"] <= 1
+
+
+def test_promoting_a_variant_makes_it_the_endpoint_s_model_as_a_new_version(client, job, rows):
+    assert deploy(client, "promo", job["id"]).status_code == 201
+    client.post("/api/v1/endpoints/promo/variants", json={
+        "name": "next", "job_id": job["id"], "candidate_id": job["other"], "weight": 0})
+    other = probabilities(client.post("/endpoints/promo/invocations", data=rows.to_csv(index=False),
+                                      content_type="text/csv",
+                                      headers={"X-Amzn-SageMaker-Target-Variant": "next"}))
+    promoted = client.post("/api/v1/endpoints/promo/variants/next/promote")
+    assert promoted.status_code == 200, promoted.json
+    assert promoted.json["candidate_id"] == job["other"] and promoted.json["version"] == 2
+    assert client.get("/api/v1/endpoints/promo/versions").json["versions"][0]["action"] == "promote"
+    variants = client.get("/api/v1/endpoints/promo/variants").json["variants"]
+    assert [v["name"] for v in variants] == ["AllTraffic"]
+    assert labels_of(client, "promo", rows) == pytest.approx(other)
