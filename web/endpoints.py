@@ -245,7 +245,13 @@ def page(name: str):
     return render_template("endpoint.html", endpoint=view, bundle=bundle, record=record,
                            auth=auth, examples=examples(request.url_root, name, record,
                                                         auth == "token"),
-                           versions=endpoints().versions(name), **page_context(name))
+                           versions=endpoints().versions(name), **page_context(name), **variants_context(name))
+
+
+def variants_context(name: str) -> dict:
+    found = variants().list(name)["variants"]
+    return {"variants": found,
+            "total_weight": sum(v["weight"] for v in found if v["role"] == "production")}
 
 
 @bp.post("/jobs/<job_id>/deploy")
@@ -295,6 +301,13 @@ def rollback_form(name: str):
     except ValidationError:
         raise InvalidRequest("the form does not name a version to roll back to") from None
     endpoints().rollback(name, body)
+    return redirect(url_for("endpoints.page", name=name))
+
+
+@bp.post("/endpoints/<name>/variants/<variant>/promote")
+def promote_form(name: str, variant: str):
+    """The variants table's Promote buttons."""
+    variants().promote(name, variant)
     return redirect(url_for("endpoints.page", name=name))
 
 

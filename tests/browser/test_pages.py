@@ -227,3 +227,31 @@ def test_two_jobs_compared_side_by_side_from_the_jobs_list(page, service, finish
                                          "tds => tds.map(t => t.textContent)")
     assert "ensemble" in families
     assert page.locator(".compare-board").count() == 2
+
+
+def test_the_endpoint_page_compares_variants_promotes_and_rolls_back(page, service, finished_job):
+    board = service.get(f"/api/v1/jobs/{finished_job['id']}/leaderboard").json()["rows"]
+    winner = board[0]["candidate_id"]
+    other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")
+    assert service.post("/api/v1/endpoints", json={"name": "life", "job_id": finished_job["id"]}
+                        ).status_code == 201
+    for variant in ({"name": "challenger", "weight": 3}, {"name": "dark", "role": "shadow",
+                                                           "share": 0.5}):
+        added = service.post("/api/v1/endpoints/life/variants",
+                             json={"job_id": finished_job["id"], "candidate_id": other, **variant})
+        assert added.status_code == 201, added.text
+    page.goto(f"{service.url}/endpoints/life")
+    rows = page.eval_on_selector_all(
+        "#variants tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))")
+    assert [r[:2] for r in rows] == [["AllTraffic (primary)", "production"],
+                                     ["challenger", "production"], ["dark", "shadow"]]
+    assert "(25%)" in rows[0][2] and "(75%)" in rows[1][2] and "50% copied" in rows[2][2]
+    page.click("#variants tr[data-variant=challenger] button.promote")
+    page.wait_for_url("**/endpoints/life")
+    assert service.get("/api/v1/endpoints/life").json()["candidate_id"] == other
+    assert page.locator("#variants tbody tr").count() == 1
+    assert page.locator("#versions tr.current").inner_text().startswith("2 (serving)")
+    page.click("#versions tr[data-version='1'] button.rollback")
+    page.wait_for_url("**/endpoints/life")
+    assert service.get("/api/v1/endpoints/life").json()["candidate_id"] == winner
+    assert page.locator("#versions tbody tr").count() == 3

@@ -71,6 +71,7 @@ def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data)
         for _ in range(4):
             assert invoke_json(client, "titanic", rows) == pytest.approx(
                 refit.predict_proba(rows).to_numpy())
+        check_boto3_target_variant(client, service, job["id"], rows, winner)
         with pytest.raises(client.exceptions.ClientError) as missing:
             client.invoke_endpoint(EndpointName="nope", ContentType="text/csv", Body="1\n")
         assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
@@ -84,6 +85,22 @@ def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data)
             refit.predict_proba(rows).to_numpy())
     finally:
         service.stop()
+
+
+def check_boto3_target_variant(client, service, job_id: str, rows, winner) -> None:
+    """boto3's ``TargetVariant=`` picks a production variant; ``InvokedProductionVariant`` says
+    which answered."""
+    added = requests.post(f"{service.url}/api/v1/endpoints/titanic/variants", timeout=60,
+                          json={"name": "first", "job_id": job_id, "weight": 0})
+    assert added.status_code == 201, added.text
+    response = client.invoke_endpoint(
+        EndpointName="titanic", ContentType="application/json", Accept="application/json",
+        TargetVariant="first", Body=json.dumps({"instances": rows.to_dict(orient="records")}))
+    assert response["InvokedProductionVariant"] == "first"
+    got = [p["probabilities"] for p in json.loads(response["Body"].read())["predictions"]]
+    assert np.array(got) == pytest.approx(winner.predict_proba(rows).to_numpy())
+    assert requests.delete(f"{service.url}/api/v1/endpoints/titanic/variants/first",
+                           timeout=60).status_code == 200
 
 
 def check_boto3_sees_the_error_curl_sees(client, service) -> None:

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Variants benchmark: routing by weight over 10,000 requests, and the production p99 with a
+shadow variant at 100 % of traffic against the p99 without one, in the same run.
+
+    python benchmarks/variants.py [--data sample_data/titanic.csv --target Survived]
+
+Starts ``automl serve`` (gunicorn, 2 workers) on a temporary data directory, runs one job (two
+candidates, no time budget), deploys its winner three times: ``weighted`` with a second variant
+(the other candidate) at weights 0.7 / 0.3, ``solo``, and ``shadowed`` (the same model with the
+other candidate as a shadow copied 100 % of requests). Routing: ``--requests`` single-row CSV
+requests to ``weighted`` from 4 client threads, counted by ``x-Amzn-Invoked-Production-Variant``.
+Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo`` and
+``shadowed``; p99 over all rounds of each. Clients run in this process, on the same machine.
+Prints the figures and appends a JSON line to benchmarks/results/variants.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from service_process import ServiceProcess  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "variants.jsonl"
+WEIGHTS = {"AllTraffic": 0.7, "second": 0.3}
+TARGETS = {"routing_max_gap_points": 2.0, "shadow_p99_ratio": 1.05}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT / "sample_data" / "titanic.csv"))
+    parser.add_argument("--target", default="Survived")
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--per-round", type=int, default=300)
+    parser.add_argument("--results", default=str(RESULTS))
+    return parser.parse_args(argv)
+
+
+def invoke(conn: http.client.HTTPConnection, name: str, body: bytes) -> str:
+    conn.request("POST", f"/endpoints/{name}/invocations", body,
+                 {"Content-Type": "text/csv", "Accept": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"{name} answered {answer.status}")
+    return answer.getheader("x-Amzn-Invoked-Production-Variant")
+
+
+def routing(service: ServiceProcess, bodies: list[bytes], n: int, clients: int = 4) -> dict:
+    counts: Counter = Counter()
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+        mine = Counter(invoke(conn, "weighted", bodies[i % len(bodies)])
+                       for i in range(k, n, clients))
+        conn.close()
+        with lock:
+            counts.update(mine)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = sum(counts.values())
+    shares = {v: 100 * counts[v] / total for v in WEIGHTS}
+    gaps = {v: abs(shares[v] - 100 * w / sum(WEIGHTS.values())) for v, w in WEIGHTS.items()}
+    return {"requests": total, "counts": dict(counts), "shares_percent": shares,
+            "max_gap_points": max(gaps.values())}
+
+
+def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_round: int) -> dict:
+    times: dict[str, list[float]] = {"solo": [], "shadowed": []}
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    for _ in range(rounds):
+        for name in times:
+            for i in range(per_round):
+                started = time.perf_counter()
+                invoke(conn, name, bodies[i % len(bodies)])
+                times[name].append(1000 * (time.perf_counter() - started))
+    conn.close()
+    figures = {f"{name}_{q}_ms": float(np.percentile(t, p))
+               for name, t in times.items() for q, p in (("p50", 50), ("p99", 99))}
+    figures["shadow_p99_ratio"] = figures["shadowed_p99_ms"] / figures["solo_p99_ms"]
+    return figures
+
+
+def setup(service: ServiceProcess, data: Path, target: str) -> None:
+    with open(data, "rb") as fh:
+        dataset = service.post("/api/v1/datasets", files={"file": (data.name, fh)}).json()
+    job = service.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": target,
+                                             "time_budget": None, "max_candidates": 2}).json()
+    job = service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"), 600)
+    board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]
+    other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")
+    for name in ("weighted", "solo", "shadowed"):
+        service.post("/api/v1/endpoints", json={"name": name, "job_id": job["id"]}).raise_for_status()
+    second = {"job_id": job["id"], "candidate_id": other}
+    service.post("/api/v1/endpoints/weighted/variants", json={
+        "name": "second", "weight": WEIGHTS["second"], **second}).raise_for_status()
+    requests.put(f"{service.url}/api/v1/endpoints/weighted/variants", timeout=30,
+                 json={"weights": {"AllTraffic": WEIGHTS["AllTraffic"]}}).raise_for_status()
+    service.post("/api/v1/endpoints/shadowed/variants", json={
+        "name": "shadow", "role": "shadow", "share": 1.0, **second}).raise_for_status()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    rows = pd.read_csv(args.data).drop(columns=args.target).head(200)
+    bodies = [line.encode() + b"\n" for line in rows.to_csv(index=False, header=False).splitlines()]
+    with tempfile.TemporaryDirectory() as tmp:
+        service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
+        try:
+            setup(service, Path(args.data), args.target)
+            figures = {"routing": routing(service, bodies, args.requests),
+                       "shadow": overhead(service, bodies, args.rounds, args.per_round)}
+            shadow = service.get("/api/v1/endpoints/shadowed/variants").json()["variants"][1]
+            figures["shadow"].update({k: shadow[k] for k in ("requests", "dropped", "agreement")})
+        finally:
+            service.stop()
+    figures["targets"] = TARGETS
+    figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    print(json.dumps(figures, indent=2))
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.results, "a") as fh:
+        fh.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
