@@ -304,11 +304,16 @@ class Retraining(BaseModel):
     links: dict[str, str]
 
 
-class VariantCreate(ModelRef):
-    """A variant: ``production`` gets requests in proportion to ``weight`` (relative to the
-    others' weights; 0: only requests naming it), ``shadow`` gets a copy of ``share`` of the
-    requests (0 to 1), answered off the request path and never returned."""
+class VariantCreate(BaseModel):
+    """A variant serving a job's model (its winner, or ``candidate_id``): ``production`` gets
+    requests in proportion to ``weight`` (relative to the others' weights; 0: only requests
+    naming it), ``shadow`` gets a copy of ``share`` of the requests (0 to 1), answered off the
+    request path and never returned."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1, max_length=64)
+    candidate_id: str | None = Field(default=None, min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=63, description="1-63 letters, digits, hyphens")
     role: Literal["production", "shadow"] = "production"
     weight: float = Field(default=1.0, ge=0, le=1e6)
