@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from automl.exceptions import NotFound
 from automl.store.jobstore import new_id
@@ -45,9 +46,12 @@ class MonitoringStore:
         row = {"name": name, "capture_percent": capture_percent, "interval_s": interval_s,
                "webhook_url": webhook_url, "next_run_at": now + interval_s,
                "stopped_reason": None, "updated_at": now}
-        with self.engine.begin() as conn:
-            conn.execute(delete(endpoint_monitoring).where(endpoint_monitoring.c.name == name))
-            conn.execute(insert(endpoint_monitoring).values(**row))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(endpoint_monitoring).where(endpoint_monitoring.c.name == name))
+                conn.execute(insert(endpoint_monitoring).values(**row))
+        except IntegrityError:  # another worker started it at the same moment
+            return self.settings(name)
         return row
 
     def change(self, name: str, **values) -> dict:
