@@ -28,7 +28,7 @@ from automl.exceptions import AutoMLError, InvalidRequest, NotFound
 from automl.model.bundle import ModelBundle
 from automl.monitoring.alerts import alert_payload, deliver_async
 from automl.monitoring.baseline import Baseline
-from automl.monitoring.capture import DEFAULT_VARIANT, Retention, hour_path
+from automl.monitoring.capture import DEFAULT_VARIANT, Retention, enforce_retention, hour_path
 from automl.monitoring.quality import GroundTruthStore, encode_labels, parse_ground_truth
 from automl.monitoring.reader import read_window
 from automl.monitoring.run import MonitoringRun, run_monitoring, write_run
@@ -260,10 +260,20 @@ class Scheduler:
                 self.monitor.run_due(self.endpoints)
                 if time.time() - self._snapped >= self.SNAPSHOT_S:
                     self._snapped = time.time()
-                    snapshot_traffic(self.monitor.store,
-                                     self.monitor.settings.capture_retention_days)
+                    settings = self.monitor.settings
+                    snapshot_traffic(self.monitor.store, settings.capture_retention_days)
+                    enforce_all(settings.data_dir, retention(settings))
             except Exception:  # noqa: BLE001 - the scheduler must outlive one bad run
                 log.exception("scheduled monitoring failed; trying again")
+
+
+def enforce_all(data_dir: str | Path, limits: Retention) -> int:
+    """Capture retention over every endpoint variant, idle or deleted ones too (the writers
+    enforce it only as they open a new hour's file); returns how many files went."""
+    root = capture_root(data_dir)
+    variants = [v for e in root.iterdir() if e.is_dir() for v in e.iterdir() if v.is_dir()] \
+        if root.is_dir() else []
+    return sum(enforce_retention(v, limits) for v in variants)
 
 
 def snapshot_traffic(store: MonitoringStore, keep_days: float) -> int:

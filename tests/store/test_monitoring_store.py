@@ -62,3 +62,4 @@ def test_traffic_bins_come_from_snapshot_differences(store):
     assert slow["p50_ms"] == pytest.approx(5.0) and 5.0 < slow["p99_ms"] <= 10.0
     monitoring.prune_traffic(now)
     assert traffic(monitoring, "churn", hours=1)["bins"] == []
+
