@@ -35,7 +35,7 @@ def make_leaderboard(results: list[TrialResult], metric: Metric) -> pd.DataFrame
     return frame[COLUMNS + extra].reset_index(drop=True)
 
 
-_HIDDEN = {"number", "fold_scores", "secondary", "members", "run_s"}
+_HIDDEN = {"number", "fold_scores", "secondary", "members", "run_s", "cpu_s"}
 
 
 def leaderboard_json(results: list[TrialResult], metric: Metric) -> dict:

@@ -21,6 +21,19 @@ MIN_TRIAL_LIMIT_S = 10.0
 SIMILAR_FACTOR = 4.0  # a family's trials may take this many times its slowest completed one
 UNSEEN_SHARE = 0.4  # a family with nothing completed yet may take this share of the time left
 BAG_SHARE = 0.10  # bagging is planned for only when it costs at most this share of the budget
+MAX_SLOWDOWN = 6.0
+RESERVE_SHARE = 0.5  # the end of the job never takes more than this share of the budget
+FALLBACK_SHARE = 0.15  # kept for the fallback model while no trial has completed (at most 10 s)
+
+
+def slowdown(results: list[TrialResult]) -> float:
+    """How contended the machine is: the median, over completed trials, of the seconds each ran
+    over the CPU seconds its worker got (1 when it had a core to itself, 3 beside two busy
+    processes per core), at most ``MAX_SLOWDOWN``; 1 before any trial completed. The fixed
+    costs of the end of the job (ensemble, baseline, notebooks, explanations) stretch as much.
+    """
+    ratios = [r.run_s / r.cpu_s for r in results if r.ok and r.cpu_s > 0.05]
+    return float(np.clip(np.median(ratios), 1.0, MAX_SLOWDOWN)) if ratios else 1.0
 
 
 @dataclass
@@ -89,7 +102,9 @@ class EndCosts:
 
     def reserve(self, results: list[TrialResult], metric: Metric) -> float:
         """Seconds the search keeps for ensembling, bagging (when it costs at most
-        ``BAG_SHARE`` of the budget), refit and artifacts, after ``results`` so far."""
+        ``BAG_SHARE`` of the budget), refit and artifacts, after ``results`` so far: the fixed
+        parts stretched by the machine's :func:`slowdown`, a fallback model's time while no
+        trial has completed; never more than ``RESERVE_SHARE`` of the budget."""
         ok = [r for r in results if r.ok]
         top = sorted(ok, key=lambda r: metric.loss(r.score))[:3]
         parallel = self.parallel()
@@ -98,7 +113,9 @@ class EndCosts:
         bag_s = self.bagging_s(sum(r.fit_s for r in top) / parallel) if self.baggable else 0.0
         if bag_s > BAG_SHARE * budget:
             bag_s = 0.0  # bagging would starve the search: keep nothing for it
-        return 1.0 + 0.03 * budget + 1.5 * refit_s + bag_s + self.artifacts_s()
+        fixed = (1.0 + 0.03 * budget) * slowdown(ok) + self.artifacts_s(slowdown(ok))
+        fallback = 0.0 if ok else min(10.0, FALLBACK_SHARE * budget)
+        return min(RESERVE_SHARE * budget, fixed + fallback + 1.5 * refit_s + bag_s)
 
     def time_left(self, search_s: float) -> float:
         """Seconds left after a search of ``search_s`` (infinite without a time budget)."""
@@ -115,9 +132,10 @@ class EndCosts:
         n = self.n_folds
         return fold_fit_s * (n * (n - 2) / 2 + n)
 
-    def artifacts_s(self) -> float:
-        """Seconds kept for notebooks, explanations and reports after the model is final."""
-        return (2.0 + 0.03 * (self.time_budget or 0)) if self.artifacts else 0.0
+    def artifacts_s(self, slow: float = 1.0) -> float:
+        """Seconds kept for notebooks, explanations and reports after the model is final, on
+        a machine ``slow`` times slower than an idle one."""
+        return (2.0 + 0.03 * (self.time_budget or 0)) * slow if self.artifacts else 0.0
 
     def parallel(self) -> int:
         """Fits side by side at the end of a job (the estimates assume at most two workers)."""
@@ -132,7 +150,8 @@ class EndCosts:
         if self.time_budget is None:
             return None
         fold_fits = sum(m.fit_s for m in members) / self.parallel()
-        spare = self.time_left(search_s) - self.artifacts_s() - self.refit_s(members)
+        spare = self.time_left(search_s) - self.artifacts_s(slowdown(members)) \
+            - self.refit_s(members)
         if self.bagging_s(fold_fits) > spare:
             return False
         return time.time() + spare - self.n_folds * fold_fits

@@ -75,10 +75,10 @@ def evaluate(trial: TrialSpec, data: str | TrainingData) -> TrialResult:
     The trial's own time limit counts from here, with the data loaded; between folds it stops
     at that limit or at the search's deadline, whichever comes first.
     """
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     try:
         data = load_data(data)
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = _evaluate(trial, data, start)
@@ -92,6 +92,7 @@ def evaluate(trial: TrialSpec, data: str | TrainingData) -> TrialResult:
         result = _failed(trial, TrialState.FAILED, f"{type(exc).__name__}: {exc} "
                                                    f"(at {Path(last.filename).name}:{last.lineno})")
     result.run_s = time.time() - start
+    result.cpu_s = time.process_time() - cpu
     return result
 
 

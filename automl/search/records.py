@@ -58,6 +58,7 @@ class TrialResult:
     predict_ms_per_row: float = 0.0
     size_bytes: int = 0
     run_s: float = 0.0  # seconds the trial ran in its worker (a timed-out one: until stopped)
+    cpu_s: float = 0.0  # CPU seconds of its worker meanwhile: run_s / cpu_s is the contention
     members: dict = field(default_factory=dict)
     oof: np.ndarray | None = field(default=None, repr=False)
 
