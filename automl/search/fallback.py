@@ -29,26 +29,34 @@ def needs_fallback(results: list[TrialResult]) -> bool:
     return not results or any(r.state is not TrialState.FAILED for r in results)
 
 
-def grace_s(time_budget: float | None) -> float:
-    """How long the fallback may run past the deadline: a tenth of the budget, 5 to 60 s."""
-    return 60.0 if time_budget is None else min(60.0, max(5.0, 0.1 * time_budget))
+def grace_s(time_budget: float | None, time_left: float | None = None) -> float:
+    """How long the fallback may run: what is left of the budget (``time_left``, default
+    nothing) and a twentieth of it, so that the job still ends near its budget; 5 to 60 s."""
+    if time_budget is None:
+        return 60.0
+    return min(60.0, max(5.0, max(0.0, time_left or 0.0) + 0.05 * time_budget))
 
 
 def fallback_trial(data: TrainingData, data_ref, metric: Metric, executor: TrialExecutor,
-                   seed: int, number: int,
-                   time_budget: float | None) -> tuple[TrialSpec, TrialResult]:
-    """Cross-validate the fast LightGBM on the executor (here, if the executor is broken);
-    its trial spec and its result."""
+                   seed: int, number: int, time_budget: float | None,
+                   time_left: float | None = None) -> tuple[TrialSpec, TrialResult]:
+    """Cross-validate the fast LightGBM on the executor within :func:`grace_s`, or here when
+    the executor is broken or has not delivered it in that time (its workers may not have
+    started on a machine this busy); its trial spec and its result."""
     shape = DataShape(len(data.y), len(data.schema.columns), data.task, data.n_classes)
     spec = generate_candidates(shape, families=["lightgbm"])[0]
     params = {**spec.defaults[0], "n_estimators": FALLBACK_TREES}
     trial = TrialSpec(candidate_id=FALLBACK_ID, number=number, spec=spec, params=params,
-                      seed=seed, metric=metric.name, time_limit=grace_s(time_budget))
+                      seed=seed, metric=metric.name,
+                      time_limit=grace_s(time_budget, time_left))
     if executor.broken:
         return trial, evaluate(trial, data)
     future = executor.submit(evaluate, trial, data_ref, timeout=trial.time_limit + 1.0)
     try:
-        return trial, future.result()
+        return trial, future.result(timeout=trial.time_limit)
+    except TimeoutError:  # on a machine this busy its worker may not even have started
+        executor.stop(future, "the fallback model runs in the job's own process instead")
+        return trial, evaluate(trial, data)
     except (Exception, CancelledError) as exc:  # noqa: BLE001 - said in the job's error
         return trial, TrialResult(
             candidate_id=FALLBACK_ID, number=number, family=spec.family, recipe=spec.recipe,

@@ -36,6 +36,7 @@ from automl.search.records import (
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 STOP_GRACE_S = 0.5
 KILL_GRACE_S = 1.0  # past its limit, a trial in a long fold is killed this much later
+ABANDON_S = 3.0  # past the search deadline, trials not stopped yet are given up
 
 
 @dataclass
@@ -183,6 +184,17 @@ class Search:
         for future in sorted(done, key=lambda f: self._pending[f][0].number):
             spec, trial = self._pending.pop(future)
             self._record(spec, trial, self._result(future, spec))
+        if self.budget.time_left() < -ABANDON_S:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Give up on trials still pending well past the search deadline: on a machine so
+        busy that their workers have not even started (or stopped), the job must not wait for
+        them. The executor stops them when it shuts down."""
+        for future, (spec, trial) in sorted(self._pending.items(), key=lambda kv: kv[1][0].number):
+            self.executor.stop(future, STOPPED_AT_BUDGET)
+            self._record(spec, trial, _lost(spec, TrialState.TIMED_OUT, STOPPED_AT_BUDGET))
+        self._pending.clear()
 
     def _stop_overdue(self, done: set) -> None:
         """Stop running trials once the search deadline has passed. A trial's own deadline was

@@ -1,0 +1,60 @@
+"""The end of a job keeps time in proportion to how contended the machine is (issue 18, 6)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+
+import numpy as np
+
+from automl.candidates.base import DataShape
+from automl.candidates.generator import generate_candidates
+from automl.metrics import get_metric
+from automl.search.budget import RESERVE_SHARE, Budget, EndCosts, slowdown
+from automl.search.executor_base import TrialExecutor
+from automl.search.records import STOPPED_AT_BUDGET, TrialResult, TrialState
+from automl.search.study import Search
+
+AUC = get_metric("auc", "binary")
+
+
+def _trial(run_s: float, cpu_s: float, fit_s: float = 0.2) -> TrialResult:
+    return TrialResult("lightgbm_000", 0, "lightgbm", "trees", {}, TrialState.COMPLETE,
+                       score=0.8, fit_s=fit_s, run_s=run_s, cpu_s=cpu_s)
+
+
+def test_the_reserve_stretches_with_contention_and_keeps_a_fallback_until_a_trial_completes():
+    costs = EndCosts.of(np.zeros(1000), [(np.arange(800), np.arange(200))] * 5, 60.0, 2,
+                        baggable=False, artifacts=True)
+    idle, busy = [_trial(1.0, 1.0)], [_trial(3.0, 1.0)]
+    assert slowdown(idle) == 1.0 and slowdown(busy) == 3.0 and slowdown([]) == 1.0
+    assert costs.reserve(busy, AUC) > 2 * costs.reserve(idle, AUC) - 1.0
+    assert costs.reserve([], AUC) > costs.reserve(idle, AUC)  # room for the fallback model
+    hopeless = [_trial(60.0, 1.0, fit_s=30.0)]
+    assert costs.reserve(hopeless, AUC) == RESERVE_SHARE * 60.0  # the search keeps half
+
+
+class _StuckExecutor(TrialExecutor):
+    """Workers that never start: no future ever resolves, and stopping does nothing."""
+
+    n_workers = 2
+
+    def prepare_data(self, data_ref):
+        return data_ref
+
+    def submit(self, fn, *args, timeout=None, **kwargs):
+        return Future()
+
+    def stop(self, future, reason):
+        pass
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        pass
+
+
+def test_a_search_whose_workers_never_start_still_ends_soon_after_its_deadline():
+    specs = generate_candidates(DataShape(500, 5, "binary", 2))
+    search = Search(specs, "unused", AUC, _StuckExecutor(), Budget(time.time() + 1, None, None),
+                    seed=0, n_parallel=2)
+    results = search.run()
+    assert [r.reason for r in results] == [STOPPED_AT_BUDGET] * 2
