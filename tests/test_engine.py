@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from automl.config import Settings
@@ -73,3 +75,18 @@ def test_data_every_model_fails_on_is_an_error_without_a_fallback():
                          reason="ValueError: the target has one class")
     with pytest.raises(AutoMLError, match="no candidate completed.*one class"):
         with_fallback([failed], {}, JobContext(None, METRICS["auc"], Settings()))
+
+
+def test_an_exploration_the_budget_cannot_cover_is_saved_without_running(sample_data, tmp_path):
+    import json
+
+    from automl.engine import prepare_data
+    from automl.engine.background import Exploration
+
+    _, profile, _ = prepare_data(sample_data / "titanic.csv", "Survived", Settings())
+    exploration = Exploration(profile, tmp_path, sample_data / "titanic.csv",
+                              until=time.time() + 1.0)
+    exploration.start(slow=3.0)  # 1 s left would not cover a kernel on this busy a machine
+    assert [w["code"] for w in exploration.join()] == ["exploration_not_run"]
+    notebook = json.loads((tmp_path / "notebooks" / "data-exploration.ipynb").read_text())
+    assert not any(c.get("outputs") for c in notebook["cells"])

@@ -99,7 +99,9 @@ class JobWarning(BaseModel):
 
     code: str = Field(description="trials_timed_out, trials_failed, fallback_model, "
                                   "degenerate_probabilities, no_gradient_boosting, "
-                                  "winner_below_best_single")
+                                  "winner_below_best_single; and, when the budget ran out "
+                                  "for them, explanations_skipped, exploration_not_run, "
+                                  "exploration_unfinished")
     message: str
 
 

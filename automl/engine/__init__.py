@@ -24,7 +24,7 @@ from automl.data.profile import DatasetProfile, profile_dataset
 from automl.data.schema import InputSchema
 from automl.data.splits import default_n_folds, make_folds
 from automl.data.target import class_labels, encode_target
-from automl.engine.artifacts import write_artifacts
+from automl.engine.artifacts import write_artifacts, write_leaderboard
 from automl.engine.background import Background
 from automl.engine.context import Callbacks, JobContext, JobResult
 from automl.engine.finish import finish
@@ -69,7 +69,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         del frame
         cb.on_profile(profile, metric)
         data_path = _data_path(source, data_path, output)
-        background = Background(data, profile, output, data_path, data_name)
+        background = Background(data, profile, output, data_path, data_name, deadline)
         with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
             ctx = JobContext(data, metric, settings, profile, executor,
                              executor.prepare_data(data.save(Path(workdir) / "data.pkl")), cb,
@@ -79,8 +79,11 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         executor.shutdown(wait=False, cancel_futures=True)
     result.data_path, result.data_name = data_path, data_name
     if output is not None:
-        write_artifacts(result, Path(output), exploration=False)  # while the exploration runs
-        background.join(deadline)
+        write_artifacts(result, Path(output), exploration=False, until=deadline)
+        late = background.join(deadline)  # the exploration ran beside all of the above
+        if late:
+            result.warnings.extend(late)
+            write_leaderboard(result, Path(output))
     result.timings["total_s"] = time.time() - start
     return result
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from automl.leaderboard import leaderboard_json
 from automl.model.bundle import library_versions
+from automl.search.budget import slowdown
 from automl.search.records import TrialResult
 
 if TYPE_CHECKING:
@@ -35,16 +36,26 @@ def bundle_metadata(ctx: JobContext, winner: TrialResult, finalized: dict,
             "versions": library_versions(), "warnings": notes}
 
 
-def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -> None:
+EXPLAIN_S = 2.0  # an idle machine's seconds for the winner's explanations and reports
+
+
+def write_artifacts(result: JobResult, output: Path, exploration: bool = True,
+                    until: float | None = None) -> None:
     """The output directory: model/, leaderboard.csv/.json, profile.json, settings.json, trials/,
-    and (when the data is a file) notebooks/, explanations/ and quality/."""
+    and (when the data is a file) notebooks/, explanations/ and quality/. The explanations are
+    left out, and the job says so, when they would not end by ``until`` (the budget's end) on
+    a machine as contended as the trials found it (:func:`automl.search.budget.slowdown`)."""
     output.mkdir(parents=True, exist_ok=True)
+    explain = until is None or time.time() + EXPLAIN_S * slowdown(result.results) < until
+    if not explain and result.data_path is not None:
+        result.warnings.append({"code": "explanations_skipped", "message": (
+            "the winner's explanations were not computed: the time budget was spent; compute "
+            "them from the candidate's page (or POST .../explanation), or give a larger budget")})
     result.bundle.save(output / "model")
     board = result.leaderboard.copy()
     board["params"] = board["params"].map(lambda p: json.dumps(p, default=str))
     board.to_csv(output / "leaderboard.csv", index=False)
-    _dump(output / "leaderboard.json",
-          {**leaderboard_json(result.results, result.metric), "warnings": result.warnings})
+    write_leaderboard(result, output)
     _dump(output / "profile.json", result.profile.to_dict())
     _dump(output / "settings.json", result.settings.to_dict())
     trials_dir = output / "trials"
@@ -54,21 +65,28 @@ def write_artifacts(result: JobResult, output: Path, exploration: bool = True) -
         manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
         _dump(trials_dir / f"{r.candidate_id}.json", manifest)
     if result.data_path is not None:
-        _write_transparency(result, output, exploration)
+        _write_transparency(result, output, exploration, explain)
     if result.baseline is not None:
         result.baseline.with_importance_file(
             output / "explanations" / result.winner.candidate_id / "importance.json",
         ).save(output / "monitoring")
 
 
-def _write_transparency(result: JobResult, output: Path, exploration: bool) -> None:
+def write_leaderboard(result: JobResult, output: Path) -> None:
+    """``leaderboard.json``: the ranked rows and the job's warnings (as they stand now)."""
+    _dump(output / "leaderboard.json",
+          {**leaderboard_json(result.results, result.metric), "warnings": result.warnings})
+
+
+def _write_transparency(result: JobResult, output: Path, exploration: bool,
+                        explain: bool) -> None:
     from automl.explain.transparency import write_transparency
 
     try:
         quality_for = [r.candidate_id for r in result.results if r.members]
         timings = write_transparency(result, output, result.data_path, exploration=exploration,
                                      quality_for=None if exploration else quality_for,
-                                     data_name=result.data_name)
+                                     data_name=result.data_name, explain=explain)
         result.timings["transparency_s"] = timings.get("total_s")
     except Exception:  # noqa: BLE001 - reports must never lose a finished job
         log.exception("notebooks or explanations could not be written")

@@ -29,7 +29,7 @@ def finish(ctx: JobContext, results: list[TrialResult], trials: dict[str, TrialS
     ``bag_check_s`` are added.
     """
     data, metric, settings = ctx.data, ctx.metric, ctx.settings
-    results = with_fallback(results, trials, ctx)
+    results = with_fallback(results, trials, ctx, timings["search_s"])
     ensemble = affordable_ensemble(results, ctx, timings["search_s"])
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = affordable_winner(rank_results(everything, metric), ctx, timings["search_s"])
@@ -46,12 +46,13 @@ def finish(ctx: JobContext, results: list[TrialResult], trials: dict[str, TrialS
 
 
 def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
-                  ctx: JobContext) -> list[TrialResult]:
+                  ctx: JobContext, search_s: float | None = None) -> list[TrialResult]:
     """``results``, plus the fast model of :mod:`automl.search.fallback` when none completed;
     an error when no model can be fitted at all."""
     if needs_fallback(results):
         spec, fast = fallback_trial(ctx.data, ctx.data_ref, ctx.metric, ctx.executor,
-                                    ctx.settings.seed, len(results), ctx.settings.time_budget)
+                                    ctx.settings.seed, len(results), ctx.settings.time_budget,
+                                    None if search_s is None else ctx.costs.time_left(search_s))
         trials[spec.candidate_id] = spec
         results = results + [fast]
     if not any(r.ok for r in results):

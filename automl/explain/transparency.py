@@ -21,17 +21,21 @@ QUALITY_TOP_N = 3
 def write_transparency(job, output_dir: str | Path, data_path: str | Path,
                        top_n: int = QUALITY_TOP_N, exploration: bool = True,
                        quality_for: list[str] | None = None,
-                       data_name: str | None = None) -> dict[str, float]:
+                       data_name: str | None = None, explain: bool = True) -> dict[str, float]:
     """Notebooks for every completed row, SHAP for the winner, quality for the ``top_n`` rows.
 
     ``quality_for`` names the rows to report on instead (the engine reports on each trial as
     it completes, during the search, and leaves only the ensemble for here). ``data_name`` is
     the data file's name the notebooks show (see :func:`automl.notebooks.write_notebooks`).
+    ``explain=False`` (a job out of time) leaves out the explanations and quality reports.
     Returns timings in seconds (``total_s`` and one entry per part).
     """
     start = time.perf_counter()
     timings = write_notebooks(job, output_dir, data_path, exploration=exploration,
                               data_name=data_name)
+    if not explain:
+        timings["total_s"] = time.perf_counter() - start
+        return timings
     t0 = time.perf_counter()
     frame, y, folds = training_rows(job, data_path)
     timings["read_s"] = time.perf_counter() - t0
