@@ -11,9 +11,9 @@ from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
 from automl.metrics import get_metric
 from automl.search.budget import RESERVE_SHARE, Budget, EndCosts, slowdown
-from automl.search.executor_base import TrialExecutor
 from automl.search.records import STOPPED_AT_BUDGET, TrialResult, TrialState
 from automl.search.study import Search
+from tests.search.stubs import StubExecutor
 
 AUC = get_metric("auc", "binary")
 
@@ -34,22 +34,11 @@ def test_the_reserve_stretches_with_contention_and_keeps_a_fallback_until_a_tria
     assert costs.reserve(hopeless, AUC) == RESERVE_SHARE * 60.0  # the search keeps half
 
 
-class _StuckExecutor(TrialExecutor):
+class _StuckExecutor(StubExecutor):
     """Workers that never start: no future ever resolves, and stopping does nothing."""
-
-    n_workers = 2
-
-    def prepare_data(self, data_ref):
-        return data_ref
 
     def submit(self, fn, *args, timeout=None, **kwargs):
         return Future()
-
-    def stop(self, future, reason):
-        pass
-
-    def shutdown(self, wait=True, *, cancel_futures=False):
-        pass
 
 
 def test_a_search_whose_workers_never_start_still_ends_soon_after_its_deadline():

@@ -12,8 +12,9 @@ import pytest
 import automl
 from automl.engine import Callbacks
 from automl.exceptions import AutoMLError
-from automl.search.executor_base import TaskTimeout, TrialExecutor, timeout_error
+from automl.search.executor_base import TaskTimeout, timeout_error
 from automl.search.records import STOPPED_AT_BUDGET, over_limit
+from tests.search.stubs import StubExecutor
 
 
 def _board(result):
@@ -110,26 +111,15 @@ def test_other_metrics(sample_data, metric):
     assert np.isfinite(result.leaderboard.iloc[0]["score"])
 
 
-class _TimingOutExecutor(TrialExecutor):
+class _TimingOutExecutor(StubExecutor):
     """Every task times out, as an executor reports a task past its limit (or stopped at the
     budget when it had no limit), after 2 s of running."""
-
-    n_workers = 1
-
-    def prepare_data(self, data_ref):
-        return data_ref
 
     def submit(self, fn, *args, timeout=None, **kwargs):
         future = Future()
         future.set_exception(TaskTimeout(STOPPED_AT_BUDGET, ran_s=2.0) if timeout is None
                              else timeout_error(timeout, ran_s=2.0))
         return future
-
-    def stop(self, future, reason):
-        pass
-
-    def shutdown(self, wait=True, *, cancel_futures=False):
-        pass
 
 
 def test_a_timed_out_trial_says_which_limit_stopped_it_and_how_long_it_ran():

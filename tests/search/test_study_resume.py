@@ -8,18 +8,13 @@ from concurrent.futures import Future
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
 from automl.metrics import get_metric
-from automl.search.executor_base import TrialExecutor
 from automl.search.records import TrialResult, TrialState
 from automl.search.study import Budget, Search
+from tests.search.stubs import StubExecutor
 
 
-class _ScoringExecutor(TrialExecutor):
+class _ScoringExecutor(StubExecutor):
     """Runs no model: a trial's score is a fixed function of its family and params."""
-
-    n_workers = 1
-
-    def prepare_data(self, data_ref):
-        return data_ref
 
     def submit(self, fn, spec, data_ref, timeout=None):
         future = Future()
@@ -28,12 +23,6 @@ class _ScoringExecutor(TrialExecutor):
                                       spec.spec.recipe, spec.params, TrialState.COMPLETE,
                                       score=0.5 + score / 2, fit_s=0.1))
         return future
-
-    def stop(self, future, reason):
-        pass
-
-    def shutdown(self, wait=True, *, cancel_futures=False):
-        pass
 
 
 def _search(n_trials: int, prior=()) -> Search:
