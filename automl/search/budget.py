@@ -113,7 +113,8 @@ class EndCosts:
         bag_s = self.bagging_s(sum(r.fit_s for r in top) / parallel) if self.baggable else 0.0
         if bag_s > BAG_SHARE * budget:
             bag_s = 0.0  # bagging would starve the search: keep nothing for it
-        fixed = (1.0 + 0.03 * budget) * slowdown(ok) + self.artifacts_s(slowdown(ok))
+        slow = slowdown(ok)  # the in-process steps stretch less than kernels and workers do
+        fixed = (1.0 + 0.03 * budget) * (1.0 + slow) / 2 + self.artifacts_s(slow)
         fallback = 0.0 if ok else min(10.0, FALLBACK_SHARE * budget)
         return min(RESERVE_SHARE * budget, fixed + fallback + 1.5 * refit_s + bag_s)
 
