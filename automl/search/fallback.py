@@ -10,6 +10,7 @@ an error.
 from __future__ import annotations
 
 from concurrent.futures import CancelledError
+from dataclasses import replace
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
@@ -42,7 +43,9 @@ def fallback_trial(data: TrainingData, data_ref, metric: Metric, executor: Trial
                    time_left: float | None = None) -> tuple[TrialSpec, TrialResult]:
     """Cross-validate the fast LightGBM on the executor within :func:`grace_s`, or here when
     the executor is broken or has not delivered it in that time (its workers may not have
-    started on a machine this busy); its trial spec and its result."""
+    started on a machine this busy): then without a limit, since a job must end with a model
+    when one can be fitted, and thirty trees cost little even at a tenth of a core. Its trial
+    spec and its result."""
     shape = DataShape(len(data.y), len(data.schema.columns), data.task, data.n_classes)
     spec = generate_candidates(shape, families=["lightgbm"])[0]
     params = {**spec.defaults[0], "n_estimators": FALLBACK_TREES}
@@ -56,7 +59,7 @@ def fallback_trial(data: TrainingData, data_ref, metric: Metric, executor: Trial
         return trial, future.result(timeout=trial.time_limit)
     except TimeoutError:  # on a machine this busy its worker may not even have started
         executor.stop(future, "the fallback model runs in the job's own process instead")
-        return trial, evaluate(trial, data)
+        return trial, evaluate(replace(trial, time_limit=None), data)  # the last resort: whole
     except (Exception, CancelledError) as exc:  # noqa: BLE001 - said in the job's error
         return trial, TrialResult(
             candidate_id=FALLBACK_ID, number=number, family=spec.family, recipe=spec.recipe,
