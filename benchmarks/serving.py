@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
-"""Serving benchmark: latency and throughput of `automl serve-model` against a constant app.
+"""Serving benchmark: every kind of winner's latency and throughput, against a constant app.
 
-    python benchmarks/serving.py                        # trains a LightGBM model on adult
-    python benchmarks/serving.py --bundle DIR           # reuse a bundle (run output or model/)
+    python benchmarks/serving.py                           # every subject below
+    python benchmarks/serving.py --subjects families       # forced winners of each family only
+    python benchmarks/serving.py --bundle DIR              # one existing bundle
 
-Trains (unless --bundle) a LightGBM-won job on ../shared/datasets/adult.csv (two candidates,
-no time budget), starts the standalone server under gunicorn, and over loopback measures:
-p50/p99 latency of single-row CSV requests from one client; requests/s with 1, 4 and 16
-concurrent clients; the same for a Flask app that returns a constant, under the identical
-gunicorn settings, with the ratio (the two servers measured in alternating rounds, medians
-kept); in-process single-row latency (the invocation fast path and,
-for comparison, ``bundle.predict_proba`` on a one-row frame); batch rows/s for 10,000 rows.
-Clients are threads in this process on the same machine, so they compete with the server for
-CPU: the constant app pays the same client cost. Prints a table and appends a JSON line to
-benchmarks/results/serving.jsonl (or --results).
+Subjects (issue 15's "Measured"): a forced winner of every family on titanic (its ``Name`` is a
+text column, so every recipe's text path is in it), a voting ensemble with that text column
+(linear, k-NN, HistGradientBoosting, random forest), and the winner of a short job
+(``--job-budget`` seconds) on each of ``--datasets`` in ../shared/datasets. For each: in-process
+single-row p50 (``invoke`` on a one-row CSV body, as the endpoint calls it), HTTP single-row
+p50/p99 over loopback against ``automl serve-model`` (gunicorn, 2 sync workers), requests/s with
+1, 4 and 16 concurrent clients, and batch rows/s (``stream_predictions``: CSV in, CSV out) on
+10,000 rows. A Flask app returning a constant runs under the same gunicorn settings for the
+whole run; every HTTP figure alternates between it and the model server in ``ROUNDS`` rounds
+(medians kept), so the ratio holds on a loaded machine even where absolute figures do not.
+Clients are threads in this process, on the same machine. Prints a table and appends one JSON
+line per run to benchmarks/results/serving.jsonl (or --results).
 """
 
 from __future__ import annotations
@@ -29,40 +32,88 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT.parent / "shared" / "datasets" / "adult.csv"
-TARGET = "class"
+DATASETS = ROOT.parent / "shared" / "datasets"
 RESULTS = ROOT / "benchmarks" / "results" / "serving.jsonl"
-ROUNDS = 5
+ROUNDS = 3
 TARGETS = {"p50_ms": 3.0, "p99_ms": 15.0, "throughput_ratio": 0.70, "batch_rows_per_s": 100_000}
+FAMILIES = ("lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "linear", "knn",
+            "mlp", "xgboost", "catboost")
+ENSEMBLE = {"linear": 0.4, "knn": 0.2, "hist_gradient_boosting": 0.2, "random_forest": 0.2}
+JOB_DATASETS = ("credit_g", "bank_marketing", "vehicle", "abalone")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", help="an existing bundle; default: train one on adult")
+    parser.add_argument("--bundle", help="measure this one bundle only")
+    parser.add_argument("--subjects", default="families,ensemble,jobs",
+                        help="comma-separated: families, ensemble, jobs")
+    parser.add_argument("--datasets", default=",".join(JOB_DATASETS))
+    parser.add_argument("--job-budget", type=float, default=20.0, help="seconds per job")
+    parser.add_argument("--data-dir", default=str(DATASETS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=1000, help="latency requests")
-    parser.add_argument("--seconds", type=float, default=10.0,
+    parser.add_argument("--requests", type=int, default=300, help="latency requests per server")
+    parser.add_argument("--seconds", type=float, default=3.0,
                         help="per throughput level and server, over all rounds")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--constant-server", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
-def train(directory: Path) -> Path:
+def target_of(data_dir: Path, name: str) -> str:
+    manifest = pd.read_csv(data_dir / "MANIFEST.tsv", sep="\t")
+    return str(manifest.set_index("name").loc[name, "target"])
+
+
+def forced_bundles(data_dir: Path, work: Path) -> dict[str, Path]:
+    """A bundle per family (its first default, fit on all of titanic), and the ensemble."""
+    from automl.candidates.base import DataShape
+    from automl.candidates.generator import build_pipeline, generate_candidates
+    from automl.data.profile import profile_dataset
+    from automl.data.schema import InputSchema
+    from automl.finalize import assemble_ensemble
+    from automl.model.bundle import ModelBundle
+    from automl.search.evaluate import TrainingData
+
+    profile, kept = profile_dataset(pd.read_csv(data_dir / "titanic.csv"), "Survived")
+    schema = InputSchema.from_profile(profile)
+    X = schema.coerce(kept, strict=False)
+    labels, y = np.unique(kept["Survived"].to_numpy(), return_inverse=True)
+    shape = DataShape(len(X), X.shape[1], "binary", 2)
+    fitted, out = {}, {}
+    for family in FAMILIES:
+        try:
+            spec = generate_candidates(shape, families=[family])[0]
+        except KeyError:
+            continue  # an optional family that is not installed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted[family] = build_pipeline(spec, spec.defaults[0], schema, 0).fit(X, y)
+        bundle = ModelBundle(fitted[family], schema, "binary", labels.tolist(),
+                             {"family": family})
+        out[family] = bundle.save(work / family)
+    data = TrainingData(X, y, "binary", 2, schema, [])
+    ensemble = assemble_ensemble({f: fitted[f] for f in ENSEMBLE}, ENSEMBLE, data)
+    bundle = ModelBundle(ensemble, schema, "binary", labels.tolist(),
+                         {"family": "ensemble(" + "+".join(ENSEMBLE) + ")"})
+    out["ensemble, text"] = bundle.save(work / "ensemble")
+    return out
+
+
+def job_bundle(data_dir: Path, name: str, budget: float, directory: Path) -> Path:
+    """The winner of a ``budget``-second job on dataset ``name``."""
     import automl
 
-    result = automl.fit(DATASET, TARGET, time_budget=None, max_candidates=2, seed=0)
+    result = automl.fit(data_dir / f"{name}.csv", target_of(data_dir, name), time_budget=budget,
+                        seed=0)
     result.model.save(directory)
-    family = result.model.metadata.get("family")
-    if family != "lightgbm":
-        print(f"note: the winner is {family}, not lightgbm", file=sys.stderr)
     return directory
 
 
@@ -153,94 +204,116 @@ def throughput(port: int, bodies: list[bytes], clients: int, seconds: float) -> 
     return sum(counts) / (time.perf_counter() - t)
 
 
-def measure_http(args: argparse.Namespace, bundle_dir: Path, bodies: list[bytes]) -> dict:
-    """Both servers run at once, idle in turn: every measurement alternates between them in
-    ``ROUNDS`` rounds and keeps the median, so drift in what else the machine does (it has two
-    cores) falls on both alike."""
-    here = [sys.executable, str(Path(__file__).resolve()), "--workers", str(args.workers),
-            "--threads", str(args.threads)]
-    servers = {
-        "model": lambda p: [sys.executable, "-m", "automl.cli", "serve-model", str(bundle_dir),
-                            "--port", str(p), "--workers", str(args.workers),
-                            "--threads", str(args.threads)],
-        "constant": lambda p: [*here, "--constant-server", str(p)],
-    }
-    ports = {name: free_port() for name in servers}
-    procs = {}
+def measure_http(args: argparse.Namespace, bundle_dir: Path, constant_port: int,
+                 bodies: list[bytes]) -> dict:
+    """The model server beside the constant one (started once for the run), idle in turn:
+    every measurement alternates between them in ``ROUNDS`` rounds and keeps the median, so
+    drift in what else the machine does (it has two cores) falls on both alike."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "automl.cli", "serve-model", str(bundle_dir), "--port", str(port),
+           "--workers", str(args.workers), "--threads", str(args.threads)]
+    proc = start(cmd, port)
+    ports = {"model": port, "constant": constant_port}
     try:
-        for name, cmd in servers.items():
-            procs[name] = start(cmd(ports[name]), ports[name])
-            latency(ports[name], bodies, 50)  # warm-up
-        out = {name: {"p50_ms": [], "p99_ms": []} for name in servers}
+        latency(port, bodies, 50)  # warm-up
+        out = {name: {"p50_ms": [], "p99_ms": []} for name in ports}
         for _ in range(ROUNDS):
-            for name in servers:
-                figures = latency(ports[name], bodies, args.requests // ROUNDS)
-                for key, value in figures.items():
+            for name, p in ports.items():
+                for key, value in latency(p, bodies, args.requests // ROUNDS).items():
                     out[name][key].append(value)
         for clients in (1, 4, 16):
-            runs = {name: [] for name in servers}
+            runs = {name: [] for name in ports}
             for _ in range(ROUNDS):
-                for name in servers:
-                    runs[name].append(throughput(ports[name], bodies, clients,
-                                                 args.seconds / ROUNDS))
-            for name in servers:
+                for name, p in ports.items():
+                    runs[name].append(throughput(p, bodies, clients, args.seconds / ROUNDS))
+            for name in ports:
                 out[name][f"rps_{clients}"] = float(np.median(runs[name]))
-        for name in servers:
+        for name in ports:
             for key in ("p50_ms", "p99_ms"):
                 out[name][key] = float(np.median(out[name][key]))
         return out
     finally:
-        for proc in procs.values():
-            stop(proc)
+        stop(proc)
 
 
 def measure_in_process(bundle, rows: pd.DataFrame, bodies: list[bytes]) -> dict:
+    """Single-row ``invoke`` p50 (and the pandas route it replaced: ``predict_proba`` of a
+    one-row frame through the pipeline), and batch rows/s streamed CSV to CSV."""
+    from automl.model.pipeline import predict_matrix
     from automl.serving.batch import stream_predictions
     from automl.serving.invocation import CSV, JSON, invoke
 
-    records = rows.head(200).to_dict(orient="records")
-    naive = _per_call(lambda i: bundle.predict_proba(pd.DataFrame([records[i % 200]])), 300)
-    fast = _per_call(lambda i: invoke(bundle, bodies[i % len(bodies)], CSV, JSON), 1000)
-    batch = rows.sample(10_000, replace=True, random_state=0)
-    batch_csv = batch.to_csv(index=False).encode()
-    headerless = batch.to_csv(index=False, header=False).encode()
+    n_classes = len(bundle.classes or ())
+    prepared = bundle.prepare(rows.head(200))
+    pipeline = _per_call(lambda i: predict_matrix(bundle.model, prepared.iloc[[i % 200]],
+                                                  bundle.task, n_classes), 100)
+    fast = _per_call(lambda i: invoke(bundle, bodies[i % len(bodies)], CSV, JSON), 500)
+    batch = rows.sample(10_000, replace=True, random_state=0).to_csv(index=False).encode()
     t = time.perf_counter()
-    n = sum(1 for _ in stream_predictions(bundle, io.BytesIO(batch_csv)))
+    pieces = sum(1 for _ in stream_predictions(bundle, io.BytesIO(batch)))
     stream_s = time.perf_counter() - t
-    t = time.perf_counter()
-    answer = invoke(bundle, headerless, CSV, JSON)
-    invoke_s = time.perf_counter() - t
-    assert answer.status == 200 and n >= 1
-    return {"in_process_before_ms": naive[0], "in_process_before_cpu_ms": naive[1],
-            "in_process_ms": fast[0], "in_process_cpu_ms": fast[1],
-            "batch_rows_per_s": 10_000 / stream_s, "batch_invoke_rows_per_s": 10_000 / invoke_s}
+    assert pieces >= 1
+    return {"pipeline_p50_ms": pipeline, "in_process_p50_ms": fast,
+            "batch_rows_per_s": 10_000 / stream_s, "compiled": bundle.compiled() is not None}
 
 
-def _per_call(fn, n: int) -> tuple[float, float]:
+def _per_call(fn, n: int) -> float:
+    """The median wall time of ``fn(i)`` over ``n`` calls, in ms (after one warm-up call)."""
     fn(0)
-    wall, cpu = time.perf_counter(), time.process_time()
+    times = []
     for i in range(n):
+        t = time.perf_counter()
         fn(i)
-    return ((time.perf_counter() - wall) / n * 1000, (time.process_time() - cpu) / n * 1000)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
 
 
-def report(figures: dict) -> None:
-    model, constant = figures["http"]["model"], figures["http"]["constant"]
-    rows = [("single-row p50 (ms)", model["p50_ms"], constant["p50_ms"], "<= 3"),
-            ("single-row p99 (ms)", model["p99_ms"], constant["p99_ms"], "<= 15")]
-    rows += [(f"requests/s, {c} client(s)", model[f"rps_{c}"], constant[f"rps_{c}"], ">= 70%")
-             for c in (1, 4, 16)]
-    print(f"\n{'':28}{'model':>10}{'constant':>10}{'ratio':>8}  target")
-    for label, m, c, target in rows:
-        print(f"{label:28}{m:10.2f}{c:10.2f}{m / c:8.2f}  {target}")
-    ip = figures["in_process"]
-    print(f"{'in-process invoke, 1 row':28}{ip['in_process_ms']:10.3f} ms "
-          f"(cpu {ip['in_process_cpu_ms']:.3f} ms; before fast path {ip['in_process_before_ms']:.3f} "
-          f"ms, cpu {ip['in_process_before_cpu_ms']:.3f})")
-    print(f"{'batch 10,000 rows (stream)':28}{ip['batch_rows_per_s']:10.0f} rows/s  (>= 100,000)")
-    print(f"{'batch 10,000 rows (invoke)':28}{ip['batch_invoke_rows_per_s']:10.0f} rows/s")
-    print(f"machine: {figures['cpus']} CPUs, load average before {figures['load_before']}, "
-          f"after {figures['load_after']} (shared with other work)")
+COLUMNS = ("subject", "family", "pipe ms", "inproc ms", "http p50", "http p99", "rps1 %",
+           "rps4 %", "rps16 %", "batch rows/s")
+
+
+def table_row(name: str, figures: dict) -> list[str]:
+    ip, model, constant = figures["in_process"], figures["http"]["model"], figures["http"]["constant"]
+    ratio = [f"{100 * model[f'rps_{c}'] / constant[f'rps_{c}']:.0f}" for c in (1, 4, 16)]
+    return [name, str(figures["family"]), f"{ip['pipeline_p50_ms']:.2f}",
+            f"{ip['in_process_p50_ms']:.3f}", f"{model['p50_ms']:.2f}", f"{model['p99_ms']:.2f}",
+            *ratio, f"{ip['batch_rows_per_s']:,.0f}"]
+
+
+def report(run: dict) -> None:
+    rows = [list(COLUMNS)] + [table_row(n, f) for n, f in run["subjects"].items()]
+    widths = [max(len(r[k]) for r in rows) for k in range(len(COLUMNS))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) if k < 2 else cell.rjust(w)
+                        for k, (cell, w) in enumerate(zip(row, widths, strict=True))))
+    constant = run["constant"]
+    print(f"constant app: HTTP p50 {constant['p50_ms']:.2f} ms, p99 {constant['p99_ms']:.2f} ms, "
+          + ", ".join(f"{constant[f'rps_{c}']:.0f} req/s at {c}" for c in (1, 4, 16)))
+    worst = max(run["subjects"].items(), key=lambda kv: kv[1]["http"]["model"]["p50_ms"])
+    print(f"worst HTTP p50: {worst[0]} ({worst[1]['family']}), "
+          f"{worst[1]['http']['model']['p50_ms']:.2f} ms; targets {TARGETS}")
+    print(f"machine: {run['cpus']} CPUs, load average before {run['load_before']}, after "
+          f"{run['load_after']} (shared with other work: absolute figures are pessimistic, "
+          "the ratios to the constant app hold)")
+
+
+def subjects(args: argparse.Namespace, work: Path) -> dict[str, tuple[Path, Path]]:
+    """``{name: (bundle directory, the CSV its rows come from)}`` for the chosen subjects."""
+    data_dir = Path(args.data_dir)
+    if args.bundle:
+        return {"bundle": (Path(args.bundle), data_dir / "adult.csv")}
+    chosen = set(args.subjects.split(","))
+    out = {}
+    if chosen & {"families", "ensemble"}:
+        for name, directory in forced_bundles(data_dir, work).items():
+            if ("ensemble" in name) == ("ensemble" in chosen) or "families" in chosen and \
+                    "ensemble" not in name:
+                out[name] = (directory, data_dir / "titanic.csv")
+    if "jobs" in chosen:
+        for name in filter(None, args.datasets.split(",")):
+            directory = job_bundle(data_dir, name, args.job_budget, work / "jobs" / name)
+            out[f"job: {name}"] = (directory, data_dir / f"{name}.csv")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,22 +324,48 @@ def main(argv: list[str] | None = None) -> int:
     from automl.model.bundle import ModelBundle
 
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"automl-serving-bench-{os.getpid()}"
-    bundle_dir = Path(args.bundle) if args.bundle else train(work / "model")
-    bundle = ModelBundle.load(bundle_dir)
-    rows = pd.read_csv(DATASET, dtype=str, keep_default_na=False).drop(columns=TARGET)
-    bodies = [r.encode() for r in rows.head(200).to_csv(header=False, index=False).splitlines()]
-    load_before = [round(x, 2) for x in os.getloadavg()]
-    figures = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
-               "load_before": load_before, "family": bundle.metadata.get("family"),
-               "workers": args.workers, "threads": args.threads, "targets": TARGETS,
-               "in_process": measure_in_process(bundle, rows, bodies),
-               "http": measure_http(args, bundle_dir, bodies)}
-    figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    report(figures)
+    chosen = subjects(args, work)
+    here = [sys.executable, str(Path(__file__).resolve()), "--workers", str(args.workers),
+            "--threads", str(args.threads)]
+    constant_port = free_port()
+    constant = start([*here, "--constant-server", str(constant_port)], constant_port)
+    run = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
+           "load_before": [round(x, 2) for x in os.getloadavg()], "workers": args.workers,
+           "threads": args.threads, "targets": TARGETS, "subjects": {}}
+    try:
+        latency(constant_port, [b"x"], 50)
+        for name, (directory, source) in chosen.items():
+            bundle = ModelBundle.load(directory)
+            rows = pd.read_csv(source, dtype=str, keep_default_na=False)
+            rows = rows[[c for c in bundle.metadata.get("input_columns") or bundle.schema.names
+                         if c in rows.columns]]
+            bodies = [r.encode() for r in rows.head(200).to_csv(header=False, index=False)
+                      .splitlines()]
+            figures = {"family": _family(bundle), "in_process": measure_in_process(bundle, rows, bodies),
+                       "http": measure_http(args, directory, constant_port, bodies)}
+            run["subjects"][name] = figures
+            print(" ".join(table_row(name, figures)), flush=True)
+    finally:
+        stop(constant)
+    run["constant"] = {k: float(np.median([f["http"]["constant"][k] for f in run["subjects"].values()]))
+                       for k in ("p50_ms", "p99_ms", "rps_1", "rps_4", "rps_16")}
+    run["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    report(run)
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     with open(args.results, "a") as fh:
-        fh.write(json.dumps(figures) + "\n")
+        fh.write(json.dumps(run) + "\n")
     return 0
+
+
+def _family(bundle) -> str:
+    """The winner's family, or its ensemble's members' families."""
+    from automl.candidates.registry import family_of
+
+    members = getattr(bundle.model, "estimators_", None)
+    if members is None:
+        return str(bundle.metadata.get("family"))
+    names = [getattr(family_of(m.steps[-1][1]), "name", "?") for m in members]
+    return "ensemble(" + "+".join(names) + ")"
 
 
 if __name__ == "__main__":

@@ -20,9 +20,12 @@ KIND_LEAF, KIND_NUMBER, KIND_CATEGORY = 0, 1, 2
 @numba.njit(cache=True, nogil=True)
 def _walk(X, f32, roots, tree_col, kind, feature, threshold, left, right, missing_left,
           bitset_idx, left_bitsets, known_bitsets, known_idx, values, out):  # pragma: no cover
+    """Tree by tree, every row through it (one tree's nodes stay in cache), adding its leaf
+    values to ``out``: each row's sum runs in tree order, as the libraries sum."""
     n_rows, width = X.shape[0], values.shape[1]
-    for i in range(n_rows):
-        for t in range(roots.shape[0]):
+    for t in range(roots.shape[0]):
+        column = tree_col[t]
+        for i in range(n_rows):
             node = roots[t]
             while kind[node] != KIND_LEAF:
                 x = X[i, feature[node]]
@@ -43,7 +46,6 @@ def _walk(X, f32, roots, tree_col, kind, feature, threshold, left, right, missin
                     else:
                         go_left = missing_left[node]
                 node = left[node] if go_left else right[node]
-            column = tree_col[t]
             if column < 0:
                 for k in range(width):
                     out[i, k] += values[node, k]

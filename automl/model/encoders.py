@@ -92,8 +92,12 @@ class Encoder:
         self.sparse = bool(getattr(preprocessor, "sparse_output_", False))
 
     def __call__(self, values: list):
-        row = np.concatenate([part(values) for part in self.parts])[None, :]
-        return sparse.csr_matrix(row) if self.sparse else row
+        row = np.concatenate([part(values) for part in self.parts])
+        if not self.sparse:
+            return row[None, :]
+        columns = np.flatnonzero(row).astype(np.int32)
+        return sparse.csr_matrix((row[columns], columns, np.array([0, len(columns)], np.int32)),
+                                 shape=(1, len(row)))
 
     def frame(self, X: pd.DataFrame):
         if not self.native:

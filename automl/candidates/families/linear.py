@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import ElasticNet, LogisticRegression
+from sklearn.utils.extmath import softmax
 
 from automl.candidates.base import CandidateSpec, DataShape, Family, float_param
 from automl.metrics import TASKS
@@ -49,6 +52,32 @@ def on_counts(spec: CandidateSpec, counts: list[str]) -> list[CandidateSpec]:
     return [spec, counted]
 
 
+def row_predictor(model, task: str, n_classes: int):
+    """The fitted coefficients applied with NumPy, as the estimator's own methods apply them
+    (a dense or sparse encoded row), without its per-call validation."""
+    if not isinstance(model, LogisticRegression | ElasticNet):
+        return None
+    return LinearPredictor(model, task)
+
+
+class LinearPredictor:
+    """``f(rows) -> matrix``: values, or probabilities (logistic for two classes, softmax)."""
+
+    def __init__(self, model, task: str):
+        self.coef = np.atleast_2d(model.coef_).T
+        self.intercept, self.task = np.atleast_1d(model.intercept_), task
+
+    def __call__(self, rows) -> np.ndarray:
+        z = np.asarray(rows @ self.coef) + self.intercept
+        if self.task == "regression":
+            return z[:, 0]
+        if z.shape[1] == 1:
+            p = expit(z[:, 0])
+            return np.stack([1 - p, p], axis=1)
+        return softmax(z, copy=False)
+
+
 FAMILY = Family("linear", "linear", TASKS, 0.5, space, defaults, build,
                 estimators=(LogisticRegression, ElasticNet), on_counts=on_counts,
+                row_predictor=row_predictor,
                 explainer="linear", libraries=("scikit-learn",))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.neural_network._base import ACTIVATIONS  # the forward pass's own functions
 from sklearn.preprocessing import StandardScaler
 
 from automl.candidates.base import CandidateSpec, DataShape, Family, float_param, int_param
@@ -56,6 +58,42 @@ def on_counts(spec: CandidateSpec, counts: list[str]) -> list[CandidateSpec]:
     return [replace(spec, recipe="linear_counts", recipe_options={"counts": list(counts)})]
 
 
+def row_predictor(model, task: str, n_classes: int):
+    """The fitted layers applied with NumPy, as the estimator's forward pass applies them,
+    without its per-call validation."""
+    net = model.regressor_ if isinstance(model, TransformedTargetRegressor) else model
+    if not isinstance(net, MLPClassifier | MLPRegressor) or net.activation not in ACTIVATIONS:
+        return None
+    return PerceptronPredictor(model, net, task)
+
+
+class PerceptronPredictor:
+    """``f(rows) -> matrix``: the forward pass, then the output activation (logistic for two
+    classes, softmax) or the target scaler's inverse (regression)."""
+
+    def __init__(self, model, net, task: str):
+        self.coefs, self.intercepts = net.coefs_, net.intercepts_
+        self.hidden, self.output = ACTIVATIONS[net.activation], ACTIVATIONS[net.out_activation_]
+        self.scaler = model.transformer_ if task == "regression" else None
+        self.task = task
+
+    def __call__(self, rows) -> np.ndarray:
+        z = rows
+        last = len(self.coefs) - 1
+        for i, (coef, intercept) in enumerate(zip(self.coefs, self.intercepts, strict=True)):
+            z = np.asarray(z @ coef)
+            z += intercept
+            if i != last:
+                self.hidden(z)
+        self.output(z)
+        if self.task == "regression":
+            return self.scaler.inverse_transform(z.reshape(-1, 1))[:, 0]
+        if z.shape[1] == 1:
+            return np.stack([1 - z[:, 0], z[:, 0]], axis=1)
+        return z
+
+
 FAMILY = Family("mlp", "linear", TASKS, 2.0, space, defaults, build, fixed=fixed,
                 estimators=(MLPClassifier, TransformedTargetRegressor), on_counts=on_counts,
+                row_predictor=row_predictor,
                 libraries=("scikit-learn",))
