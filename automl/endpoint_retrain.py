@@ -20,12 +20,14 @@ from automl.data.intake import read_table
 from automl.endpoint_monitor import capture_root
 from automl.exceptions import NotFound
 from automl.model.bundle import ModelBundle
+from automl.monitoring.capture import DEFAULT_VARIANT
 from automl.monitoring.quality import GroundTruthStore
 from automl.monitoring.reader import read_window
 from automl.monitoring.retrain import (
     HOLDOUT_SHARE,
     RetrainData,
     compare_on_holdout,
+    first_copies,
     labelled_captures,
     retraining_data,
 )
@@ -54,10 +56,11 @@ def _labelled(data_dir, endpoint: str, bundle: ModelBundle) -> pd.DataFrame:
     truth = GroundTruthStore(Path(data_dir) / "ground-truth" / endpoint).load()
     root = capture_root(data_dir) / endpoint
     variants = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    parts = [labelled_captures(read_window(v, bundle.schema.names,
-                                           bundle.metadata.get("input_columns")),
-                               truth, bundle.schema.target, bundle.task, bundle.classes)
-             for v in variants]
+    windows = first_copies([read_window(v, bundle.schema.names,
+                                        bundle.metadata.get("input_columns"))
+                            for v in sorted(variants, key=lambda p: p.name != DEFAULT_VARIANT)])
+    parts = [labelled_captures(w, truth, bundle.schema.target, bundle.task, bundle.classes)
+             for w in windows]
     if not parts:
         return labelled_captures_empty(bundle)
     rows = pd.concat(parts, ignore_index=True)

@@ -11,7 +11,7 @@ difference (``challenger - champion``, in the metric's own direction).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,24 @@ class RetrainData:
         return {"training_rows": len(self.train), "added_from_captures": self.added,
                 "held_out": len(self.holdout), "captures_since": self.since,
                 "holdout_since": self.holdout_since}
+
+
+def first_copies(windows: list[Window]) -> list[Window]:
+    """``windows`` (one per variant) without the rows of requests an earlier window already
+    holds: a shadow variant captures a copy of production's requests under their inference
+    ids, and a request must count once."""
+    seen: set[str] = set()
+    out = []
+    for window in windows:
+        ids = np.asarray(window.inference_ids, dtype=object).astype(str)
+        fresh = ~np.isin(ids, list(seen))
+        seen.update(ids.tolist())
+        out.append(replace(window, frame=window.frame.loc[fresh].reset_index(drop=True),
+                           inference_ids=np.asarray(window.inference_ids)[fresh],
+                           times=np.asarray(window.times)[fresh],
+                           predictions=None if window.predictions is None
+                           else np.asarray(window.predictions)[fresh]))
+    return out
 
 
 def labelled_captures(window: Window, truth: pd.DataFrame, target: str, task: str,

@@ -11,7 +11,12 @@ from automl.candidates.generator import build_pipeline, generate_candidates
 from automl.exceptions import InvalidRequest
 from automl.model.bundle import ModelBundle
 from automl.monitoring.reader import ReadStats, Window
-from automl.monitoring.retrain import compare_on_holdout, labelled_captures, retraining_data
+from automl.monitoring.retrain import (
+    compare_on_holdout,
+    first_copies,
+    labelled_captures,
+    retraining_data,
+)
 from automl.testing import tiny_case
 
 
@@ -73,3 +78,12 @@ def test_a_worse_challenger_is_shown_worse_with_an_interval(case):
     assert low <= result["improvement"]["value"] <= high < 0
     same = compare_on_holdout(champion, champion, holdout, "logloss", rounds=100)
     assert same["improvement"]["value"] == 0 and same["improvement"]["interval"] == [0.0, 0.0]
+
+
+def test_a_shadow_s_copies_of_requests_count_once(case):
+    """The shadow captures production's requests under their inference ids: one row each."""
+    window, truth = captured(case)
+    production, shadow = first_copies([window, window])
+    assert len(production.frame) == len(window.frame) and len(shadow.frame) == 0
+    once = labelled_captures(production, truth, "y", case.task, case.classes)
+    assert len(once) == len(labelled_captures(window, truth, "y", case.task, case.classes))
