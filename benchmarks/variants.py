@@ -10,7 +10,8 @@ candidates, no time budget), deploys its winner three times: ``weighted`` with a
 other candidate as a shadow copied 100 % of requests). Routing: ``--requests`` single-row CSV
 requests to ``weighted`` from 4 client threads, counted by ``x-Amzn-Invoked-Production-Variant``.
 Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo`` and
-``shadowed``; p99 over all rounds of each. Clients run in this process, on the same machine.
+``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each
+(the shadow's counts are cumulative over both). Clients run in this process, on the same machine.
 Prints the figures and appends a JSON line to benchmarks/results/variants.jsonl.
 """
 
@@ -46,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--per-round", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=50.0,
+                        help="requests/s of the paced overhead measurement")
     parser.add_argument("--results", default=str(RESULTS))
     return parser.parse_args(argv)
 
@@ -84,12 +87,20 @@ def routing(service: ServiceProcess, bodies: list[bytes], n: int, clients: int =
             "max_gap_points": max(gaps.values())}
 
 
-def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_round: int) -> dict:
+def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_round: int,
+             rate: float | None) -> dict:
+    """p50/p99 of ``solo`` and ``shadowed`` in alternating rounds from one client: back to
+    back (``rate`` None: the worst case, no idle time for the shadow) or paced at ``rate``
+    requests per second (an endpoint below saturation)."""
     times: dict[str, list[float]] = {"solo": [], "shadowed": []}
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
     for _ in range(rounds):
         for name in times:
+            next_at = time.perf_counter()
             for i in range(per_round):
+                if rate:
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at += 1.0 / rate
                 started = time.perf_counter()
                 invoke(conn, name, bodies[i % len(bodies)])
                 times[name].append(1000 * (time.perf_counter() - started))
@@ -127,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
         service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
         try:
             setup(service, Path(args.data), args.target)
-            figures = {"routing": routing(service, bodies, args.requests),
-                       "shadow": overhead(service, bodies, args.rounds, args.per_round)}
-            shadow = service.get("/api/v1/endpoints/shadowed/variants").json()["variants"][1]
-            figures["shadow"].update({k: shadow[k] for k in ("requests", "dropped", "agreement")})
+            figures = {"routing": routing(service, bodies, args.requests)}
+            for label, rate in (("back_to_back", None), (f"paced_{args.rate:g}_per_s", args.rate)):
+                figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds,
+                                                      args.per_round, rate)
+                shadow = service.get("/api/v1/endpoints/shadowed/variants").json()["variants"][1]
+                figures[f"shadow_{label}"].update(
+                    {k: shadow[k] for k in ("requests", "dropped", "agreement")})
         finally:
             service.stop()
     figures["targets"] = TARGETS

@@ -189,8 +189,9 @@ def invocations(name: str):
         response, status = error_response(exc.code, exc.message, exc.details)
         response.headers["Connection"] = "close"
         return response, status
-    answer = invoke(bundle, body, request.content_type, request.headers.get("Accept"),
-                    explain=wants_explanation(), max_explain_rows=settings.max_explain_rows)
+    with variants().shadows.serving():
+        answer = invoke(bundle, body, request.content_type, request.headers.get("Accept"),
+                        explain=wants_explanation(), max_explain_rows=settings.max_explain_rows)
     inference = inference_id(request.headers)
     if answer.status == 200:
         endpoints().observer.capture(name, body, request.content_type, answer.body,

@@ -5,13 +5,16 @@ request goes to one of them at random in proportion to its weight, or to the one
 names with ``X-Amzn-SageMaker-Target-Variant``) and at most one shadow, which gets a copy of a
 share of the requests. :class:`ShadowRunner` answers those copies in one background thread per
 process: the request thread only puts the copy on a bounded queue (never waits; a full queue drops
-the copy and counts it), so a shadow never delays the production answer by more than that put,
-and its answers are never returned to the client.
+the copy and counts it); the shadow thread starts a copy only when no production request is in
+flight in its process, and the process's GIL switch interval is 1 ms, so a production request
+waits at most about 1 ms for a shadow answer in progress (measured: benchmarks/variants.py).
+Its answers are never returned to the client.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import csv
 import io
 import itertools
@@ -20,6 +23,7 @@ import logging
 import os
 import queue
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +38,7 @@ log = logging.getLogger(__name__)
 TARGET_VARIANT = "X-Amzn-SageMaker-Target-Variant"
 INVOKED_VARIANT = "x-Amzn-Invoked-Production-Variant"
 SHADOW_QUEUE = 256
+SWITCH_INTERVAL_S = 0.001
 REGRESSION_TOLERANCE = 0.05
 """Shadow and production scores agree when they differ by at most 5% of the larger one."""
 
@@ -104,6 +109,21 @@ class ShadowRunner:
         self._queue: queue.Queue | None = None
         self._pid = None
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._serving = 0
+
+    @contextlib.contextmanager
+    def serving(self):
+        """Mark a production request in flight: shadow copies wait until none is."""
+        with self._idle:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._serving -= 1
+                if self._serving == 0:
+                    self._idle.notify_all()
 
     def submit(self, endpoint: str, shadow: Variant, body: bytes, content_type: str | None,
                production: Response, inference_id: str = "") -> bool:
@@ -130,6 +150,9 @@ class ShadowRunner:
             with self._lock:
                 if self._pid != os.getpid():
                     self._queue = queue.Queue(self.size)
+                    # hand the GIL back to a request thread within 1 ms, not Python's 5 ms,
+                    # when a shadow answer is computing (only in processes serving a shadow)
+                    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
                     threading.Thread(target=self._run, args=(self._queue,), daemon=True,
                                      name="shadow").start()
                     self._pid = os.getpid()
@@ -138,6 +161,8 @@ class ShadowRunner:
     def _run(self, jobs: queue.Queue) -> None:
         while True:
             endpoint, shadow, body, content_type, production, inference_id = jobs.get()
+            with self._idle:
+                self._idle.wait_for(lambda: self._serving == 0)
             try:
                 self.on_result(answer_shadow(endpoint, shadow, body, content_type, production,
                                              inference_id))
