@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from automl.jsonable import dumps
 from automl.metrics import Metric
 from automl.search.records import TrialResult
 
@@ -46,10 +47,5 @@ def leaderboard_json(results: list[TrialResult], metric: Metric) -> dict:
         d["rank"] = i + 1 if r.ok else None
         rows.append(d)
     return {"metric": metric.name, "greater_is_better": metric.greater_is_better,
-            "rows": json.loads(json.dumps(rows, default=_plain))}
+            "rows": json.loads(dumps(rows))}
 
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from automl.jsonable import dumps
 from automl.leaderboard import leaderboard_json
 from automl.model.bundle import library_versions
 from automl.search.budget import slowdown
@@ -93,10 +92,5 @@ def _write_transparency(result: JobResult, output: Path, exploration: bool,
 
 
 def _dump(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_json_default))
+    path.write_text(dumps(obj, indent=2))
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)

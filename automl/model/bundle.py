@@ -21,6 +21,7 @@ import pandas as pd
 from automl.candidates.registry import family_libraries
 from automl.data.schema import InputSchema
 from automl.exceptions import NotFound
+from automl.jsonable import dumps
 from automl.model.pipeline import predict_matrix
 
 MODEL_FILE, SCHEMA_FILE, METADATA_FILE = "model.joblib", "schema.json", "metadata.json"
@@ -126,7 +127,7 @@ class ModelBundle:
             joblib.dump(self.background, directory / BACKGROUND_FILE)
         self.schema.save(directory / SCHEMA_FILE)
         meta = {**self.metadata, "task": self.task, "classes": self.classes}
-        (directory / METADATA_FILE).write_text(json.dumps(meta, indent=2, default=_json_default))
+        (directory / METADATA_FILE).write_text(dumps(meta, indent=2))
         return directory
 
     @classmethod
@@ -149,8 +150,3 @@ def find_bundle(path: str | Path) -> Path:
     raise NotFound(f"no model bundle at {path}: expected {MODEL_FILE}, {SCHEMA_FILE} and "
                    f"{METADATA_FILE} there or in {path / 'model'}")
 
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

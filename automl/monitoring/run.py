@@ -9,7 +9,6 @@ ground truth when given, and estimates quality without it. :func:`write_run` wri
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from automl.exceptions import InvalidRequest
+from automl.jsonable import dumps
 from automl.metrics import get_metric
 from automl.monitoring.baseline import Baseline
 from automl.monitoring.checks import CheckResult, check_window, violation
@@ -126,14 +126,8 @@ def write_run(run: MonitoringRun, output: str | Path) -> Path:
 
 def _write_json(path: Path, doc: dict) -> None:
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(doc, indent=2, default=_plain))
+    partial.write_text(dumps(doc, indent=2))
     partial.replace(path)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 def summary(run: MonitoringRun) -> list[str]:

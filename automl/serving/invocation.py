@@ -14,7 +14,7 @@ import io
 import json
 import math
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
@@ -33,6 +33,7 @@ from automl.exceptions import (  # noqa: F401 - the request errors are part of t
     UnsupportedMediaType,
     http_status,
 )
+from automl.jsonable import plain
 from automl.model.bundle import ModelBundle
 from automl.serving.batch import defuse_formula
 
@@ -66,7 +67,7 @@ def status_for(exc: AutoMLError) -> int:
 def error_response(exc: AutoMLError) -> Response:
     """``{"error": {"code", "message", "details"}, ...}`` (:func:`automl.exceptions.error_body`)
     with the status of ``exc``."""
-    body = json.dumps(exc.body(), default=_json_default).encode()
+    body = json.dumps(exc.body(), default=plain).encode()
     return Response(status_for(exc), body, JSON)
 
 
@@ -402,7 +403,7 @@ def _is_scalar(value: Any) -> bool:
 def format_predictions(predictions: list[dict], fmt: str, classification: bool) -> Response:
     """The SageMaker Autopilot response: ``{"predictions": [...]}`` or one CSV line per row."""
     if fmt == JSON:
-        body = json.dumps({"predictions": predictions}, default=_json_default)
+        body = json.dumps({"predictions": predictions}, default=plain)
         return Response(200, body.encode(), JSON)
     keys = ("predicted_label", "probability") if classification else ("score",)
     out = io.StringIO()
@@ -450,12 +451,3 @@ def _shown(names: Sequence[str]) -> str:
 def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes | dict):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

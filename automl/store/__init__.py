@@ -10,10 +10,9 @@ from automl.store.jobstore import (
     QUEUED,
     RUNNING,
     JobStore,
-    jsonable,
     make_engine,
     new_id,
 )
 
 __all__ = ["CANCELLED", "COMPLETED", "FAILED", "FINISHED", "INTERRUPTED", "MAX_RESUMES", "QUEUED",
-           "RUNNING", "JobStore", "jsonable", "make_engine", "new_id"]
+           "RUNNING", "JobStore", "make_engine", "new_id"]

@@ -9,15 +9,14 @@ late finish from an orphaned process.
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import time
-from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from automl.exceptions import Conflict, NotFound
+from automl.jsonable import jsonable
 from automl.store.leases import Leases, Owner, last_alive
 from automl.store.tables import datasets, jobs, metadata, resumes, trials
 
@@ -32,21 +31,6 @@ MAX_RESUMES = 3  # a job that keeps bringing its service down is not started a f
 def new_id(prefix: str) -> str:
     """A short random id such as ``job_3f9a1c0d2b4e``."""
     return f"{prefix}_{secrets.token_hex(6)}"
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` with NaN/inf as ``None`` and NumPy scalars as Python ones (valid JSON everywhere)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
 
 
 def make_engine(url: str) -> Engine:
