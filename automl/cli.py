@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from automl.exceptions import AutoMLError, NotFound
+from automl.layout import JobLayout
 
 EXIT_USAGE = 2
 
@@ -184,10 +185,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def _baseline_dir(model: Path) -> Path:
     """``monitoring/`` of a run's output, given the run or its ``model/`` bundle."""
-    for candidate in (model / "monitoring", model.parent / "monitoring"):
+    for candidate in (JobLayout(model).monitoring, JobLayout(model.parent).monitoring):
         if candidate.is_dir():
             return candidate
-    return model / "monitoring"
+    return JobLayout(model).monitoring
 
 
 COMMANDS = {"run": cmd_run, "predict": cmd_predict, "serve": cmd_serve,

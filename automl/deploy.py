@@ -21,6 +21,7 @@ from automl.config import resolve_settings
 from automl.engine import prepare_data
 from automl.exceptions import NotFound, NotReady
 from automl.finalize import assemble_ensemble, fit_member
+from automl.layout import JobLayout
 from automl.model.bundle import METADATA_FILE, ModelBundle, library_versions
 from automl.search.evaluate import TrainingData
 from automl.search.records import TrialSpec
@@ -30,7 +31,7 @@ _SETTINGS = ("task", "metric", "seed")
 
 def winner_id(job_dir: Path) -> str | None:
     """The candidate id of the job's bundle, or ``None`` when the job wrote none."""
-    meta = job_dir / "model" / METADATA_FILE
+    meta = JobLayout(job_dir).model / METADATA_FILE
     if not meta.is_file():
         return None
     return json.loads(meta.read_text()).get("candidate_id")
@@ -39,13 +40,13 @@ def winner_id(job_dir: Path) -> str | None:
 def bundle_dir(job_dir: Path, candidate_id: str) -> Path:
     """Where the bundle of ``candidate_id`` lives (or will, once refitted)."""
     if candidate_id == winner_id(job_dir):
-        return job_dir / "model"
-    return job_dir / "candidates" / candidate_id / "model"
+        return JobLayout(job_dir).model
+    return JobLayout(job_dir).candidate_model(candidate_id)
 
 
 def manifest(job_dir: Path, candidate_id: str) -> dict:
     """The trial manifest of a candidate; :class:`NotFound` if the job has none by that id."""
-    path = job_dir / "trials" / f"{candidate_id}.json"
+    path = JobLayout(job_dir).manifest(candidate_id)
     if not path.is_file():
         raise NotFound(f"candidate '{candidate_id}' not found in job '{job_dir.name}'",
                        {"job_id": job_dir.name, "candidate_id": candidate_id})
@@ -91,7 +92,7 @@ def _trial(record: dict, seed: int) -> TrialSpec:
 
 def _metadata(job_dir: Path, record: dict) -> dict:
     """The winner's metadata (target, metric, data hash...) with this candidate's own fields."""
-    winner = job_dir / "model" / METADATA_FILE
+    winner = JobLayout(job_dir).model / METADATA_FILE
     base = json.loads(winner.read_text()) if winner.is_file() else {}
     base.pop("task", None), base.pop("classes", None)
     own = {k: record.get(k) for k in ("candidate_id", "family", "params", "score", "score_std")}

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from automl.exceptions import AutoMLError, InvalidRequest, NotFound
+from automl.layout import JobLayout
 from automl.model.bundle import ModelBundle
 from automl.monitoring.alerts import alert_payload, deliver_async
 from automl.monitoring.baseline import Baseline
@@ -185,9 +186,9 @@ class EndpointMonitor:
         job's winner, so they are left out for an endpoint serving another candidate."""
         from dataclasses import replace
 
-        directory = job_dir(self.settings.data_dir, endpoint["job_id"])
-        baseline = Baseline.load(directory / "monitoring")
-        winner = (directory / "model").resolve()
+        layout = JobLayout(job_dir(self.settings.data_dir, endpoint["job_id"]))
+        baseline = Baseline.load(layout.monitoring)
+        winner = layout.model.resolve()
         if Path(endpoint["bundle_path"]).resolve() != winner:
             baseline = replace(baseline, predictions=None, importance=None)
         return baseline

@@ -20,7 +20,9 @@ from typing import BinaryIO
 from automl.config import resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
+from automl.layout import JobLayout
 from automl.metrics import METRICS, get_metric
+from automl.model.bundle import METADATA_FILE
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
 from automl.store.endpoints import EndpointStore
@@ -38,8 +40,6 @@ from web.schemas import JobCreate
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 FIGURE_NAME = re.compile(r"^[a-z_]{1,40}\.svg$")
 EXPLANATION_FIGURE = re.compile(r"^(importance|dependence_[0-9])\.svg$")
-JOB_NOTEBOOKS = {"data-exploration": "data-exploration.ipynb",
-                 "candidate-definitions": "candidate-definitions.ipynb"}
 
 log = logging.getLogger("automl.web")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -159,10 +159,10 @@ class Service:
             progress["remaining_s"] = 0.0
         base = f"/api/v1/jobs/{row['id']}"
         links = {"self": base, "leaderboard": f"{base}/leaderboard", "page": f"/jobs/{row['id']}"}
-        if self._model_dir(row).is_dir():
+        if self._layout(row).model.is_dir():
             links["model"] = f"{base}/model"
-        links.update({name: f"{base}/notebooks/{name}" for name, f in JOB_NOTEBOOKS.items()
-                      if (self._artifacts(row) / "notebooks" / f).is_file()})
+        links.update({name: f"{base}/notebooks/{name}" for name in JobLayout.NOTEBOOKS
+                      if self._layout(row).job_notebook(name).is_file()})
         return {**{k: row[k] for k in ("id", "dataset_id", "target", "status", "stage", "settings",
                                        "metric", "greater_is_better", "error", "cancel_requested")},
                 "progress": progress, "created_at": iso(row["created_at"]),
@@ -173,7 +173,7 @@ class Service:
         """A finished job's warnings, as its engine wrote them into ``leaderboard.json``."""
         if row["status"] not in FINISHED:
             return []
-        board = _read_json(self._artifacts(row) / "leaderboard.json") or {}
+        board = _read_json(self._layout(row).leaderboard_json) or {}
         return [{"code": str(w.get("code", "")), "message": str(w.get("message", ""))}
                 for w in board.get("warnings", []) if isinstance(w, dict)]
 
@@ -195,7 +195,7 @@ class Service:
     def leaderboard(self, job_id: str) -> dict:
         """The final leaderboard once written, else the live one from the trials so far."""
         row = self._job(job_id)
-        final = self._artifacts(row) / "leaderboard.json"
+        final = self._layout(row).leaderboard_json
         if row["status"] in FINISHED and final.is_file():
             board = json.loads(final.read_text())
             return {**board, "final": True, "note": _close_call(board["rows"])}
@@ -212,23 +212,23 @@ class Service:
         """One candidate: its trial record, spec (once written), and notebook link."""
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        manifest = self._artifacts(row) / "trials" / f"{cid}.json"
+        layout = self._layout(row)
+        manifest = layout.manifest(cid)
         if manifest.is_file():
             data = json.loads(manifest.read_text())
         else:
             data = {**self.store.get_trial(row["id"], cid)["result"], "spec": None}
         links = {"page": f"/jobs/{row['id']}/candidates/{cid}"}
-        if self._notebook(row, cid).is_file():
+        if layout.notebook(cid).is_file():
             links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
         base = f"/api/v1/jobs/{row['id']}/candidates/{cid}"
-        quality_dir = self._artifacts(row) / "quality" / cid
-        if (quality_dir / "oof.npy").is_file():
+        quality_dir = layout.quality_of(cid)
+        if layout.oof(cid).is_file():
             links["oof"] = f"{base}/oof.csv"
         figures = {p.stem: f"{base}/figures/{p.name}" for p in sorted(quality_dir.glob("*.svg"))}
         return {**data, "job_id": row["id"], "candidate_id": cid, "links": links,
-                "explanation": _read_json(self._artifacts(row) / "explanations" / cid
-                                          / "importance.json"),
-                "quality": _read_json(quality_dir / "report.json"), "figures": figures}
+                "explanation": _read_json(layout.importance(cid)),
+                "quality": _read_json(layout.quality_report(cid)), "figures": figures}
 
     def candidate_oof(self, job_id: str, candidate_id: str) -> str:
         """A candidate's out-of-fold predictions as CSV (see :func:`automl.explain.quality.oof_frame`)."""
@@ -236,14 +236,14 @@ class Service:
 
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        quality = self._artifacts(row) / "quality"
-        if not self._manifest(row, cid).is_file():
+        layout = self._layout(row)
+        if not layout.manifest(cid).is_file():
             self.store.get_trial(row["id"], cid)  # 404 for a candidate the job does not have
-        if not (quality / cid / "oof.npy").is_file() or not (quality / "rows.npz").is_file():
+        if not layout.oof(cid).is_file() or not layout.quality_rows.is_file():
             raise NotReady(f"no out-of-fold predictions of '{cid}' yet: they are kept for "
                            "completed candidates as the job reports on them",
                            {"status": row["status"]})
-        return oof_frame(quality, cid).to_csv(index=False)
+        return oof_frame(layout.root, cid).to_csv(index=False)
 
     def candidate_figure(self, job_id: str, candidate_id: str, name: str) -> Path:
         """One quality figure (SVG) of a candidate."""
@@ -251,7 +251,7 @@ class Service:
         cid = _check_id(candidate_id, "candidate")
         if not FIGURE_NAME.match(name):
             raise NotFound(f"no figure named '{name}'; figure names look like roc.svg")
-        path = self._artifacts(row) / "quality" / cid / name
+        path = self._layout(row).quality_of(cid) / name
         if not path.is_file():
             raise NotFound(f"candidate '{cid}' has no figure '{name}'",
                            {"figures": sorted(p.name for p in path.parent.glob("*.svg"))})
@@ -261,7 +261,7 @@ class Service:
         """SHAP importance of any completed candidate of a completed job, computed once."""
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        done = _read_json(self._explanations(row, cid) / "importance.json")
+        done = _read_json(self._layout(row).importance(cid))
         if done is not None:
             return done
         from automl.explain import write_candidate_explanation
@@ -273,7 +273,7 @@ class Service:
         """Dependence data (value, contribution) of a candidate's top columns, computed once."""
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        done = _read_json(self._explanations(row, cid) / "dependence.json")
+        done = _read_json(self._layout(row).dependence(cid))
         if done is not None:
             return _with_figure_links(done, row["id"], cid)
         from automl.explain.dependence import write_dependence
@@ -303,9 +303,9 @@ class Service:
 
         row = self._job(job_id)
         if candidate_id is None:
-            if not (self._model_dir(row) / "metadata.json").is_file():
+            if not (self._layout(row).model / METADATA_FILE).is_file():
                 raise NotReady(_not_ready(row, "model"), {"status": row["status"]})
-            return ModelBundle.load(self._model_dir(row))
+            return ModelBundle.load(self._layout(row).model)
         cid = _check_id(candidate_id, "candidate")
         return ModelBundle.load(self._candidate_bundle(row, cid, "predictions")[0])
 
@@ -342,10 +342,11 @@ class Service:
     def model_zip(self, job_id: str) -> Path:
         """The winner's bundle as a zip (made once, then cached next to it)."""
         row = self._job(job_id)
-        model = self._model_dir(row)
+        layout = self._layout(row)
+        model = layout.model
         if not model.is_dir():
             raise NotReady(_not_ready(row, "model"), {"status": row["status"]})
-        target = self._artifacts(row) / "model.zip"
+        target = layout.model_zip
         if not target.is_file():
             tmp = shutil.make_archive(str(target.with_suffix(f".{os.getpid()}.tmp")), "zip", model)
             os.replace(tmp, target)
@@ -354,8 +355,9 @@ class Service:
     def candidate_notebook(self, job_id: str, candidate_id: str) -> Path:
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
-        path = self._notebook(row, cid)
-        if not self._manifest(row, cid).is_file():
+        layout = self._layout(row)
+        path = layout.notebook(cid)
+        if not layout.manifest(cid).is_file():
             self.store.get_trial(row["id"], cid)
         if not path.is_file():
             raise NotReady(_not_ready(row, f"notebook of candidate '{cid}'"), {"status": row["status"]})
@@ -363,9 +365,10 @@ class Service:
 
     def job_notebook(self, job_id: str, name: str) -> Path:
         row = self._job(job_id)
-        if name not in JOB_NOTEBOOKS:
-            raise NotFound(f"no notebook named '{name}'; there are: {', '.join(JOB_NOTEBOOKS)}")
-        path = self._artifacts(row) / "notebooks" / JOB_NOTEBOOKS[name]
+        if name not in JobLayout.NOTEBOOKS:
+            raise NotFound(f"no notebook named '{name}'; there are: "
+                           f"{', '.join(JobLayout.NOTEBOOKS)}")
+        path = self._layout(row).job_notebook(name)
         if not path.is_file():
             raise NotReady(_not_ready(row, f"notebook '{name}'"), {"status": row["status"]})
         return path
@@ -373,17 +376,11 @@ class Service:
     def _artifacts(self, row: dict) -> Path:
         return job_dir(self.settings.data_dir, row["id"])
 
-    def _model_dir(self, row: dict) -> Path:
-        return self._artifacts(row) / "model"
-
-    def _notebook(self, row: dict, cid: str) -> Path:
-        return self._artifacts(row) / "notebooks" / f"{cid}.ipynb"
-
-    def _manifest(self, row: dict, cid: str) -> Path:
-        return self._artifacts(row) / "trials" / f"{cid}.json"
+    def _layout(self, row: dict) -> JobLayout:
+        return JobLayout(self._artifacts(row))
 
     def _explanations(self, row: dict, cid: str) -> Path:
-        return self._artifacts(row) / "explanations" / cid
+        return self._layout(row).explanations(cid)
 
 
 def _with_figure_links(doc: dict, job_id: str, cid: str) -> dict:

@@ -29,6 +29,7 @@ from automl.engine.background import Background
 from automl.engine.context import Callbacks, JobContext, JobResult
 from automl.engine.finish import finish
 from automl.engine.progress import Progress
+from automl.layout import JobLayout
 from automl.metrics import Metric, get_metric
 from automl.search.budget import Budget
 from automl.search.evaluate import TrainingData
@@ -106,9 +107,10 @@ def _data_path(source, data_path, output) -> Path | None:
         return Path(source)
     if output is None:
         return None
-    Path(output).mkdir(parents=True, exist_ok=True)
-    source.to_csv(Path(output) / "data.csv", index=False)
-    return Path(output) / "data.csv"
+    path = JobLayout(output).data_csv
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source.to_csv(path, index=False)
+    return path
 
 
 def prepare_data(source, target: str, settings: Settings,

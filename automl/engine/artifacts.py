@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from automl.jsonable import dumps
+from automl.layout import JobLayout
 from automl.leaderboard import leaderboard_json
 from automl.model.bundle import library_versions
 from automl.search.budget import slowdown
@@ -44,36 +45,35 @@ def write_artifacts(result: JobResult, output: Path, exploration: bool = True,
     and (when the data is a file) notebooks/, explanations/ and quality/. The explanations are
     left out, and the job says so, when they would not end by ``until`` (the budget's end) on
     a machine as contended as the trials found it (:func:`automl.search.budget.slowdown`)."""
+    layout = JobLayout(output)
     output.mkdir(parents=True, exist_ok=True)
     explain = until is None or time.time() + EXPLAIN_S * slowdown(result.results) < until
     if not explain and result.data_path is not None:
         result.warnings.append({"code": "explanations_skipped", "message": (
             "the winner's explanations were not computed: the time budget was spent; compute "
             "them from the candidate's page (or POST .../explanation), or give a larger budget")})
-    result.bundle.save(output / "model")
+    result.bundle.save(layout.model)
     board = result.leaderboard.copy()
     board["params"] = board["params"].map(lambda p: json.dumps(p, default=str))
-    board.to_csv(output / "leaderboard.csv", index=False)
+    board.to_csv(layout.leaderboard_csv, index=False)
     write_leaderboard(result, output)
-    _dump(output / "profile.json", result.profile.to_dict())
-    _dump(output / "settings.json", result.settings.to_dict())
-    trials_dir = output / "trials"
-    trials_dir.mkdir(exist_ok=True)
+    _dump(layout.profile, result.profile.to_dict())
+    _dump(layout.settings, result.settings.to_dict())
+    layout.trials.mkdir(exist_ok=True)
     for r in result.results:
         spec = result.trials.get(r.candidate_id)
         manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
-        _dump(trials_dir / f"{r.candidate_id}.json", manifest)
+        _dump(layout.manifest(r.candidate_id), manifest)
     if result.data_path is not None:
         _write_transparency(result, output, exploration, explain)
     if result.baseline is not None:
         result.baseline.with_importance_file(
-            output / "explanations" / result.winner.candidate_id / "importance.json",
-        ).save(output / "monitoring")
+            layout.importance(result.winner.candidate_id)).save(layout.monitoring)
 
 
 def write_leaderboard(result: JobResult, output: Path) -> None:
     """``leaderboard.json``: the ranked rows and the job's warnings (as they stand now)."""
-    _dump(output / "leaderboard.json",
+    _dump(JobLayout(output).leaderboard_json,
           {**leaderboard_json(result.results, result.metric), "warnings": result.warnings})
 
 

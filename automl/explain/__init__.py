@@ -19,6 +19,7 @@ from automl.explain.shapley import (
     explain,
     uses_permutation,
 )
+from automl.layout import JobLayout
 
 # Rows explained for global importance: at most "tree" for an exact explainer (fewer where the
 # family's shap_rows says so, e.g. forests) and "permutation" for the permutation explainer.
@@ -97,7 +98,7 @@ def _explained_output(e: Explanation, i: int, bundle) -> int:
 def write_explanations(job, output_dir: str | Path, frame: pd.DataFrame) -> dict[str, float]:
     """``explanations/<winner_id>/importance.json`` and ``importance.svg``; returns timings."""
     start = time.perf_counter()
-    directory = Path(output_dir) / "explanations" / job.winner.candidate_id
+    directory = JobLayout(output_dir).explanations(job.winner.candidate_id)
     directory.mkdir(parents=True, exist_ok=True)
     members = _members(job.bundle)
     if members:

@@ -5,7 +5,7 @@ precision-recall curves (binary; one-vs-rest per class for multiclass ROC), cali
 threshold table (binary). Regression: residuals and predicted-vs-actual. Figures are SVG; the
 numbers are in ``quality/<candidate_id>/report.json``. The out-of-fold predictions themselves are
 kept as ``quality/<candidate_id>/oof.npy`` beside the job's ``quality/rows.npz`` (each row's
-target and validation fold), from which :func:`oof_frame` makes the table users download.
+target and validation fold; paths from :class:`automl.layout.JobLayout`), from which :func:`oof_frame` makes the table users download.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
+
+from automl.layout import JobLayout
 
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MAX_POINTS = 200
@@ -38,32 +40,34 @@ def save(fig, path: Path) -> None:
 
 def write_quality(result, y, folds, task: str, classes: list | None, output_dir) -> dict:
     """Write the figures and ``report.json`` of ``result`` (a TrialResult); return the report."""
-    directory = Path(output_dir) / "quality" / result.candidate_id
+    layout = JobLayout(output_dir)
+    directory = layout.quality_of(result.candidate_id)
     directory.mkdir(parents=True, exist_ok=True)
     rows = np.unique(np.concatenate([valid for _, valid in folds]))
-    _save_oof(result.oof, y, folds, classes, Path(output_dir) / "quality", directory)
+    _save_oof(result.oof, y, folds, classes, layout, result.candidate_id)
     pred, truth = result.oof[rows], np.asarray(y)[rows]
     if task == "regression":
         report = _regression(truth, pred, directory)
     else:
         report = _classification(truth, pred, task, [str(c) for c in classes], directory)
     report = {"candidate_id": result.candidate_id, "task": task, "rows": int(len(rows)), **report}
-    (directory / "report.json").write_text(json.dumps(report, indent=2))
+    layout.quality_report(result.candidate_id).write_text(json.dumps(report, indent=2))
     return report
 
 
-def _save_oof(oof, y, folds, classes, root: Path, directory: Path) -> None:
-    tmp = directory / f"oof.{os.getpid()}.npy"  # whole or absent: a resumed job reads it
+def _save_oof(oof, y, folds, classes, layout: JobLayout, candidate_id: str) -> None:
+    path = layout.oof(candidate_id)
+    tmp = path.with_name(f"oof.{os.getpid()}.npy")  # whole or absent: a resumed job reads it
     np.save(tmp, np.asarray(oof, dtype=np.float64))
-    os.replace(tmp, directory / "oof.npy")
-    rows = root / "rows.npz"
+    os.replace(tmp, path)
+    rows = layout.quality_rows
     if rows.is_file():
         return
     fold = np.full(len(y), -1, dtype=np.int64)
     for k, (_, valid) in enumerate(folds):
         fold[valid] = k
     labels = np.asarray([str(c) for c in classes] if classes is not None else [], dtype=str)
-    tmp = root / f"rows.{os.getpid()}.npz"
+    tmp = rows.with_name(f"rows.{os.getpid()}.npz")
     np.savez(tmp, y=np.asarray(y), fold=fold, labels=labels)
     os.replace(tmp, rows)
 
@@ -72,19 +76,19 @@ def load_oof(output_dir: str | Path, candidate_id: str) -> np.ndarray | None:
     """A trial's out-of-fold predictions as :func:`write_quality` kept them; ``None`` when
     they were not written (yet)."""
     try:
-        return np.load(Path(output_dir) / "quality" / candidate_id / "oof.npy")
+        return np.load(JobLayout(output_dir).oof(candidate_id))
     except (OSError, ValueError):
         return None
 
 
-def oof_frame(quality_dir: str | Path, candidate_id: str) -> pd.DataFrame:
+def oof_frame(output_dir: str | Path, candidate_id: str) -> pd.DataFrame:
     """A candidate's out-of-fold predictions, one line per validated row: ``row`` (its position
     among the rows with a target, in file order), ``fold``, ``actual``, ``prediction`` and, for
     classification, ``probability_<class>`` for every class."""
-    root = Path(quality_dir)
-    with np.load(root / "rows.npz") as rows:
+    layout = JobLayout(output_dir)
+    with np.load(layout.quality_rows) as rows:
         y, fold, labels = rows["y"], rows["fold"], rows["labels"].tolist()
-    oof = np.load(root / candidate_id / "oof.npy")
+    oof = np.load(layout.oof(candidate_id))
     keep = np.flatnonzero(fold >= 0)
     out = pd.DataFrame({"row": keep, "fold": fold[keep]})
     if not labels:

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import nbformat
 from nbclient import NotebookClient
 
+from automl.layout import JobLayout
 from automl.notebooks.candidate import candidate_notebook
 from automl.notebooks.job import definitions_notebook, exploration_notebook
 
@@ -31,8 +32,8 @@ def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
     ``exploration=False`` leaves the data-exploration notebook out (the engine writes it while
     the search runs, with :func:`write_exploration`).
     """
-    directory = Path(output_dir) / "notebooks"
-    directory.mkdir(parents=True, exist_ok=True)
+    layout = JobLayout(output_dir)
+    layout.notebooks.mkdir(parents=True, exist_ok=True)
     data_path = Path(data_path).resolve()
     shown = data_name or str(data_path)
     timings = {}
@@ -41,11 +42,11 @@ def write_notebooks(job, output_dir: str | Path, data_path: str | Path,
                                                      execute_exploration, data_name)
     start = time.perf_counter()
     nbformat.write(definitions_notebook(job, data_path, shown),
-                   directory / "candidate-definitions.ipynb")
+                   layout.job_notebook("candidate-definitions"))
     for row in job.results:
         if row.ok:
             nb = candidate_notebook(job, row.candidate_id, data_path, shown)
-            nbformat.write(nb, directory / f"{row.candidate_id}.ipynb")
+            nbformat.write(nb, layout.notebook(row.candidate_id))
     timings["candidates_s"] = time.perf_counter() - start
     return timings
 
@@ -58,7 +59,8 @@ def write_exploration(profile, output_dir: str | Path, data_path: str | Path,
     and is saved showing ``data_name`` (see :func:`write_notebooks`).
     """
     start = time.perf_counter()
-    directory = Path(output_dir) / "notebooks"
+    layout = JobLayout(output_dir)
+    directory = layout.notebooks
     directory.mkdir(parents=True, exist_ok=True)
     data_path = Path(data_path).resolve()
     job = SimpleNamespace(profile=profile)
@@ -69,7 +71,7 @@ def write_exploration(profile, output_dir: str | Path, data_path: str | Path,
         shown = exploration_notebook(job, data_path, data_name)
         for ran, cell in zip(explore.cells, shown.cells, strict=True):
             ran.source = cell.source  # the outputs stay: the same code on the same file
-    nbformat.write(explore, directory / "data-exploration.ipynb")
+    nbformat.write(explore, layout.job_notebook("data-exploration"))
     return time.perf_counter() - start
 
 
