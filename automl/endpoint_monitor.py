@@ -234,14 +234,16 @@ def run_summary(run: MonitoringRun) -> dict:
 
 
 class Scheduler:
-    """The runner's side: scheduled runs and traffic snapshots, on a thread of their own so
-    that a long run never delays claiming jobs."""
+    """The runner's side: scheduled runs, traffic snapshots and ``chores`` (callables run
+    every round, such as finishing retrainings), on a thread of their own so that a long run
+    never delays claiming jobs."""
 
     SNAPSHOT_S = 60.0
 
     def __init__(self, monitor: EndpointMonitor, endpoints: Callable[[str], dict | None],
-                 every_s: float = 2.0):
+                 every_s: float = 2.0, chores: tuple[Callable[[], object], ...] = ()):
         self.monitor, self.endpoints, self.every_s = monitor, endpoints, every_s
+        self.chores = chores
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="automl-monitor", daemon=True)
         self._snapped = 0.0
@@ -259,6 +261,8 @@ class Scheduler:
         while not self.stopping.wait(self.every_s):
             try:
                 self.monitor.run_due(self.endpoints)
+                for chore in self.chores:
+                    chore()
                 if time.time() - self._snapped >= self.SNAPSHOT_S:
                     self._snapped = time.time()
                     settings = self.monitor.settings

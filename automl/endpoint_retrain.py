@@ -2,23 +2,37 @@
 
 :func:`prepare` gathers the endpoint's labelled captures (every variant), holds out the newest
 share and writes the challenger's training file (the original rows plus the older labelled
-captures) and the held-out rows under ``<data>/retrain/<endpoint>/<id>/``. Once the
-challenger's job has finished, :func:`compare` scores the endpoint's current model and the
-challenger's winner on the held-out rows (:func:`automl.monitoring.retrain.compare_on_holdout`)
-and keeps the result beside them.
+captures) and the held-out rows under ``<data>/retrain/<endpoint>/<id>/``; :func:`record`
+keeps the retraining's record there (``retrain.json``) with a ``pending`` marker.
+
+Once the challenger's job has ended, the job runner finishes the retraining
+(:func:`follow_up_all`, from its monitoring thread): it scores the champion and the
+challenger's winner on the held-out rows
+(:func:`automl.monitoring.retrain.compare_on_holdout`), keeps the result beside them, and puts
+the challenger in as the request asked (``then``): as the shadow variant, as a weighted
+production variant, or in the champion's place when it is better by the stated margin. The
+marker is locked while a runner works on it and removed when the record is final, so two
+runners never finish one retraining twice, and a runner killed midway leaves it to the next.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
+import os
+import time
 import uuid
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import Engine
 
 from automl.data.intake import read_table
+from automl.deploy import bundle_dir, winner_id
 from automl.endpoint_monitor import capture_root
-from automl.exceptions import NotFound
+from automl.exceptions import AutoMLError, Conflict, NotFound
 from automl.model.bundle import ModelBundle
 from automl.monitoring.capture import DEFAULT_VARIANT
 from automl.monitoring.quality import GroundTruthStore
@@ -31,18 +45,37 @@ from automl.monitoring.retrain import (
     labelled_captures,
     retraining_data,
 )
+from automl.serving.compat import check_schema, facts
+from automl.serving.server import load_bundle
+from automl.store import COMPLETED, FINISHED, JobStore
+from automl.store.endpoints import EndpointStore, lock
+from automl.store.files import job_dir
+from automl.store.variants import PRODUCTION, SHADOW, VariantStore
+
+log = logging.getLogger("automl.retrain")
+PENDING = "pending"
+TRAINING, FINISHING, DONE, FAILED = "training", "finishing", "completed", "failed"
+THEN = ("shadow", "variant", "replace")
+"""What may happen to the challenger once compared: the shadow variant (a copy of a share of
+the requests), a weighted production variant, or the champion's place (only when better by the
+stated margin)."""
 
 
 def retrain_dir(data_dir: str | Path, endpoint: str, retrain_id: str) -> Path:
     return Path(data_dir) / "retrain" / endpoint / retrain_id
 
 
+def new_id() -> str:
+    return f"rt_{uuid.uuid4().hex[:12]}"
+
+
 def prepare(data_dir: str | Path, endpoint: str, bundle: ModelBundle, original: str | Path,
-            holdout_share: float = HOLDOUT_SHARE) -> tuple[str, RetrainData, Path]:
+            holdout_share: float = HOLDOUT_SHARE,
+            retrain_id: str | None = None) -> tuple[str, RetrainData, Path]:
     """(retrain id, the material, the challenger's training CSV)."""
     labelled = _labelled(data_dir, endpoint, bundle)
     data = retraining_data(read_table(original), labelled, bundle.schema.target, holdout_share)
-    retrain_id = f"rt_{uuid.uuid4().hex[:12]}"
+    retrain_id = retrain_id or new_id()
     directory = retrain_dir(data_dir, endpoint, retrain_id)
     directory.mkdir(parents=True)
     train = directory / "train.csv"
@@ -71,9 +104,21 @@ def labelled_captures_empty(bundle: ModelBundle) -> pd.DataFrame:
     return pd.DataFrame(columns=[*bundle.schema.names, bundle.schema.target, "_inference_time"])
 
 
+def record(data_dir, endpoint: str, retrain_id: str, meta: dict) -> None:
+    """Keep a new retraining's record, pending until the runner finishes it."""
+    save_meta(data_dir, endpoint, retrain_id, meta)
+    (retrain_dir(data_dir, endpoint, retrain_id) / PENDING).touch()
+
+
 def save_meta(data_dir, endpoint: str, retrain_id: str, meta: dict) -> None:
-    path = retrain_dir(data_dir, endpoint, retrain_id) / "retrain.json"
-    path.write_text(json.dumps(meta, indent=2, default=str))
+    _write_json(retrain_dir(data_dir, endpoint, retrain_id) / "retrain.json", meta)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    """Write whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}")
+    tmp.write_text(json.dumps(value, indent=2, default=str))
+    os.replace(tmp, path)
 
 
 def load_meta(data_dir, endpoint: str, retrain_id: str) -> dict:
@@ -87,14 +132,215 @@ def load_meta(data_dir, endpoint: str, retrain_id: str) -> dict:
     return json.loads(path.read_text())
 
 
+def list_meta(data_dir, endpoint: str, limit: int = 20) -> list[dict]:
+    """The endpoint's newest ``limit`` retraining records, newest first."""
+    root = Path(data_dir) / "retrain" / endpoint
+    paths = sorted(root.glob("rt_*/retrain.json"), key=lambda p: p.stat().st_mtime,
+                   reverse=True) if root.is_dir() else []
+    found = [json.loads(p.read_text()) for p in paths[:limit]]
+    return sorted(found, key=lambda m: m.get("created_at") or 0, reverse=True)
+
+
+def comparison(data_dir, endpoint: str, retrain_id: str) -> dict | None:
+    """The champion-challenger comparison, once the runner computed it."""
+    path = retrain_dir(data_dir, endpoint, retrain_id) / "comparison.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def compare(data_dir, endpoint: str, retrain_id: str, champion: ModelBundle,
             challenger: ModelBundle, metric: str) -> dict:
     """Champion against challenger on the held-out rows; computed once and kept."""
+    done = comparison(data_dir, endpoint, retrain_id)
+    if done is not None:
+        return done
     directory = retrain_dir(data_dir, endpoint, retrain_id)
-    done = directory / "comparison.json"
-    if done.is_file():
-        return json.loads(done.read_text())
     holdout = read_table(directory / "holdout.csv")
     result = compare_on_holdout(champion, challenger, holdout, metric)
-    done.write_text(json.dumps(result, indent=2))
+    _write_json(directory / "comparison.json", result)
     return result
+
+
+# what follows the challenger's job (the runner) ---------------------------------------------
+
+def check_then(engine: Engine, endpoint: str, then: dict | None) -> None:
+    """Refuse at once what would fail when the challenger goes in: a variant name taken or
+    invalid, or a second shadow (checked again then: the variants may change meanwhile)."""
+    if then and then["action"] != "replace":
+        role = SHADOW if then["action"] == "shadow" else PRODUCTION
+        VariantStore(engine).check_free(endpoint, then["variant"], role)
+
+
+def follow_up_all(store: JobStore, data_dir) -> list[dict]:
+    """Finish every pending retraining whose challenger's job has ended; returns their final
+    records. A retraining that cannot be finished is recorded as failed, never retried forever."""
+    finished = []
+    for marker in sorted((Path(data_dir) / "retrain").glob(f"*/rt_*/{PENDING}")):
+        endpoint, retrain_id = marker.parent.parent.name, marker.parent.name
+        try:
+            meta = follow_up(store, data_dir, endpoint, retrain_id)
+        except Exception as exc:  # noqa: BLE001 - one broken retraining must not stop others
+            log.exception("retraining %s of endpoint %s could not be finished", retrain_id,
+                          endpoint)
+            meta = _give_up(data_dir, endpoint, retrain_id, exc)
+        if meta is not None:
+            finished.append(meta)
+    return finished
+
+
+def follow_up(store: JobStore, data_dir, endpoint: str, retrain_id: str) -> dict | None:
+    """Finish one retraining if its job has ended and no other runner is at it: compare, put
+    the challenger in as asked, record the result. None while there is nothing to do."""
+    directory = retrain_dir(data_dir, endpoint, retrain_id)
+    with _claimed(directory / PENDING) as claimed:
+        if not claimed:
+            return None
+        meta = load_meta(data_dir, endpoint, retrain_id)
+        if meta.get("state") not in (DONE, FAILED):
+            job = _job(store, meta["job_id"])
+            if job is not None and job["status"] not in FINISHED:
+                return None
+            meta = {**meta, **_finish(store.engine, data_dir, meta, job),
+                    "finished_at": time.time()}
+            save_meta(data_dir, endpoint, retrain_id, meta)
+        (directory / PENDING).unlink(missing_ok=True)
+        return meta
+
+
+@contextlib.contextmanager
+def _claimed(marker: Path):
+    """True inside while this process holds the marker's lock; False when it is gone or
+    another process holds it (the lock goes with the process, so a killed runner frees it)."""
+    try:
+        handle = open(marker)  # noqa: SIM115 - held for the whole block
+    except FileNotFoundError:
+        yield False
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def _job(store: JobStore, job_id: str) -> dict | None:
+    try:
+        return store.get_job(job_id)
+    except NotFound:
+        return None
+
+
+def _give_up(data_dir, endpoint: str, retrain_id: str, exc: Exception) -> dict | None:
+    try:
+        meta = load_meta(data_dir, endpoint, retrain_id)
+        meta.update(state=FAILED, finished_at=time.time(), error={
+            "code": "internal_error", "message": f"finishing the retraining failed "
+            f"({type(exc).__name__}); the runner's log says why; start another retraining"})
+        save_meta(data_dir, endpoint, retrain_id, meta)
+        (retrain_dir(data_dir, endpoint, retrain_id) / PENDING).unlink(missing_ok=True)
+        return meta
+    except Exception:  # noqa: BLE001 - the record itself is unreadable: leave it
+        log.exception("cannot record the failure of retraining %s", retrain_id)
+        return None
+
+
+def _finish(engine: Engine, data_dir, meta: dict, job: dict | None) -> dict:
+    """The record's final fields: state, challenger, outcome (of ``then``) or error."""
+    if job is None or job["status"] != COMPLETED:
+        status = job["status"] if job else "deleted"
+        reason = ((job or {}).get("error") or {}).get("message")
+        return _failed("challenger_failed", f"the challenger's job '{meta['job_id']}' was "
+                       f"{status}{': ' + reason if reason else ''}; nothing to compare; start "
+                       "another retraining")
+    directory = job_dir(data_dir, job["id"])
+    cid = winner_id(directory)
+    if cid is None:
+        return _failed("challenger_failed", f"the challenger's job '{job['id']}' completed "
+                       "without a model; start another retraining")
+    champion = meta["champion"]
+    try:
+        old = load_bundle(bundle_dir(job_dir(data_dir, champion["job_id"]),
+                                     champion["candidate_id"]))
+        new = load_bundle(directory / "model")
+    except AutoMLError:
+        return _failed("model_unavailable", "the champion's or the challenger's model cannot "
+                       "be loaded (the runner's log says why); start another retraining")
+    result = compare(data_dir, meta["endpoint"], meta["id"], old, new, meta["metric"])
+    ref = {"job_id": job["id"], "candidate_id": cid}
+    then = meta.get("then")
+    outcome = (put_in(engine, meta["endpoint"], then, meta["champion"], ref, new,
+                      directory / "model", result) if then else None)
+    return {"state": DONE, "challenger": ref, "outcome": outcome}
+
+
+def _failed(code: str, message: str) -> dict:
+    return {"state": FAILED, "error": {"code": code, "message": message}}
+
+
+def put_in(engine: Engine, endpoint: str, then: dict, champion: dict, challenger: dict,
+           bundle: ModelBundle, path: Path, result: dict) -> dict:
+    """Put the compared challenger in as ``then`` asks; the outcome says what happened and,
+    when nothing did, why (a variant name taken meanwhile, other input columns not accepted,
+    an improvement below the margin, the endpoint changed or deleted)."""
+    action = then["action"]
+    try:
+        if action == "replace":
+            return _replace(engine, endpoint, then, champion, challenger, bundle, path, result)
+        return _add_variant(engine, endpoint, then, challenger, bundle, path)
+    except AutoMLError as exc:
+        return {"action": action, "done": False,
+                "message": f"the challenger was not put in: {exc.message}"}
+
+
+def _add_variant(engine: Engine, endpoint: str, then: dict, challenger: dict,
+                 bundle: ModelBundle, path: Path) -> dict:
+    variants = VariantStore(engine)
+    name, shadow = then["variant"], then["action"] == "shadow"
+    there = {v["variant"]: v for v in variants.list(endpoint)}.get(name)
+    if there is None or there["bundle_path"] != str(path):  # else: added before a crash
+        served = load_bundle(EndpointStore(engine).get(endpoint)["bundle_path"])
+        check_schema(endpoint, facts(served)["input_schema"], facts(bundle)["input_schema"],
+                     then["accept_schema_change"])
+        variants.add(endpoint, name, SHADOW if shadow else PRODUCTION,
+                     then["share"] if shadow else then["weight"], challenger["job_id"],
+                     challenger["candidate_id"], str(path))
+    what = (f"the shadow variant '{name}' (a copy of {then['share']:.0%} of the requests)"
+            if shadow else f"the production variant '{name}' (weight {then['weight']:g})")
+    return {"action": then["action"], "done": True, "variant": name,
+            "message": f"the challenger serves as {what}"}
+
+
+def _replace(engine: Engine, endpoint: str, then: dict, champion: dict, challenger: dict,
+             bundle: ModelBundle, path: Path, result: dict) -> dict:
+    """Repoint the endpoint to the challenger (a new version, action ``retrain``) if it beats
+    the champion by more than the margin and the endpoint still serves that champion."""
+    gain, margin = result["improvement"]["value"], then["min_improvement"]
+    if gain is None or not gain > margin:
+        shown = "undefined" if gain is None else f"{gain:+.4g}"
+        return {"action": "replace", "done": False, "message": (
+            f"the champion stays: the challenger's {result['metric']} improvement on the "
+            f"held-out requests is {shown}, not above the margin {margin:g}")}
+    store = EndpointStore(engine)
+    row = store.get(endpoint)
+    if not _serves(row, challenger):  # else: repointed before a crash
+        served = facts(load_bundle(row["bundle_path"]))
+        new = facts(bundle)
+        check_schema(endpoint, served["input_schema"], new["input_schema"],
+                     then["accept_schema_change"])
+
+        def still_the_champion(conn) -> None:
+            if not _serves(lock(conn, endpoint), champion):
+                raise Conflict(f"endpoint '{endpoint}' serves another model than the champion "
+                               "the challenger was compared with; retrain again",
+                               {"name": endpoint})
+        store.repoint(endpoint, challenger["job_id"], challenger["candidate_id"], str(path),
+                      new, action="retrain", current_facts=served, also=still_the_champion)
+    version = store.versions(endpoint)[0]["version"]
+    return {"action": "replace", "done": True, "version": version, "message": (
+        f"the challenger replaced the champion as version {version} ({result['metric']} "
+        f"improvement {gain:+.4g} on the held-out requests, margin {margin:g})")}
+
+
+def _serves(row: dict, model: dict) -> bool:
+    return (row["job_id"], row["candidate_id"]) == (model["job_id"], model["candidate_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from automl.config import MAX_TIME_BUDGET
 
@@ -150,7 +150,7 @@ class EndpointVersion(BaseModel):
     ``source_version``). ``schema_changes``: how its input differs from the served version's."""
 
     version: int
-    action: Literal["deploy", "repoint", "rollback", "promote"]
+    action: Literal["deploy", "repoint", "rollback", "promote", "retrain"]
     source_version: int | None
     current: bool
     job_id: str
@@ -274,7 +274,12 @@ class QualityHistory(BaseModel):
 
 
 class RetrainRequest(BaseModel):
-    """Retrain from the endpoint's labelled captures (all fields optional)."""
+    """Retrain from the endpoint's labelled captures (all fields optional). ``then``: what
+    becomes of the challenger once its job completed and it was compared with the champion:
+    ``shadow`` (the endpoint's shadow variant, copied ``share`` of the requests), ``variant`` (a
+    production variant with ``weight``), ``replace`` (serve it instead of the champion, as a
+    new version, only if its improvement on the held-out requests is above
+    ``min_improvement``); none: only the comparison."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -283,25 +288,93 @@ class RetrainRequest(BaseModel):
     time_budget: float | None = Field(default=None, gt=0, le=MAX_TIME_BUDGET, description=
                                       "seconds for the challenger's job (default: the "
                                       "champion job's settings)")
+    then: Literal["shadow", "variant", "replace"] | None = None
+    variant_name: str | None = Field(default=None, min_length=1, max_length=63, description=
+                                     "the challenger's variant (shadow or variant; default "
+                                     "rt-<the retraining's id>)")
+    share: float | None = Field(default=None, gt=0, le=1, description="shadow: the share of "
+                                "requests copied to it (default 1)")
+    weight: float | None = Field(default=None, ge=0, le=1e6, description="variant: its weight "
+                                 "relative to the others' (default 1)")
+    min_improvement: float | None = Field(default=None, ge=0, description="replace: how much "
+                                          "better, in the metric's units, the challenger must "
+                                          "score on the held-out requests (default 0)")
+    accept_schema_change: bool = ACCEPT_SCHEMA_CHANGE
+
+    @model_validator(mode="after")
+    def _fits_then(self) -> RetrainRequest:
+        goes_with = {"variant_name": ("shadow", "variant"), "share": ("shadow",),
+                     "weight": ("variant",), "min_improvement": ("replace",)}
+        misplaced = [f"{f} goes with then={' or '.join(w)}" for f, w in goes_with.items()
+                     if getattr(self, f) is not None and self.then not in w]
+        if misplaced:
+            raise ValueError("; ".join(misplaced))
+        return self
+
+    def then_record(self, retrain_id: str) -> dict | None:
+        """``then`` with its defaults filled in, as the retraining's record keeps it."""
+        if self.then is None:
+            return None
+        return {"action": self.then, "accept_schema_change": self.accept_schema_change,
+                "variant": (self.variant_name or f"rt-{retrain_id.removeprefix('rt_')}")
+                if self.then != "replace" else None,
+                "share": (self.share or 1.0) if self.then == "shadow" else None,
+                "weight": (1.0 if self.weight is None else self.weight)
+                if self.then == "variant" else None,
+                "min_improvement": (self.min_improvement or 0.0)
+                if self.then == "replace" else None}
+
+
+class RetrainThen(BaseModel):
+    action: Literal["shadow", "variant", "replace"]
+    accept_schema_change: bool
+    variant: str | None
+    share: float | None
+    weight: float | None
+    min_improvement: float | None
+
+
+class RetrainOutcome(BaseModel):
+    """What became of the challenger (``done``: false with the reason when nothing did)."""
+
+    action: str
+    done: bool
+    message: str
+    variant: str | None = None
+    version: int | None = None
 
 
 class Retraining(BaseModel):
+    """``state``: training (the challenger's job runs), finishing (it ended; the runner
+    compares within seconds), completed (``comparison`` and ``outcome``), failed (``error``)."""
+
     id: str
     endpoint: str
+    state: Literal["training", "finishing", "completed", "failed"]
     job_id: str
     job_status: str
     champion: dict[str, str | None]
+    challenger: dict[str, str] | None = None
     metric: str | None
     training_rows: int
     added_from_captures: int
     held_out: int
     captures_since: str | None
     holdout_since: str | None
+    created_at: str | None = None
+    finished_at: str | None = None
+    then: RetrainThen | None = None
     comparison: dict[str, Any] | None = Field(
-        None, description="once the job completed: metric, rows, champion and challenger "
+        None, description="once completed: metric, rows, champion and challenger "
         "{score, interval}, improvement {value, interval, share_of_resamples_better} "
         "(positive: the challenger is better)")
+    outcome: RetrainOutcome | None = None
+    error: dict[str, Any] | None = None
     links: dict[str, str]
+
+
+class RetrainingList(BaseModel):
+    retrainings: list[Retraining] = Field(description="newest first")
 
 
 class VariantCreate(BaseModel):

@@ -22,6 +22,7 @@ from automl.endpoint_monitor import capture_dir
 from automl.exceptions import AutoMLError, DatasetError, NotFound, NotReady
 from automl.model.bundle import METADATA_FILE, ModelBundle
 from automl.monitoring.alerts import check_webhook_url
+from automl.serving.compat import check_schema, facts
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED
 from automl.store.endpoints import EndpointExists, EndpointNotFound, EndpointStore, check_name
@@ -34,7 +35,7 @@ from web.endpoint_schemas import (
     EndpointUpdate,
     MonitoringUpdate,
 )
-from web.endpoint_versions import VersionUnavailable, check_schema, facts, version_view
+from web.endpoint_versions import VersionUnavailable, version_view
 from web.observe import Observer
 
 log = logging.getLogger("automl.web")

@@ -38,6 +38,7 @@ from web.endpoint_schemas import (
     EndpointRollback,
     EndpointUpdate,
     EndpointVersionList,
+    RetrainRequest,
     VariantCreate,
     VariantList,
     VariantWeights,
@@ -52,6 +53,7 @@ from web.errors import (
 )
 from web.monitoring_views import page_context
 from web.observe import INFERENCE_ID, inference_id
+from web.retrain_views import retrainings, start_retraining
 from web.variant_service import Variants
 
 bp = Blueprint("endpoints", __name__)
@@ -246,7 +248,8 @@ def page(name: str):
     return render_template("endpoint.html", endpoint=view, bundle=bundle, record=record,
                            auth=auth, examples=examples(request.url_root, name, record,
                                                         auth == "token"),
-                           versions=endpoints().versions(name), **page_context(name), **variants_context(name))
+                           versions=endpoints().versions(name), retrainings=retrainings(name, 5),
+                           **page_context(name), **variants_context(name))
 
 
 def variants_context(name: str) -> dict:
@@ -303,6 +306,29 @@ def rollback_form(name: str):
         raise InvalidRequest("the form does not name a version to roll back to") from None
     endpoints().rollback(name, body)
     return redirect(url_for("endpoints.page", name=name))
+
+
+RETRAIN_FIELDS = {"shadow": "share", "variant": "weight", "replace": "min_improvement"}
+
+
+@bp.post("/endpoints/<name>/retrain")
+def retrain_form(name: str):
+    """The page's Retrain form: POST .../retrain with what follows the challenger's job
+    (only the amount field that goes with the chosen ``then``)."""
+    form = {k: request.form.get(k, "").strip() for k in ("then", "holdout_share", "time_budget")}
+    amount = RETRAIN_FIELDS.get(form["then"])
+    if amount is not None:
+        form[amount] = request.form.get(amount, "").strip()
+    form["accept_schema_change"] = request.form.get("accept_schema_change") == "true"
+    try:
+        body = RetrainRequest.model_validate({k: v for k, v in form.items() if v != ""})
+    except ValidationError as exc:
+        fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+        raise InvalidRequest(f"the retraining form's {fields or 'fields'} are not valid: "
+                             "the held-out share is between 0 and 1, the time budget a "
+                             "number of seconds, the share from 0 to 1") from None
+    start_retraining(name, body)
+    return redirect(url_for("endpoints.page", name=name) + "#retraining")
 
 
 @bp.post("/endpoints/<name>/variants/<variant>/promote")

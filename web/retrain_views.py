@@ -1,18 +1,21 @@
 """Retrain an endpoint's model from its labelled captures, then compare champion and
 challenger on the newest held-out requests (issue 16, part 3). The work is in
-:mod:`automl.endpoint_retrain`; promoting the challenger is a repoint, a rollback away."""
+:mod:`automl.endpoint_retrain`: this starts the challenger's job; the job runner compares the
+two once it ended and puts the challenger in as the request asked (``then``)."""
 
 from __future__ import annotations
 
 import io
+import time
 
 from flask import Blueprint, current_app, jsonify
 
 from automl import endpoint_retrain
-from automl.exceptions import NotReady
-from automl.store import COMPLETED, FINISHED
+from automl.exceptions import NotFound
+from automl.store import FINISHED
 from web.api import spec
-from web.endpoint_schemas import Retraining, RetrainRequest
+from web.core import iso
+from web.endpoint_schemas import Retraining, RetrainingList, RetrainRequest
 from web.schemas import JobCreate
 
 api = Blueprint("retrain_api", __name__, url_prefix="/api/v1")
@@ -25,16 +28,26 @@ def _services():
 
 @spec.route(api, "/endpoints/<name>/retrain", "POST",
             summary="Start a challenger's job on the original data plus the labelled captured "
-            "requests, holding out the newest for the comparison", body=RetrainRequest,
-            responses={202: Retraining})
+            "requests, holding out the newest for the comparison; then (optional) put the "
+            "challenger in as the shadow, a weighted variant, or the champion's replacement",
+            body=RetrainRequest, responses={202: Retraining})
 def start(name: str, body: RetrainRequest):
+    return jsonify(start_retraining(name, body)), 202
+
+
+def start_retraining(name: str, body: RetrainRequest) -> dict:
+    """Check the request, write the challenger's training data, queue its job; the view of
+    the new retraining (the page's form calls this too)."""
     service, endpoints = _services()
     endpoint = endpoints.get(name)
+    retrain_id = endpoint_retrain.new_id()
+    then = body.then_record(retrain_id)
+    endpoint_retrain.check_then(service.store.engine, name, then)
     champion = service.job(endpoint["job_id"])
-    bundle = endpoints.bundle(name)
     data_dir = service.settings.data_dir
-    retrain_id, data, train = endpoint_retrain.prepare(
-        data_dir, name, bundle, service.dataset_file(champion["dataset_id"]), body.holdout_share)
+    _, data, train = endpoint_retrain.prepare(
+        data_dir, name, endpoints.bundle(name), service.dataset_file(champion["dataset_id"]),
+        body.holdout_share, retrain_id)
     with open(train, "rb") as handle:
         dataset = service.upload_dataset(io.BytesIO(handle.read()), f"{name}-{retrain_id}.csv")
     settings = {k: champion["settings"].get(k) for k in JOB_SETTINGS}
@@ -45,37 +58,56 @@ def start(name: str, body: RetrainRequest):
          **{k: v for k, v in settings.items() if v is not None}}))
     meta = {"id": retrain_id, "endpoint": name, "job_id": job["id"],
             "champion": {"job_id": endpoint["job_id"], "candidate_id": endpoint["candidate_id"]},
-            "metric": champion["metric"], **data.summary()}
-    endpoint_retrain.save_meta(data_dir, name, retrain_id, meta)
-    return jsonify(_view(meta, job["status"], None)), 202
+            "metric": champion["metric"], "then": then, "created_at": time.time(),
+            **data.summary()}
+    endpoint_retrain.record(data_dir, name, retrain_id, meta)
+    return view(meta)
+
+
+@spec.route(api, "/endpoints/<name>/retrain", "GET", summary="The endpoint's retrainings, "
+            "newest first", responses={200: RetrainingList})
+def list_retrainings(name: str):
+    return jsonify({"retrainings": retrainings(name)})
 
 
 @spec.route(api, "/endpoints/<name>/retrain/<retrain_id>", "GET",
-            summary="A retraining: its job, and once that job completed, champion and "
-            "challenger scored on the held-out requests with bootstrap intervals",
-            responses={200: Retraining})
+            summary="A retraining: its job, and once the runner finished it, champion and "
+            "challenger scored on the held-out requests with bootstrap intervals, and what "
+            "became of the challenger", responses={200: Retraining})
 def status(name: str, retrain_id: str):
     service, endpoints = _services()
     endpoints.get(name)  # 404 for an unknown endpoint
-    meta = endpoint_retrain.load_meta(service.settings.data_dir, name, retrain_id)
-    job = service.job(meta["job_id"])
-    if job["status"] != COMPLETED:
-        if job["status"] in FINISHED:
-            raise NotReady(f"the challenger's job '{job['id']}' ended {job['status']}: nothing to "
-                           "compare; start another retraining", {"job_id": job["id"]})
-        return jsonify(_view(meta, job["status"], None))
-    champion = service.predictions_bundle(meta["champion"]["job_id"],
-                                          meta["champion"]["candidate_id"])
-    challenger = service.predictions_bundle(job["id"], None)
-    result = endpoint_retrain.compare(service.settings.data_dir, name, retrain_id, champion,
-                                      challenger, meta["metric"])
-    return jsonify(_view(meta, job["status"], result))
+    return jsonify(view(endpoint_retrain.load_meta(service.settings.data_dir, name, retrain_id)))
 
 
-def _view(meta: dict, job_status: str, comparison: dict | None) -> dict:
+def retrainings(name: str, limit: int = 20) -> list[dict]:
+    """The views of the endpoint's newest retrainings (404 for an unknown endpoint)."""
+    service, endpoints = _services()
+    endpoints.get(name)
+    return [view(m) for m in endpoint_retrain.list_meta(service.settings.data_dir, name, limit)]
+
+
+def view(meta: dict) -> dict:
+    """A retraining as the API shows it; ``state`` from its job until the runner finished it."""
+    service, _ = _services()
     name, job_id = meta["endpoint"], meta["job_id"]
-    return {**{k: v for k, v in meta.items() if k != "endpoint"}, "endpoint": name,
-            "job_status": job_status, "comparison": comparison,
-            "links": {"self": f"/api/v1/endpoints/{name}/retrain/{meta['id']}",
-                      "job": f"/api/v1/jobs/{job_id}", "job_page": f"/jobs/{job_id}",
-                      "deploy_challenger": f"/api/v1/endpoints/{name}"}}
+    try:
+        job_status = service.job(job_id)["status"]
+    except NotFound:
+        job_status = "deleted"
+    state = meta.get("state") or (endpoint_retrain.FINISHING
+                                  if job_status in (*FINISHED, "deleted")
+                                  else endpoint_retrain.TRAINING)
+    done = state == endpoint_retrain.DONE
+    links = {"self": f"/api/v1/endpoints/{name}/retrain/{meta['id']}",
+             "job": f"/api/v1/jobs/{job_id}", "job_page": f"/jobs/{job_id}",
+             "variants": f"/api/v1/endpoints/{name}/variants",
+             "versions": f"/api/v1/endpoints/{name}/versions"}
+    return {"then": None, "challenger": None, "outcome": None, "error": None,
+            **{k: v for k, v in meta.items() if k not in ("endpoint", "created_at",
+                                                          "finished_at")},
+            "endpoint": name, "state": state, "job_status": job_status,
+            "created_at": iso(meta.get("created_at")), "finished_at": iso(meta.get("finished_at")),
+            "comparison": endpoint_retrain.comparison(service.settings.data_dir, name, meta["id"])
+            if done else None, "links": links}
+

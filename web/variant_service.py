@@ -12,11 +12,11 @@ from __future__ import annotations
 import threading
 
 from automl import endpoint_metrics
+from automl.serving.compat import check_schema, facts
 from automl.serving.variants import Route, ShadowResult, ShadowRunner, Variant
 from automl.store.variants import PRIMARY, PRODUCTION, SHADOW, VariantStore
 from web.endpoint_schemas import VariantCreate, VariantWeights
 from web.endpoint_service import Endpoints
-from web.endpoint_versions import check_schema, facts
 
 
 class Variants:

@@ -12,6 +12,7 @@ the workers' imports.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ import sys
 import time
 
 from automl.endpoint_monitor import EndpointMonitor, Scheduler
+from automl.endpoint_retrain import follow_up_all
 from automl.jobs.launch import STANDBY
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
@@ -171,7 +173,8 @@ def main() -> int:
 
 
 def monitoring_scheduler(store: JobStore, service: ServiceSettings) -> Scheduler:
-    """Scheduled monitoring runs of the endpoints on the same store (a thread of the runner)."""
+    """Scheduled monitoring runs of the endpoints on the same store, and the end of their
+    retrainings once the challenger's job ended (a thread of the runner)."""
     endpoints = EndpointStore(store.engine)
 
     def endpoint(name: str) -> dict | None:
@@ -179,7 +182,8 @@ def monitoring_scheduler(store: JobStore, service: ServiceSettings) -> Scheduler
             return endpoints.get(name)
         except EndpointNotFound:
             return None
-    return Scheduler(EndpointMonitor(MonitoringStore(store.engine), service), endpoint)
+    return Scheduler(EndpointMonitor(MonitoringStore(store.engine), service), endpoint,
+                     chores=(functools.partial(follow_up_all, store, service.data_dir),))
 
 
 if __name__ == "__main__":

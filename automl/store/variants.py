@@ -65,6 +65,12 @@ class VariantStore:
                                 "choose another name", {"name": name, "variant": variant}) from None
         return self.list(name)
 
+    def check_free(self, name: str, variant: str, role: str) -> None:
+        """Refuse, as :meth:`add` would, a variant name that is invalid or taken, or a second
+        shadow."""
+        check_name(variant)
+        _refuse_taken(name, variant, role, self.list(name))
+
     def set_weights(self, name: str, weights: dict[str, float]) -> list[dict]:
         """Change production weights at once (names not given keep theirs); the result must
         send traffic somewhere."""

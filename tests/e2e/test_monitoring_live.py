@@ -206,20 +206,27 @@ def test_retraining_from_labelled_captures_compares_champion_and_challenger(live
     assert sent.status_code in (200, 201, 202), sent.text
     refused = service.post(url, json={"holdout_share": 0.01})
     assert refused.status_code == 400 and "held out" in refused.json()["message"]
-    started = service.post(url, json={"holdout_share": 0.25})
+    started = service.post(url, json={"holdout_share": 0.25, "then": "shadow"})
     assert started.status_code == 202, started.text
     retraining = started.json()
     labelled = retraining["held_out"] + retraining["added_from_captures"]  # + earlier tests'
     assert labelled >= 100 and retraining["held_out"] == round(0.25 * labelled)
     assert retraining["training_rows"] == len(rows) + retraining["added_from_captures"]
-    service.wait_for(retraining["job_id"], lambda j: j["status"] in ("completed", "failed"), 180)
-    # the first look scores both models on the held-out rows (loading both bundles)
-    done = requests.get(service.url + retraining["links"]["self"], timeout=120).json()
+    # the runner compares the two once the job ended, then adds the challenger as the shadow
+    deadline = time.time() + 240
+    done = retraining
+    while done["state"] not in ("completed", "failed") and time.time() < deadline:
+        time.sleep(1)
+        done = service.get(retraining["links"]["self"]).json()
+    assert done["state"] == "completed", done
     comparison = done["comparison"]
     assert comparison["metric"] == "auc" and comparison["rows"] == retraining["held_out"]
     for side in ("champion", "challenger"):
         low, high = comparison[side]["interval"]
         assert low <= comparison[side]["score"] <= high
+    assert done["outcome"]["done"], done["outcome"]
+    variants = service.get(f"/api/v1/endpoints/{NAME}/variants").json()["variants"]
+    assert [(v["name"], v["role"]) for v in variants[1:]] == [(done["then"]["variant"], "shadow")]
     assert service.get(f"{url}/rt_nope").status_code == 404
 
 

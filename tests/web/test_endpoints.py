@@ -710,3 +710,120 @@ def test_promoting_a_variant_makes_it_the_endpoint_s_model_as_a_new_version(clie
     variants = client.get("/api/v1/endpoints/promo/variants").json["variants"]
     assert [v["name"] for v in variants] == ["AllTraffic"]
     assert labels_of(client, "promo", rows) == pytest.approx(other)
+
+
+# Retraining: the challenger goes in as asked once its job ended ------------------------------
+
+def labelled_endpoint(client, job, name: str, n: int = 100) -> None:
+    """Deploy ``name`` and send it ``n`` titanic rows in one request, all labelled."""
+    assert deploy(client, name, job["id"]).status_code == 201
+    batch = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).tail(n)
+    answer = client.post(f"/endpoints/{name}/invocations", content_type="text/csv",
+                         data=batch.drop(columns="Survived").to_csv(index=False, header=False),
+                         headers={"X-Amzn-SageMaker-Inference-Id": "rt"})
+    assert answer.status_code == 200, answer.json
+    client.application.extensions["automl_endpoints"].observer.flush()
+    labels = "".join(f"rt:{i},{v}\n" for i, v in enumerate(batch["Survived"]))
+    sent = client.post(f"/api/v1/endpoints/{name}/ground-truth", content_type="text/csv",
+                       data="inference_id,label\n" + labels)
+    assert sent.status_code in (200, 201), sent.json
+
+
+def end_challenger_job(app, job, retraining: dict, completed: bool = True) -> None:
+    """What the job runner would do, without a second real job (~15 s): the challenger's job
+    completes with a copy of the champion's model, or fails."""
+    store = app.extensions["automl"].store
+    assert store.claim_next()["id"] == retraining["job_id"]
+    if completed:
+        target = Path(app.extensions["automl"].settings.data_dir) / "jobs" / retraining["job_id"]
+        shutil.copytree(job["dir"] / "model", target / "model")
+    assert store.finish(retraining["job_id"], "completed" if completed else FAILED,
+                        error=None if completed else {"code": "x", "message": "out of memory"})
+
+
+def finish_retrainings(app) -> list[dict]:
+    """The runner's chore (automl.jobs.runner runs it every 2 s)."""
+    from automl.endpoint_retrain import follow_up_all
+
+    return follow_up_all(app.extensions["automl"].store,
+                         app.extensions["automl"].settings.data_dir)
+
+
+def test_a_retrained_challenger_goes_in_as_the_shadow_once_compared(app, client, job):
+    labelled_endpoint(client, job, "retrained")
+    url = "/api/v1/endpoints/retrained/retrain"
+    started = client.post(url, json={"then": "shadow", "share": 0.5})
+    assert started.status_code == 202, started.json
+    retraining = started.json
+    assert retraining["state"] == "training" and retraining["comparison"] is None
+    assert retraining["then"]["variant"] == "rt-" + retraining["id"][3:]
+    assert finish_retrainings(app) == [], "nothing to do while the job has not ended"
+    end_challenger_job(app, job, retraining)
+    assert client.get(retraining["links"]["self"]).json["state"] == "finishing"
+    (done,) = finish_retrainings(app)
+    assert done["state"] == "completed" and finish_retrainings(app) == []
+    shown = client.get(retraining["links"]["self"]).json
+    assert shown["state"] == "completed" and shown["outcome"]["done"] is True
+    assert shown["comparison"]["rows"] == retraining["held_out"] == 30
+    assert shown["challenger"] == {"job_id": retraining["job_id"], "candidate_id": job["winner"]}
+    variants = client.get("/api/v1/endpoints/retrained/variants").json["variants"]
+    assert [(v["name"], v["role"], v["share"], v["job_id"]) for v in variants[1:]] == [
+        (shown["then"]["variant"], "shadow", 0.5, retraining["job_id"])]
+    listed = client.get(url).json["retrainings"]
+    assert [r["id"] for r in listed] == [retraining["id"]]
+    again = client.post(url, json={"then": "shadow"})
+    assert again.status_code == 409 and "already has a shadow" in again.json["error"]["message"]
+
+
+def test_replace_keeps_the_champion_unless_the_challenger_beats_the_margin(app, client, job):
+    labelled_endpoint(client, job, "replaced")
+    started = client.post("/api/v1/endpoints/replaced/retrain", json={"then": "replace"}).json
+    end_challenger_job(app, job, started)
+    (done,) = finish_retrainings(app)
+    assert done["outcome"]["done"] is False, "the same model is no improvement"
+    assert "the champion stays" in done["outcome"]["message"]
+    versions = client.get("/api/v1/endpoints/replaced/versions").json["versions"]
+    assert [v["action"] for v in versions] == ["deploy"]
+
+
+def test_a_challenger_whose_job_failed_is_a_failed_retraining(app, client, job):
+    labelled_endpoint(client, job, "failing")
+    started = client.post("/api/v1/endpoints/failing/retrain",
+                          json={"then": "variant", "weight": 0.1}).json
+    end_challenger_job(app, job, started, completed=False)
+    (done,) = finish_retrainings(app)
+    shown = client.get(started["links"]["self"]).json
+    assert shown["state"] == "failed" and "out of memory" in shown["error"]["message"]
+    assert shown["outcome"] is None and shown["comparison"] is None
+    assert [v["name"] for v in client.get("/api/v1/endpoints/failing/variants").json[
+        "variants"]] == ["AllTraffic"]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    ({"then": "shadow", "weight": 1}, 400, "weight goes with then=variant"),
+    ({"min_improvement": 0.1}, 400, "min_improvement goes with then=replace"),
+    ({"then": "promote"}, 400, "then"),
+    ({"then": "variant", "variant_name": "AllTraffic"}, 409, "already has a variant"),
+    ({"then": "variant", "variant_name": "bad_name"}, 400, "letters, digits and hyphens")])
+def test_bad_retraining_requests_are_clear_4xx(client, job, body, status, words):
+    if client.get("/api/v1/endpoints/rt-bad").status_code == 404:
+        assert deploy(client, "rt-bad", job["id"]).status_code == 201
+    response = client.post("/api/v1/endpoints/rt-bad/retrain", json=body)
+    assert response.status_code == status, response.json
+    assert words in json.dumps(response.json["error"])
+
+
+def test_the_endpoint_page_starts_a_retraining_and_lists_it(client, job):
+    labelled_endpoint(client, job, "paged-rt")
+    token = csrf(client, "/endpoints/paged-rt")
+    done = client.post("/endpoints/paged-rt/retrain", data={
+        "then": "variant", "weight": "0.2", "share": "0.5", "holdout_share": "0.3",
+        "time_budget": "", "csrf_token": token})
+    assert done.status_code == 302 and done.location.endswith("/endpoints/paged-rt#retraining")
+    (retraining,) = client.get("/api/v1/endpoints/paged-rt/retrain").json["retrainings"]
+    assert retraining["then"]["action"] == "variant" and retraining["then"]["weight"] == 0.2
+    html = client.get("/endpoints/paged-rt").get_data(as_text=True)
+    assert 'id="retrain-form"' in html and f'data-retraining="{retraining["id"]}"' in html
+    bad = client.post("/endpoints/paged-rt/retrain", data={
+        "then": "shadow", "holdout_share": "2", "csrf_token": token})
+    assert bad.status_code == 400 and "held-out share" in bad.get_data(as_text=True)
