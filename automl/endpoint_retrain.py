@@ -258,19 +258,19 @@ def _finish(engine: Engine, data_dir, meta: dict, job: dict | None) -> dict:
     if cid is None:
         return _failed("challenger_failed", f"the challenger's job '{job['id']}' completed "
                        "without a model; start another retraining")
-    champion = meta["champion"]
+    champion, path = meta["champion"], bundle_dir(directory, cid)
     try:
         old = load_bundle(bundle_dir(job_dir(data_dir, champion["job_id"]),
                                      champion["candidate_id"]))
-        new = load_bundle(directory / "model")
+        new = load_bundle(path)
     except AutoMLError:
         return _failed("model_unavailable", "the champion's or the challenger's model cannot "
                        "be loaded (the runner's log says why); start another retraining")
     result = compare(data_dir, meta["endpoint"], meta["id"], old, new, meta["metric"])
     ref = {"job_id": job["id"], "candidate_id": cid}
     then = meta.get("then")
-    outcome = (put_in(engine, meta["endpoint"], then, meta["champion"], ref, new,
-                      directory / "model", result) if then else None)
+    outcome = (put_in(engine, meta["endpoint"], then, champion, ref, new, path, result)
+               if then else None)
     return {"state": DONE, "challenger": ref, "outcome": outcome}
 
 
