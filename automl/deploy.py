@@ -12,19 +12,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
-from automl.candidates.base import CandidateSpec
 from automl.config import resolve_settings
 from automl.engine import prepare_data
 from automl.exceptions import NotFound, NotReady
 from automl.finalize import assemble_ensemble, fit_member
 from automl.layout import JobLayout
-from automl.model.bundle import METADATA_FILE, ModelBundle, library_versions
-from automl.search.evaluate import TrainingData
-from automl.search.records import TrialSpec
+from automl.model.bundle import METADATA_FILE, ModelBundle, provenance
+from automl.search.records import CandidateResult, TrialSpec, bundle_fields, result_from_dict
 
 _SETTINGS = ("task", "metric", "seed")
 
@@ -60,45 +57,33 @@ def ensure_bundle(job_dir: Path, candidate_id: str, dataset: str | Path, target:
     if (target_dir / METADATA_FILE).is_file():
         return target_dir
     record = manifest(job_dir, candidate_id)
-    if record.get("state") != "complete":
-        raise NotReady(f"candidate '{candidate_id}' did not complete ({record.get('state')}: "
-                       f"{record.get('reason') or 'no reason recorded'}); deploy a completed one",
-                       {"candidate_id": candidate_id, "state": record.get("state")})
+    result = result_from_dict(record)
+    if not result.ok:
+        raise NotReady(f"candidate '{candidate_id}' did not complete ({result.state}: "
+                       f"{result.reason or 'no reason recorded'}); deploy a completed one",
+                       {"candidate_id": candidate_id, "state": result.state.value})
     settings = resolve_settings(**{k: job_settings.get(k) for k in _SETTINGS}, n_jobs=1)
-    data, _, _ = prepare_data(str(dataset), target, settings)
-    seed = settings.seed
-    model = _fit(job_dir, record, data, seed)
+    data, _, metric = prepare_data(str(dataset), target, settings)
+
+    def trial(m: dict) -> TrialSpec:
+        return TrialSpec.from_manifest(m, settings.seed, metric.name)
+
+    if result.members:
+        fitted = {cid: fit_member(trial(manifest(job_dir, cid)), data) for cid in result.members}
+        model = assemble_ensemble(fitted, result.members, data)
+    else:
+        model = fit_member(trial(record), data)
     bundle = ModelBundle(model, data.schema, data.task, data.classes,
-                         _metadata(job_dir, record), ModelBundle.background_of(data.X, seed))
+                         _metadata(job_dir, result), ModelBundle.background_of(data.X, settings.seed))
     return _write_once(bundle, target_dir)
 
 
-def _fit(job_dir: Path, record: dict, data: TrainingData, seed: int):
-    if not record.get("members"):
-        return fit_member(_trial(record, seed), data)
-    fitted = {cid: fit_member(_trial(manifest(job_dir, cid), seed), data)
-              for cid in record["members"]}
-    return assemble_ensemble(fitted, record["members"], data)
-
-
-def _trial(record: dict, seed: int) -> TrialSpec:
-    if not record.get("spec"):
-        raise NotReady(f"candidate '{record['candidate_id']}' has no pipeline spec to refit",
-                       {"candidate_id": record["candidate_id"]})
-    return TrialSpec(record["candidate_id"], int(record.get("number", -1)),
-                     CandidateSpec.from_dict(record["spec"]), dict(record["params"]), seed,
-                     record.get("metric", ""))
-
-
-def _metadata(job_dir: Path, record: dict) -> dict:
+def _metadata(job_dir: Path, record: CandidateResult) -> dict:
     """The winner's metadata (target, metric, data hash...) with this candidate's own fields."""
     winner = JobLayout(job_dir).model / METADATA_FILE
     base = json.loads(winner.read_text()) if winner.is_file() else {}
     base.pop("task", None), base.pop("classes", None)
-    own = {k: record.get(k) for k in ("candidate_id", "family", "params", "score", "score_std")}
-    return {**base, **own, "members": record.get("members") or {},
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": library_versions()}
+    return {**base, **bundle_fields(record), "members": record.members, **provenance()}
 
 
 def _write_once(bundle: ModelBundle, target_dir: Path) -> Path:

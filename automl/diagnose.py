@@ -13,14 +13,14 @@ import numpy as np
 
 from automl.metrics import Metric
 from automl.search.fallback import FALLBACK_ID, FALLBACK_TREES
-from automl.search.records import TrialResult, TrialState
+from automl.search.records import CandidateResult, TrialResult, TrialState
 
 GRADIENT_BOOSTING = ("lightgbm", "hist_gradient_boosting")
 DEGENERATE_SHARE = 0.9  # rows whose predicted probability is exactly 0 or 1 for every class
 FAR_BELOW = 0.01  # relative loss gap between the winner and the best single trial
 
 
-def diagnose(results: list[TrialResult], winner: TrialResult, metric: Metric, task: str,
+def diagnose(results: list[CandidateResult], winner: CandidateResult, metric: Metric, task: str,
              time_budget: float | None) -> list[dict]:
     """The warnings that apply to a finished job's ``results`` and its ``winner``."""
     trials = [r for r in results if not r.members]
@@ -75,7 +75,7 @@ def _budget_remedy(time_budget: float | None) -> str:
             "(AUTOML_MAX_CONCURRENT_JOBS=1) on a machine with spare cores")
 
 
-def _degenerate(winner: TrialResult, task: str) -> dict | None:
+def _degenerate(winner: CandidateResult, task: str) -> dict | None:
     if task == "regression" or winner.oof is None:
         return None
     oof = winner.oof[~np.isnan(winner.oof[:, 0])]
@@ -90,7 +90,7 @@ def _degenerate(winner: TrialResult, task: str) -> dict | None:
         "usually lets a model with graded probabilities win"))
 
 
-def _no_boosting(trials: list[TrialResult], winner: TrialResult,
+def _no_boosting(trials: list[TrialResult], winner: CandidateResult,
                  time_budget: float | None) -> dict | None:
     if any(r.ok and r.family in GRADIENT_BOOSTING for r in trials):
         return None
@@ -103,7 +103,7 @@ def _no_boosting(trials: list[TrialResult], winner: TrialResult,
         f"this data allows{_budget_remedy(time_budget)}"))
 
 
-def _below_best_single(trials: list[TrialResult], winner: TrialResult,
+def _below_best_single(trials: list[TrialResult], winner: CandidateResult,
                        metric: Metric) -> dict | None:
     done = [r for r in trials if r.ok and r.score is not None]
     if not done or winner.score is None:

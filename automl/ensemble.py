@@ -8,13 +8,11 @@ import numpy as np
 
 from automl.data.splits import Fold
 from automl.metrics import Metric, secondary_scores
-from automl.search.records import TrialResult, TrialState
-
-ENSEMBLE_ID = "ensemble"
+from automl.search.records import EnsembleResult, TrialResult
 
 
 def greedy_ensemble(results: list[TrialResult], y: np.ndarray, folds: list[Fold], metric: Metric,
-                    task: str, size: int = 25, per_family: int = 3) -> TrialResult | None:
+                    task: str, size: int = 25, per_family: int = 3) -> EnsembleResult | None:
     """The weighted average of trials that scores best on the out-of-fold rows, as a result row.
 
     Members are drawn with replacement from the ``per_family`` best trials of each family (the
@@ -62,17 +60,14 @@ def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, size: int) -
     return Counter(chosen[:best_len])
 
 
-def _result(members, weights, oof, y, folds, metric, task) -> TrialResult:
+def _result(members, weights, oof, y, folds, metric, task) -> EnsembleResult:
     fold_scores = [metric.score(y[valid], oof[valid]) for _, valid in folds]
     rows = np.concatenate([valid for _, valid in folds])
-    return TrialResult(
-        candidate_id=ENSEMBLE_ID, number=-1, family="ensemble", recipe="weighted average",
-        params={"weights": weights}, state=TrialState.COMPLETE,
-        score=float(np.mean(fold_scores)), score_std=float(np.std(fold_scores)),
+    return EnsembleResult(
+        weights=weights, score=float(np.mean(fold_scores)), score_std=float(np.std(fold_scores)),
         fold_scores=[float(s) for s in fold_scores],
         secondary=secondary_scores(task, y[rows], oof[rows]),
         fit_s=sum(m.fit_s for m in members),
         predict_ms_per_row=sum(m.predict_ms_per_row for m in members),
-        size_bytes=sum(m.size_bytes for m in members),
-        members={m.candidate_id: weights[m.candidate_id] for m in members}, oof=oof,
+        size_bytes=sum(m.size_bytes for m in members), oof=oof,
     )

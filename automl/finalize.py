@@ -31,7 +31,7 @@ from automl.metrics import Metric
 from automl.model.pipeline import predict_matrix
 from automl.search.evaluate import TrainingData, load_data
 from automl.search.executor_base import TrialExecutor
-from automl.search.records import STOPPED_AT_BUDGET, TrialResult, TrialSpec
+from automl.search.records import STOPPED_AT_BUDGET, CandidateResult, TrialSpec
 
 
 def fit_member(trial: TrialSpec, data, fold: int | None = None) -> object:
@@ -113,7 +113,7 @@ def fit_bag(weights: dict[str, float], trials: dict[str, TrialSpec], data: Train
     return assemble_ensemble(dict(zip(votes, fitted, strict=True)), votes, data)
 
 
-def refit(winner: TrialResult, trials: dict[str, TrialSpec], data: TrainingData, executor,
+def refit(winner: CandidateResult, trials: dict[str, TrialSpec], data: TrainingData, executor,
           data_ref) -> object:
     """The winner fitted on every row: a pipeline, or a voting ensemble of fitted pipelines."""
     ids = list(winner.members) or [winner.candidate_id]

@@ -21,8 +21,10 @@ from automl.config import resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
 from automl.layout import JobLayout
+from automl.leaderboard import leaderboard_rows
 from automl.metrics import METRICS, get_metric
 from automl.model.bundle import METADATA_FILE
+from automl.search.records import result_from_dict
 from automl.service_config import ServiceSettings
 from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
 from automl.store.endpoints import EndpointStore
@@ -199,9 +201,9 @@ class Service:
         if row["status"] in FINISHED and final.is_file():
             board = json.loads(final.read_text())
             return {**board, "final": True, "note": _close_call(board["rows"])}
-        trials = [t["result"] for t in self.store.list_trials(row["id"])]
+        trials = [result_from_dict(t["result"]) for t in self.store.list_trials(row["id"])]
         return {"metric": row["metric"], "greater_is_better": row["greater_is_better"],
-                "final": False, "rows": rank_rows(trials, row["greater_is_better"])}
+                "final": False, "rows": leaderboard_rows(trials, row["greater_is_better"])}
 
     def trials(self, job_id: str) -> list[dict]:
         row = self._job(job_id)
@@ -213,11 +215,9 @@ class Service:
         row = self._job(job_id)
         cid = _check_id(candidate_id, "candidate")
         layout = self._layout(row)
-        manifest = layout.manifest(cid)
-        if manifest.is_file():
-            data = json.loads(manifest.read_text())
-        else:
-            data = {**self.store.get_trial(row["id"], cid)["result"], "spec": None}
+        written = (_read_json(layout.manifest(cid))  # the trial's manifest, once the job ends
+                   or self.store.get_trial(row["id"], cid)["result"])
+        data = {**result_from_dict(written).to_dict(), "spec": written.get("spec")}
         links = {"page": f"/jobs/{row['id']}/candidates/{cid}"}
         if layout.notebook(cid).is_file():
             links["notebook"] = f"/api/v1/jobs/{row['id']}/candidates/{cid}/notebook"
@@ -412,15 +412,6 @@ def dataset_view(row: dict) -> dict:
     return {"id": row["id"], "name": row["name"], "size_bytes": row["size_bytes"],
             "n_rows": row["n_rows"], "n_columns": len(row["columns"]), "columns": row["columns"],
             "warnings": row["warnings"], "created_at": iso(row["created_at"])}
-
-
-def rank_rows(results: list[dict], greater_is_better: bool | None) -> list[dict]:
-    """Leaderboard rows from trial records: completed best first, then the others by number."""
-    sign = -1.0 if greater_is_better else 1.0
-    done = sorted((r for r in results if r["state"] == "complete" and r.get("score") is not None),
-                  key=lambda r: (sign * r["score"], r["number"]))
-    rest = sorted((r for r in results if r not in done), key=lambda r: r["number"])
-    return [{**r, "rank": i + 1 if i < len(done) else None} for i, r in enumerate(done + rest)]
 
 
 def _target_task(dataset: dict, target: str) -> str | None:

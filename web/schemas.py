@@ -129,6 +129,10 @@ class JobList(BaseModel):
 
 
 class LeaderboardRow(BaseModel):
+    """A candidate's record (``automl.search.records``: a trial or the ensemble) as ranked; the
+    record's other fields (``ROW_FIELDS``) come along. tests/web/test_schemas.py keeps the two
+    in step."""
+
     rank: int | None = None
     candidate_id: str
     family: str
@@ -165,6 +169,8 @@ class TrialList(BaseModel):
 
 
 class Candidate(BaseModel):
+    """A candidate's record (as :class:`LeaderboardRow`), its spec and what was made of it."""
+
     job_id: str
     candidate_id: str
     family: str

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from automl.jsonable import dumps
 from automl.layout import JobLayout
 from automl.leaderboard import leaderboard_json
-from automl.model.bundle import library_versions
+from automl.model.bundle import provenance
 from automl.search.budget import slowdown
-from automl.search.records import TrialResult
+from automl.search.records import CandidateResult, bundle_fields
 
 if TYPE_CHECKING:
     from automl.engine.context import JobContext, JobResult
@@ -21,19 +21,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def bundle_metadata(ctx: JobContext, winner: TrialResult, finalized: dict,
+def bundle_metadata(ctx: JobContext, winner: CandidateResult, finalized: dict,
                     notes: list[dict]) -> dict:
     """The bundle's ``metadata.json``: what the winner is, how it was made, on what data."""
     profile, metric, settings = ctx.profile, ctx.metric, ctx.settings
     return {"target": profile.target, "metric": metric.name,
             "input_columns": [c.name for c in profile.columns if c.name != profile.target],
-            "greater_is_better": metric.greater_is_better, "score": winner.score,
-            "score_std": winner.score_std, "candidate_id": winner.candidate_id,
-            "family": winner.family, "params": winner.params, "finalized": finalized,
-            "seed": settings.seed,
+            "greater_is_better": metric.greater_is_better, **bundle_fields(winner),
+            "finalized": finalized, "seed": settings.seed,
             "data_hash": profile.data_hash, "n_rows": profile.n_rows,
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": library_versions(), "warnings": notes}
+            **provenance(), "warnings": notes}
 
 
 EXPLAIN_S = 2.0  # an idle machine's seconds for the winner's explanations and reports
@@ -61,9 +58,7 @@ def write_artifacts(result: JobResult, output: Path, exploration: bool = True,
     _dump(layout.settings, result.settings.to_dict())
     layout.trials.mkdir(exist_ok=True)
     for r in result.results:
-        spec = result.trials.get(r.candidate_id)
-        manifest = {**r.to_dict(), "spec": spec.spec.to_dict() if spec else None}
-        _dump(layout.manifest(r.candidate_id), manifest)
+        _dump(layout.manifest(r.candidate_id), r.manifest(result.trials.get(r.candidate_id)))
     if result.data_path is not None:
         _write_transparency(result, output, exploration, explain)
     if result.baseline is not None:

@@ -19,7 +19,7 @@ from automl.monitoring.baseline import Baseline
 from automl.search.budget import EndCosts
 from automl.search.evaluate import TrainingData
 from automl.search.executor_base import TrialExecutor
-from automl.search.records import TrialResult, TrialSpec
+from automl.search.records import CandidateResult, TrialResult, TrialSpec
 
 
 @dataclass
@@ -67,11 +67,11 @@ class JobResult:
     profile: DatasetProfile
     settings: Settings
     metric: Metric
-    results: list[TrialResult]
+    results: list[CandidateResult]  # the trials, then the ensemble when there is one
     trials: dict[str, TrialSpec]
     leaderboard: pd.DataFrame
     bundle: ModelBundle
-    winner: TrialResult
+    winner: CandidateResult
     timings: dict = field(default_factory=dict)
     data_path: Path | None = None
     baseline: Baseline | None = None  # what monitoring compares a deployed winner with

@@ -16,7 +16,7 @@ from automl.leaderboard import make_leaderboard, rank_results
 from automl.model.bundle import ModelBundle
 from automl.monitoring.baseline import Baseline, build_baseline
 from automl.search.fallback import fallback_trial, needs_fallback
-from automl.search.records import TrialResult, TrialSpec
+from automl.search.records import CandidateResult, EnsembleResult, TrialResult, TrialSpec
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
 
 
 def affordable_ensemble(results: list[TrialResult], ctx: JobContext,
-                        search_s: float) -> TrialResult | None:
+                        search_s: float) -> EnsembleResult | None:
     """The greedy ensemble, or, when refitting its members would overrun the budget, the best
     ensemble of cheaper trials: the dearest member is left out until the refit fits."""
     pool = [r for r in results if r.ok]
@@ -80,8 +80,8 @@ def affordable_ensemble(results: list[TrialResult], ctx: JobContext,
         pool = [r for r in pool if r is not dearest]
 
 
-def affordable_winner(ranked: list[TrialResult], ctx: JobContext,
-                      search_s: float) -> TrialResult:
+def affordable_winner(ranked: list[CandidateResult], ctx: JobContext,
+                      search_s: float) -> CandidateResult:
     """The best row whose refit fits in the time left (an ensemble refits all its members)."""
     if ctx.settings.time_budget is None:
         return ranked[0]
@@ -93,7 +93,7 @@ def affordable_winner(ranked: list[TrialResult], ctx: JobContext,
     return next(r for r in ranked if not r.members)
 
 
-def final_model(winner: TrialResult, results: list[TrialResult], trials: dict[str, TrialSpec],
+def final_model(winner: CandidateResult, results: list[CandidateResult], trials: dict[str, TrialSpec],
                 ctx: JobContext, timings: dict) -> tuple[object, dict]:
     """The winner bagged over the folds when the check of :mod:`automl.finalize` says that
     scores better and the time left allows both; else refit on all rows. Also says which."""
@@ -115,7 +115,7 @@ def final_model(winner: TrialResult, results: list[TrialResult], trials: dict[st
     return refit(winner, trials, data, executor, ref), how
 
 
-def _baseline(ctx: JobContext, winner: TrialResult) -> Baseline | None:
+def _baseline(ctx: JobContext, winner: CandidateResult) -> Baseline | None:
     """The monitoring baseline of the training data and the winner's out-of-fold predictions."""
     data = ctx.data
     try:

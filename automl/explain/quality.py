@@ -39,7 +39,7 @@ def save(fig, path: Path) -> None:
 
 
 def write_quality(result, y, folds, task: str, classes: list | None, output_dir) -> dict:
-    """Write the figures and ``report.json`` of ``result`` (a TrialResult); return the report."""
+    """Write the figures and ``report.json`` of ``result`` (a trial's or the ensemble's record); return the report."""
     layout = JobLayout(output_dir)
     directory = layout.quality_of(result.candidate_id)
     directory.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -41,6 +42,12 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def provenance() -> dict:
+    """When a bundle is made and with what (``created_at``, ``versions`` of its metadata)."""
+    return {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": library_versions()}
 
 
 @dataclass

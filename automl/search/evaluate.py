@@ -142,7 +142,4 @@ def _complete(trial, data, oof, fold_scores, fit_s, predict_s_per_row, pipeline)
 
 
 def _failed(trial: TrialSpec, state: TrialState, reason: str) -> TrialResult:
-    return TrialResult(
-        candidate_id=trial.candidate_id, number=trial.number, family=trial.spec.family,
-        recipe=trial.spec.recipe, params=trial.params, state=state, reason=reason,
-    )
+    return TrialResult.unfinished(trial, state, reason)

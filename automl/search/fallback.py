@@ -61,7 +61,5 @@ def fallback_trial(data: TrainingData, data_ref, metric: Metric, executor: Trial
         executor.stop(future, "the fallback model runs in the job's own process instead")
         return trial, evaluate(replace(trial, time_limit=None), data)  # the last resort: whole
     except (Exception, CancelledError) as exc:  # noqa: BLE001 - said in the job's error
-        return trial, TrialResult(
-            candidate_id=FALLBACK_ID, number=number, family=spec.family, recipe=spec.recipe,
-            params=params, state=TrialState.FAILED,
-            reason=str(exc).splitlines()[0][:300] if str(exc) else repr(exc))
+        return trial, TrialResult.unfinished(
+            trial, TrialState.FAILED, str(exc).splitlines()[0][:300] if str(exc) else repr(exc))

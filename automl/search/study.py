@@ -253,5 +253,4 @@ def _timed_out(spec: TrialSpec, exc: TaskTimeout) -> TrialResult:
 
 
 def _lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:
-    return TrialResult(candidate_id=spec.candidate_id, number=spec.number, family=spec.spec.family,
-                       recipe=spec.spec.recipe, params=spec.params, state=state, reason=reason)
+    return TrialResult.unfinished(spec, state, reason)
