@@ -37,6 +37,7 @@ from automl.service_config import ServiceSettings
 from automl.serving.server import load_bundle
 from automl.store.files import job_dir
 from automl.store.monitoring import DONE, ENDPOINT_DELETED, FAILED, QUEUED, MonitoringStore
+from automl.store.variants import VariantStore
 
 log = logging.getLogger("automl.monitoring")
 ON_DEMAND_HOURS = 24
@@ -142,19 +143,24 @@ class EndpointMonitor:
     def __init__(self, store: MonitoringStore, settings: ServiceSettings):
         self.store, self.settings = store, settings
 
-    def request(self, endpoint: str, hours: float = ON_DEMAND_HOURS) -> dict:
-        """Queue an on-demand run over the last ``hours`` of capture; the runner runs it."""
+    def request(self, endpoint: str, hours: float = ON_DEMAND_HOURS,
+                variant: str = DEFAULT_VARIANT) -> dict:
+        """Queue an on-demand run over the last ``hours`` of one variant's capture; the runner
+        runs it."""
         since, until = window_hours(hours)
-        return self.store.add_run(endpoint, "on_demand", since, until, status=QUEUED)
+        return self.store.add_run(endpoint, "on_demand", since, until, status=QUEUED,
+                                  variant=variant)
 
     def execute(self, run: dict, endpoint: dict | None, webhook_url: str | None = None) -> dict:
-        """Run a claimed (running) run over ``endpoint``'s (an endpoints row) capture: stored
-        with its files, its webhook called when it found violations. A run that could not
-        check anything (no capture, no baseline, a deleted endpoint) fails with the reason."""
+        """Run a claimed (running) run over the capture of its variant of ``endpoint`` (an
+        endpoints row): stored with its files, its webhook called when it found violations. A
+        run that could not check anything (no capture, no baseline, a deleted endpoint or
+        variant) fails with the reason."""
         try:
             if endpoint is None:
                 raise NotFound(f"endpoint '{run['endpoint']}' was deleted")
-            result = self._check(endpoint, run["since"], run["until"])
+            model = self._model(endpoint, run["variant"])
+            result = self._check(model, run["variant"], run["since"], run["until"])
         except AutoMLError as exc:
             self.store.finish_run(run["id"], FAILED, error={"code": exc.code,
                                                             "message": exc.message})
@@ -163,17 +169,32 @@ class EndpointMonitor:
         self.store.finish_run(run["id"], DONE, summary=run_summary(result))
         if webhook_url and result.violations:
             deliver_async(webhook_url, alert_payload(run["endpoint"], result.violations,
-                                                     result.report),
+                                                     result.report, run["variant"]),
                           lambda d: self.store.record_webhook(run["id"], d.to_dict()),
                           allow_private=self.settings.webhook_allow_private)
         return self.store.run(run["endpoint"], run["id"])
 
-    def _check(self, endpoint: dict, since: str, until: str) -> MonitoringRun:
+    def _model(self, endpoint: dict, variant: str) -> dict:
+        """``{name, job_id, bundle_path}`` of the model ``variant`` serves: the endpoint row's
+        for the primary, else the variant's own."""
+        if variant == DEFAULT_VARIANT:
+            return endpoint
+        try:
+            found = VariantStore(self.store.engine).get(endpoint["name"], variant)
+        except NotFound:
+            raise NotFound(f"variant '{variant}' of endpoint '{endpoint['name']}' was removed "
+                           "(or promoted) before the run") from None
+        return {**found, "name": endpoint["name"]}
+
+    def _check(self, endpoint: dict, variant: str, since: str, until: str) -> MonitoringRun:
+        """A run over ``variant``'s capture, with the labels sent for the endpoint (a shadow's
+        requests carry production's inference ids, so they get the same labels)."""
         bundle = load_bundle(endpoint["bundle_path"])
         baseline = self._baseline(endpoint, bundle)
         truth = GroundTruthStore(Path(self.settings.data_dir) / "ground-truth" /
                                  endpoint["name"]).load()
-        return run_monitoring(capture_dir(self.settings.data_dir, endpoint["name"]), baseline,
+        return run_monitoring(capture_dir(self.settings.data_dir, endpoint["name"], variant),
+                              baseline,
                               bundle.schema.to_dict(), bundle_metadata(bundle),
                               predict=model_outputs(bundle),
                               ground_truth=truth if len(truth) else None,
@@ -210,9 +231,19 @@ class EndpointMonitor:
             if not self.store.claim(schedule):
                 continue
             since, until = window_hours(max(1.0, schedule["interval_s"] / 3600.0))
-            run = self.store.add_run(schedule["name"], "schedule", since, until)
-            done.append(self.execute(run, endpoint, schedule["webhook_url"]))
+            for variant in self.monitored_variants(endpoint["name"]):
+                run = self.store.add_run(schedule["name"], "schedule", since, until,
+                                         variant=variant)
+                done.append(self.execute(run, endpoint, schedule["webhook_url"]))
         return done
+
+    def monitored_variants(self, name: str) -> list[str]:
+        """The variants a scheduled run checks: the primary, and every other that has captured
+        anything (a variant that never got a request has nothing to check)."""
+        others = [v["variant"] for v in VariantStore(self.store.engine).list(name)
+                  if v["variant"] != DEFAULT_VARIANT]
+        return [DEFAULT_VARIANT] + [v for v in others
+                                    if capture_dir(self.settings.data_dir, name, v).is_dir()]
 
 
 def run_summary(run: MonitoringRun) -> dict:

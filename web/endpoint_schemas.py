@@ -174,11 +174,15 @@ class GroundTruthAccepted(BaseModel):
 
 
 class MonitoringRunCreate(BaseModel):
-    """An on-demand run over the last ``hours`` of captured requests (whole UTC hours)."""
+    """An on-demand run over the last ``hours`` of one variant's captured requests (whole UTC
+    hours)."""
 
     model_config = ConfigDict(extra="forbid")
 
     hours: float = Field(default=24, gt=0, le=24 * 366)
+    variant: str = Field(default="AllTraffic", min_length=1, max_length=63, description=
+                         "the variant whose capture is checked against its model's training "
+                         "baseline (default: the primary)")
 
 
 class RunQuality(BaseModel):
@@ -206,6 +210,7 @@ class MonitoringRun(BaseModel):
 
     id: str
     endpoint: str
+    variant: str
     trigger: str
     status: str
     since: str | None
@@ -251,9 +256,11 @@ class ColumnDistribution(BaseModel):
 
 class Drift(BaseModel):
     """The drift heat map (``scores[column][window]``, null where a run did not score the
-    column) over completed runs, oldest first, and the newest run's worst columns."""
+    column) over a variant's completed runs, oldest first, and the newest run's worst
+    columns."""
 
     endpoint: str
+    variant: str
     windows: list[dict]
     columns: list[str]
     scores: list[list[float | None]]
@@ -268,7 +275,10 @@ class QualityPoint(BaseModel):
 
 
 class QualityHistory(BaseModel):
+    """A variant's quality per completed run; ``cross_validated``: its model's CV score."""
+
     endpoint: str
+    variant: str
     cross_validated: float | None
     points: list[QualityPoint]
 

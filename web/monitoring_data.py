@@ -12,6 +12,7 @@ from pathlib import Path
 from automl.endpoint_monitor import run_dir
 from automl.monitoring.run import REPORT_FILE
 from automl.store.monitoring import DONE, MonitoringStore
+from automl.store.variants import PRIMARY
 from web.core import iso
 
 MAX_BINS = 48
@@ -59,21 +60,25 @@ def _quantile(buckets: dict[str, float], q: float) -> float | None:
     return lower * 1000.0
 
 
-def completed_runs(store: MonitoringStore, endpoint: str, limit: int) -> list[dict]:
-    """The newest ``limit`` completed runs, oldest first."""
-    return [r for r in reversed(store.runs(endpoint, limit * 3)) if r["status"] == DONE][-limit:]
+def completed_runs(store: MonitoringStore, endpoint: str, limit: int,
+                   variant: str = PRIMARY) -> list[dict]:
+    """The newest ``limit`` completed runs of ``variant``, oldest first."""
+    return [r for r in reversed(store.runs(endpoint, limit * 3, variant))
+            if r["status"] == DONE][-limit:]
 
 
-def drift(store: MonitoringStore, data_dir: str, endpoint: str, limit: int = 24) -> dict:
-    """Columns x windows drift scores, and the newest run's worst columns with their bins."""
-    runs = completed_runs(store, endpoint, limit)
+def drift(store: MonitoringStore, data_dir: str, endpoint: str, limit: int = 24,
+          variant: str = PRIMARY) -> dict:
+    """Columns x windows drift scores of ``variant``'s runs, and the newest run's worst columns
+    with their bins."""
+    runs = completed_runs(store, endpoint, limit, variant)
     columns = sorted({c for r in runs for c in r["summary"]["drift_scores"]})
     scores = [[r["summary"]["drift_scores"].get(c) for r in runs] for c in columns]
     windows = [{"run_id": r["id"], "since": r["since"], "until": r["until"],
                 "at": iso(r["started_at"])} for r in runs]
     worst = _worst(data_dir, endpoint, runs[-1]["id"]) if runs else []
-    return {"endpoint": endpoint, "windows": windows, "columns": columns, "scores": scores,
-            "worst": worst}
+    return {"endpoint": endpoint, "variant": variant, "windows": windows, "columns": columns,
+            "scores": scores, "worst": worst}
 
 
 def _worst(data_dir: str, endpoint: str, run_id: str) -> list[dict]:
@@ -90,19 +95,21 @@ def _worst(data_dir: str, endpoint: str, run_id: str) -> list[dict]:
 
 
 def quality(store: MonitoringStore, endpoint: str, cross_validated: float | None,
-            limit: int = 48) -> dict:
-    """Measured (with labels) and estimated (CBPE) quality of each completed run."""
+            limit: int = 48, variant: str = PRIMARY) -> dict:
+    """Measured (with labels) and estimated (CBPE) quality of each completed run of
+    ``variant``."""
     points = [{"run_id": r["id"], "at": iso(r["started_at"]),
                "measured": r["summary"].get("quality"),
                "estimated": r["summary"].get("estimated_quality")}
-              for r in completed_runs(store, endpoint, limit)]
-    return {"endpoint": endpoint, "cross_validated": cross_validated, "points": points}
+              for r in completed_runs(store, endpoint, limit, variant)]
+    return {"endpoint": endpoint, "variant": variant, "cross_validated": cross_validated,
+            "points": points}
 
 
 def run_view(row: dict, data_dir: str, full: bool = False) -> dict:
     """A runs-table row as the API shows it; ``full`` adds the report and the violations."""
-    view = {**{k: row[k] for k in ("id", "endpoint", "trigger", "status", "since", "until",
-                                   "summary", "error", "webhook")},
+    view = {**{k: row[k] for k in ("id", "endpoint", "variant", "trigger", "status", "since",
+                                   "until", "summary", "error", "webhook")},
             "started_at": iso(row["started_at"]), "finished_at": iso(row["finished_at"])}
     if full and row["status"] == DONE:
         path = Path(run_dir(data_dir, row["endpoint"], row["id"])) / REPORT_FILE

@@ -22,6 +22,7 @@ from automl import endpoint_metrics
 from automl.endpoint_monitor import EndpointMonitor, add_ground_truth
 from automl.exceptions import AutoMLError, NotFound
 from automl.serving.invocation import PayloadTooLarge, read_body
+from automl.store.variants import PRIMARY, VariantStore
 from web import monitoring_data
 from web.api import spec
 from web.endpoint_schemas import (
@@ -49,6 +50,7 @@ GROUND_TRUTH_CONTENT = {
     "text/csv": {"schema": {"type": "string"}, "example": "inference_id,label\nabc,1\n"},
 }
 HOURS = {"hours": {"type": "number", "minimum": 1, "maximum": 8784}}
+VARIANT = {"variant": {"type": "string", "description": "default: the primary, AllTraffic"}}
 
 
 def endpoints() -> Endpoints:
@@ -99,19 +101,20 @@ def ground_truth(name: str):
             "GET the run until its status is completed or failed)", body=MonitoringRunCreate,
             responses={202: MonitoringRun})
 def create_run(name: str, body: MonitoringRunCreate):
-    endpoints().store.get(name)
+    variant_store().get(name, body.variant)  # 404 naming the variants there are
     endpoints().observer.flush(2.0)
-    run = monitor().request(name, body.hours)
+    run = monitor().request(name, body.hours, body.variant)
     view = monitoring_data.run_view(run, _data_dir())
     return jsonify(view), 202, {"Location": f"/api/v1/endpoints/{name}/monitoring-runs/"
                                             f"{run['id']}"}
 
 
 @spec.route(api, "/endpoints/<name>/monitoring-runs", "GET", summary="An endpoint's monitoring "
-            "runs, newest first", responses={200: MonitoringRunList})
+            "runs (of one variant, if given), newest first", responses={200: MonitoringRunList},
+            query={"variant": {"type": "string"}})
 def list_runs(name: str):
     endpoints().monitoring(name)
-    runs = endpoints().monitoring_store.runs(name)
+    runs = endpoints().monitoring_store.runs(name, variant=_variant(required=False))
     return jsonify({"runs": [monitoring_data.run_view(r, _data_dir()) for r in runs]})
 
 
@@ -132,20 +135,44 @@ def traffic(name: str):
 
 
 @spec.route(api, "/endpoints/<name>/monitoring/drift", "GET", summary="Drift scores of columns "
-            "x runs (the heat map) and the newest run's worst columns against the baseline",
-            responses={200: Drift})
+            "x runs (the heat map) and the newest run's worst columns against the baseline, of "
+            "one variant (default: the primary)", responses={200: Drift}, query=VARIANT)
 def drift(name: str):
     endpoints().get(name)
-    return jsonify(monitoring_data.drift(endpoints().monitoring_store, _data_dir(), name))
+    return jsonify(monitoring_data.drift(endpoints().monitoring_store, _data_dir(), name,
+                                         variant=_variant()))
 
 
 @spec.route(api, "/endpoints/<name>/monitoring/quality", "GET", summary="Model quality of each "
-            "run: measured with ground truth, estimated (CBPE) without",
-            responses={200: QualityHistory})
+            "run of one variant (default: the primary): measured with ground truth, estimated "
+            "(CBPE) without", responses={200: QualityHistory}, query=VARIANT)
 def quality(name: str):
-    bundle = endpoints().bundle(name)
+    variant = _variant()
     return jsonify(monitoring_data.quality(endpoints().monitoring_store, name,
-                                           bundle.metadata.get("score")))
+                                           _cv_score(name, variant), variant=variant))
+
+
+def _variant(required: bool = True) -> str | None:
+    """The ``variant`` query parameter (the primary when absent and ``required``)."""
+    raw = request.args.get("variant")
+    if raw is None:
+        return PRIMARY if required else None
+    if not 1 <= len(raw) <= 63:
+        raise InvalidRequest("variant must be a variant's name, 1 to 63 characters")
+    return raw
+
+
+def _cv_score(name: str, variant: str) -> float | None:
+    """The cross-validated score of the model ``variant`` serves (404 for a variant that is
+    not there now)."""
+    if variant == PRIMARY:
+        return endpoints().bundle(name).metadata.get("score")
+    path = variant_store().get(name, variant)["bundle_path"]
+    return endpoints().cache.load(path).metadata.get("score")
+
+
+def variant_store() -> VariantStore:
+    return VariantStore(endpoints().store.engine)
 
 
 def _hours() -> float:
@@ -166,15 +193,15 @@ def figure(name: str, figure: str):
 
     if figure not in FIGURES or not re.match(r"^[a-z]+$", figure):
         raise NotFound(f"no figure named '{figure}'; there are: {', '.join(FIGURES)}")
-    store = endpoints().monitoring_store
+    store, variant = endpoints().monitoring_store, _variant()
     if figure in ("traffic", "latency"):
         endpoints().get(name)
         data = monitoring_data.traffic(store, name, _hours())
     elif figure == "quality":
-        data = monitoring_data.quality(store, name, endpoints().bundle(name).metadata.get("score"))
+        data = monitoring_data.quality(store, name, _cv_score(name, variant), variant=variant)
     else:
         endpoints().get(name)
-        data = monitoring_data.drift(store, _data_dir(), name)
+        data = monitoring_data.drift(store, _data_dir(), name, variant=variant)
     svg = getattr(monitoring_figures, figure)(data)
     return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
@@ -190,12 +217,19 @@ def metrics():
 # The endpoint page's forms -------------------------------------------------------------------
 
 def page_context(name: str, limit: int = 20) -> dict:
-    """What the endpoint page shows of its monitoring: the newest runs, the newest with its
-    violations."""
-    rows = endpoints().monitoring_store.runs(name, limit)
+    """What the endpoint page shows of its monitoring: the newest runs, the primary's newest
+    with its violations, and each variant's newest completed run."""
+    store = endpoints().monitoring_store
+    rows = store.runs(name, limit)
     runs = [monitoring_data.run_view(r, _data_dir()) for r in rows]
-    latest = monitoring_data.run_view(rows[0], _data_dir(), full=True) if rows else None
-    return {"runs": runs, "latest": latest}
+    primary = next((r for r in rows if r["variant"] == PRIMARY), None)
+    latest = monitoring_data.run_view(primary, _data_dir(), full=True) if primary else None
+    newest = store.latest_by_variant(name)
+    by_variant = [{"variant": v["variant"], "role": v["role"],
+                   "run": monitoring_data.run_view(newest[v["variant"]], _data_dir())
+                   if v["variant"] in newest else None}
+                  for v in variant_store().list(name)]
+    return {"runs": runs, "latest": latest, "variant_runs": by_variant}
 
 
 @bp.post("/endpoints/<name>/monitoring")
@@ -219,10 +253,11 @@ def settings_form(name: str):
 
 @bp.post("/endpoints/<name>/monitoring-runs")
 def run_form(name: str):
-    """The page's Run now button."""
-    endpoints().store.get(name)
+    """The page's Run now button (of the variant the form names, else the primary)."""
+    variant = request.form.get("variant") or PRIMARY
+    variant_store().get(name, variant)
     endpoints().observer.flush(2.0)
-    monitor().request(name)
+    monitor().request(name, variant=variant)
     return redirect(url_for("endpoints.page", name=name) + "#monitoring")
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 from automl.exceptions import ConfigError
+from automl.monitoring.capture import DEFAULT_VARIANT
 
 RETRIES = 3
 TIMEOUT_S = 5.0
@@ -95,10 +96,12 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def alert_payload(endpoint: str, violations: list[dict], report: dict) -> dict:
-    """What a webhook receives: the endpoint, the verdict and Model Monitor's violations."""
+def alert_payload(endpoint: str, violations: list[dict], report: dict,
+                  variant: str = DEFAULT_VARIANT) -> dict:
+    """What a webhook receives: the endpoint and variant, the verdict and Model Monitor's
+    violations."""
     dataset = report.get("dataset", {})
-    return {"endpoint": endpoint, "verdict": dataset.get("verdict"),
+    return {"endpoint": endpoint, "variant": variant, "verdict": dataset.get("verdict"),
             "item_count": dataset.get("item_count"),
             "drifted_columns": dataset.get("drifted_columns", []),
             "violations": violations,

@@ -19,6 +19,7 @@ from automl.exceptions import Conflict, NotFound
 from automl.jsonable import jsonable
 from automl.store.leases import Leases, Owner, last_alive
 from automl.store.tables import datasets, jobs, metadata, resumes, trials
+from automl.store.upgrade import add_missing_columns
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED = "queued", "running", "completed", "failed", "cancelled"
 FINISHED = (COMPLETED, FAILED, CANCELLED)
@@ -59,11 +60,13 @@ class JobStore:
         self.leases = Leases(self.engine)
 
     def create_schema(self) -> None:
-        """Create the tables if they do not exist (safe when several processes race)."""
+        """Create the tables if they do not exist, and add the columns a store made by an
+        older version lacks (safe when several processes race)."""
         try:
             metadata.create_all(self.engine)
         except (OperationalError, ProgrammingError, IntegrityError):
             metadata.create_all(self.engine)
+        add_missing_columns(self.engine, metadata)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from automl.exceptions import NotFound
 from automl.store.jobstore import new_id
 from automl.store.tables import endpoint_monitoring, endpoint_traffic, monitoring_runs
+from automl.store.variants import PRIMARY
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "completed", "failed"
 ENDPOINT_DELETED = "the endpoint was deleted"
+
+
+def _variant_is(name: str):
+    """The runs of variant ``name``: rows from before variants were monitored have NULL, the
+    primary's."""
+    return func.coalesce(monitoring_runs.c.variant, PRIMARY) == name
 
 
 class MonitoringRunNotFound(NotFound):
@@ -90,11 +97,11 @@ class MonitoringStore:
 
     # runs ---------------------------------------------------------------------------------
     def add_run(self, endpoint: str, trigger: str, since: str | None, until: str | None,
-                status: str = RUNNING) -> dict:
-        """A new run, ``running`` (the runner's own) or ``queued`` (asked for; the runner
-        claims it); ``started_at`` is when it was asked for."""
+                status: str = RUNNING, variant: str = PRIMARY) -> dict:
+        """A new run of one variant's capture, ``running`` (the runner's own) or ``queued``
+        (asked for; the runner claims it); ``started_at`` is when it was asked for."""
         row = {"id": new_id("mon"), "endpoint": endpoint, "trigger": trigger, "status": status,
-               "since": since, "until": until, "started_at": time.time()}
+               "since": since, "until": until, "started_at": time.time(), "variant": variant}
         with self.engine.begin() as conn:
             conn.execute(insert(monitoring_runs).values(**row))
         return self.run(endpoint, row["id"])
@@ -103,7 +110,8 @@ class MonitoringStore:
         query = (select(monitoring_runs).where(monitoring_runs.c.status == QUEUED)
                  .order_by(monitoring_runs.c.started_at))
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [{**r, "variant": r["variant"] or PRIMARY}
+                    for r in conn.execute(query).mappings()]
 
     def claim_run(self, run_id: str) -> bool:
         """Move a queued run to running; False if another runner took it."""
@@ -141,19 +149,32 @@ class MonitoringStore:
         if row is None:
             raise MonitoringRunNotFound(f"endpoint '{endpoint}' has no monitoring run "
                                         f"'{run_id}'", {"endpoint": endpoint, "run_id": run_id})
-        return dict(row)
+        return {**row, "variant": row["variant"] or PRIMARY}
 
-    def runs(self, endpoint: str, limit: int = 100) -> list[dict]:
-        """The newest ``limit`` runs of an endpoint, newest first."""
+    def runs(self, endpoint: str, limit: int = 100, variant: str | None = None) -> list[dict]:
+        """The newest ``limit`` runs of an endpoint (of one ``variant``, if given), newest
+        first; ``variant`` is the primary's name in rows from before variants were monitored."""
         query = (select(monitoring_runs).where(monitoring_runs.c.endpoint == endpoint)
                  .order_by(monitoring_runs.c.started_at.desc()).limit(limit))
+        if variant is not None:
+            query = query.where(_variant_is(variant))
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [{**r, "variant": r["variant"] or PRIMARY}
+                    for r in conn.execute(query).mappings()]
+
+    def latest_by_variant(self, endpoint: str, scan: int = 500) -> dict[str, dict]:
+        """The newest completed run of each variant, among the endpoint's newest ``scan``."""
+        latest: dict[str, dict] = {}
+        for run in self.runs(endpoint, scan):
+            if run["status"] == DONE:
+                latest.setdefault(run["variant"], run)
+        return latest
 
     def last_scores(self) -> dict[str, float]:
-        """The highest column drift score of every endpoint's newest completed run."""
+        """The highest column drift score of every endpoint's newest completed run of its
+        primary variant."""
         query = (select(monitoring_runs.c.endpoint, monitoring_runs.c.summary)
-                 .where(monitoring_runs.c.status == DONE)
+                 .where(monitoring_runs.c.status == DONE, _variant_is(PRIMARY))
                  .order_by(monitoring_runs.c.started_at))
         with self.engine.connect() as conn:
             latest = {r.endpoint: r.summary for r in conn.execute(query)}

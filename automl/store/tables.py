@@ -146,6 +146,9 @@ monitoring_runs = Table(
     Column("summary", JSON, nullable=True),
     Column("error", JSON, nullable=True),
     Column("webhook", JSON, nullable=True),
+    # added after the table: stores made before get it from upgrade.add_missing_columns, and
+    # their rows keep NULL, which means the primary variant (the only one monitored then)
+    Column("variant", String(63), nullable=True),
     Index("ix_monitoring_runs_endpoint", "endpoint", "started_at"),
 )
 

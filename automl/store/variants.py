@@ -65,6 +65,12 @@ class VariantStore:
                                 "choose another name", {"name": name, "variant": variant}) from None
         return self.list(name)
 
+    def get(self, name: str, variant: str) -> dict:
+        """One variant of the endpoint; :class:`VariantNotFound` naming the variants there are."""
+        current = {v["variant"]: v for v in self.list(name)}
+        _known(name, variant, current)
+        return current[variant]
+
     def check_free(self, name: str, variant: str, role: str) -> None:
         """Refuse, as :meth:`add` would, a variant name that is invalid or taken, or a second
         shadow."""

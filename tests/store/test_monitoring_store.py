@@ -63,3 +63,32 @@ def test_traffic_bins_come_from_snapshot_differences(store):
     monitoring.prune_traffic(now)
     assert traffic(monitoring, "churn", hours=1)["bins"] == []
 
+
+
+def test_an_older_store_gets_the_variant_column_and_its_runs_are_the_primary_s(store):
+    """A store made before variants were monitored: its runs table lacks ``variant``;
+    create_schema adds it, and the old rows read as the primary's runs."""
+    from sqlalchemy import Column, MetaData, Table, insert
+
+    from automl.store.tables import monitoring_runs
+
+    old = Table("monitoring_runs", MetaData(),
+                *[Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                  for c in monitoring_runs.columns if c.name != "variant"])
+    with store.engine.begin() as conn:
+        monitoring_runs.drop(conn)
+        old.create(conn)
+        conn.execute(insert(old).values(id="mon_old", endpoint="churn", trigger="schedule",
+                                        status=DONE, started_at=1.0,
+                                        summary={"verdict": "ok", "max_drift_score": 0.2}))
+    store.create_schema()
+    store.create_schema()  # again: nothing left to add
+    monitoring = MonitoringStore(store.engine)
+    shadow = monitoring.add_run("churn", "on_demand", None, None, variant="shadow")
+    monitoring.finish_run(shadow["id"], DONE, summary={"verdict": "ok", "max_drift_score": 0.9})
+    assert monitoring.run("churn", "mon_old")["variant"] == "AllTraffic"
+    assert [r["id"] for r in monitoring.runs("churn", variant="AllTraffic")] == ["mon_old"]
+    assert [r["id"] for r in monitoring.runs("churn", variant="shadow")] == [shadow["id"]]
+    assert {v: r["id"] for v, r in monitoring.latest_by_variant("churn").items()} == {
+        "AllTraffic": "mon_old", "shadow": shadow["id"]}
+    assert monitoring.last_scores() == {"churn": 0.2}, "the gauge follows the primary"

@@ -827,3 +827,41 @@ def test_the_endpoint_page_starts_a_retraining_and_lists_it(client, job):
     bad = client.post("/endpoints/paged-rt/retrain", data={
         "then": "shadow", "holdout_share": "2", "csrf_token": token})
     assert bad.status_code == 400 and "held-out share" in bad.get_data(as_text=True)
+
+
+def test_each_variant_is_monitored_against_its_own_model_and_shown(app, client, job, rows,
+                                                                   settings):
+    from automl.endpoint_monitor import EndpointMonitor
+    from automl.store.monitoring import MonitoringStore
+
+    assert deploy(client, "watched-ab", job["id"]).status_code == 201
+    added = client.post("/api/v1/endpoints/watched-ab/variants", json={
+        "name": "shadow", "role": "shadow", "job_id": job["id"], "candidate_id": job["other"]})
+    assert added.status_code == 201, added.json
+    for _ in range(3):
+        assert invoke_csv(client, "watched-ab", rows.to_csv(index=False)).status_code == 200
+    assert app.extensions["automl_variants"].shadows.drain()
+    app.extensions["automl_endpoints"].observer.flush()
+    url = "/api/v1/endpoints/watched-ab/monitoring-runs"
+    unknown = client.post(url, json={"variant": "nope"})
+    assert unknown.status_code == 404 and "AllTraffic, shadow" in unknown.json["error"]["message"]
+    queued = client.post(url, json={"variant": "shadow"})
+    assert queued.status_code == 202 and queued.json["variant"] == "shadow"
+    store = MonitoringStore(app.extensions["automl"].store.engine)
+    store.change("watched-ab", next_run_at=0.0)  # the schedule is due as well
+    monitor = EndpointMonitor(store, replace(settings, monitor_attribution=False))
+    endpoint = EndpointStore(store.engine).get
+    done = monitor.run_due(lambda name: endpoint(name))  # what the runner does
+    assert sorted((r["variant"], r["trigger"], r["status"]) for r in done) == [
+        ("AllTraffic", "schedule", "completed"), ("shadow", "on_demand", "completed"),
+        ("shadow", "schedule", "completed")]
+    shadow_runs = client.get(url, query_string={"variant": "shadow"}).json["runs"]
+    assert {r["variant"] for r in shadow_runs} == {"shadow"} and len(shadow_runs) == 2
+    assert shadow_runs[0]["summary"]["item_count"] == 3 * len(rows)
+    drift = client.get("/api/v1/endpoints/watched-ab/monitoring/drift",
+                       query_string={"variant": "shadow"}).json
+    assert drift["variant"] == "shadow" and len(drift["windows"]) == 2
+    html = client.get("/endpoints/watched-ab").get_data(as_text=True)
+    table = html[html.index('id="variant-runs"'):]
+    assert 'data-variant="AllTraffic"' in table and 'data-variant="shadow"' in table
+    assert "no completed run yet" not in table[:table.index("</table>")]
