@@ -267,7 +267,7 @@ class Service:
         from automl.explain import write_candidate_explanation
 
         path, data = self._candidate_bundle(row, cid, "explanation")
-        return write_candidate_explanation(path, cid, data, self._explanations(row, cid))
+        return write_candidate_explanation(path, cid, data, self._artifacts(row))
 
     def dependence(self, job_id: str, candidate_id: str) -> dict:
         """Dependence data (value, contribution) of a candidate's top columns, computed once."""
@@ -279,7 +279,7 @@ class Service:
         from automl.explain.dependence import write_dependence
 
         path, data = self._candidate_bundle(row, cid, "dependence plots")
-        doc = write_dependence(path, cid, data, self._explanations(row, cid))
+        doc = write_dependence(path, cid, data, self._artifacts(row))
         return _with_figure_links(doc, row["id"], cid)
 
     def explain_rows(self, job_id: str, candidate_id: str, body: dict) -> dict:

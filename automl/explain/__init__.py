@@ -98,8 +98,8 @@ def _explained_output(e: Explanation, i: int, bundle) -> int:
 def write_explanations(job, output_dir: str | Path, frame: pd.DataFrame) -> dict[str, float]:
     """``explanations/<winner_id>/importance.json`` and ``importance.svg``; returns timings."""
     start = time.perf_counter()
-    directory = JobLayout(output_dir).explanations(job.winner.candidate_id)
-    directory.mkdir(parents=True, exist_ok=True)
+    path = JobLayout(output_dir).importance(job.winner.candidate_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     members = _members(job.bundle)
     if members:
         importance, scale = _ensemble_importance(job.bundle, members, frame), "share"
@@ -111,8 +111,8 @@ def write_explanations(job, output_dir: str | Path, frame: pd.DataFrame) -> dict
         measure = "mean |SHAP value| per original column"
     doc = {"candidate_id": job.winner.candidate_id, "output": scale, "measure": measure,
            "importance": importance}
-    (directory / "importance.json").write_text(json.dumps(doc, indent=2))
-    _bar_chart(importance, scale, directory / "importance.svg")
+    path.write_text(json.dumps(doc, indent=2))
+    _bar_chart(importance, scale, path.with_suffix(".svg"))
     return {"explanations_s": time.perf_counter() - start}
 
 
@@ -159,9 +159,10 @@ def _bar_chart(importance: dict[str, float], scale: str, path: Path, top: int = 
 
 
 def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
-                                directory: str | Path) -> dict:
-    """Global importance of one candidate's bundle on a sample of ``data_path``, written to
-    ``directory/importance.json`` and ``.svg``; returns the document (explanations on request)."""
+                                output_dir: str | Path) -> dict:
+    """Global importance of one candidate's bundle on a sample of ``data_path``, written to the
+    job's ``explanations/<candidate_id>/importance.json`` and ``.svg``; returns the document
+    (explanations on request)."""
     from automl.data.intake import read_table
     from automl.model.bundle import ModelBundle
 
@@ -177,8 +178,8 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
         importance, scale, measure = importance_of(e), e.output, "mean |SHAP value| per original column"
     doc = {"candidate_id": candidate_id, "output": scale, "measure": measure,
            "importance": importance}
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "importance.json").write_text(json.dumps(doc, indent=2))
-    _bar_chart(importance, scale, directory / "importance.svg")
+    path = JobLayout(output_dir).importance(candidate_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2))
+    _bar_chart(importance, scale, path.with_suffix(".svg"))
     return doc

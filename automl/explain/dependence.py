@@ -17,6 +17,7 @@ import pandas as pd
 
 from automl.explain import _explained_output, _sample, write_candidate_explanation
 from automl.explain.shapley import explain, uses_permutation
+from automl.layout import JobLayout
 
 TOP_COLUMNS = 3
 EXACT_ROWS = 200
@@ -48,18 +49,19 @@ def _plain(value, numeric: bool):
     return float(value) if numeric else str(value)
 
 
-def write_dependence(bundle_dir, candidate_id: str, data_path, directory: str | Path) -> dict:
-    """``directory/dependence.json`` and ``dependence_<n>.svg`` for the candidate's most
-    important columns (its importance is computed first when missing); returns the document."""
+def write_dependence(bundle_dir, candidate_id: str, data_path, output_dir: str | Path) -> dict:
+    """The job's ``explanations/<candidate_id>/dependence.json`` and ``dependence_<n>.svg`` for
+    the candidate's most important columns (its importance is computed first when missing);
+    returns the document."""
     from automl.data.intake import read_table
     from automl.model.bundle import ModelBundle
 
-    directory = Path(directory)
-    importance_file = directory / "importance.json"
-    if importance_file.is_file():
-        importance = json.loads(importance_file.read_text())
+    layout = JobLayout(output_dir)
+    directory = layout.explanations(candidate_id)
+    if layout.importance(candidate_id).is_file():
+        importance = json.loads(layout.importance(candidate_id).read_text())
     else:
-        importance = write_candidate_explanation(bundle_dir, candidate_id, data_path, directory)
+        importance = write_candidate_explanation(bundle_dir, candidate_id, data_path, output_dir)
     bundle = ModelBundle.load(bundle_dir)
     frame = read_table(data_path)
     frame = frame[frame[bundle.schema.target].notna()]
@@ -68,7 +70,7 @@ def write_dependence(bundle_dir, candidate_id: str, data_path, directory: str | 
     for n, column in enumerate(doc["columns"]):
         column["figure"] = f"dependence_{n}.svg"
         _plot(column, doc["output"], directory / column["figure"])
-    (directory / "dependence.json").write_text(json.dumps(doc, indent=2))
+    layout.dependence(candidate_id).write_text(json.dumps(doc, indent=2))
     return doc
 
 
