@@ -52,6 +52,8 @@ JOB_DATASETS = ("credit_g", "bank_marketing", "vehicle", "abalone")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", help="measure this one bundle only")
+    parser.add_argument("--rows", help="with --bundle: the CSV its request rows come from "
+                                       "(default: adult.csv in --data-dir)")
     parser.add_argument("--subjects", default="families,ensemble,jobs",
                         help="comma-separated: families, ensemble, jobs")
     parser.add_argument("--datasets", default=",".join(JOB_DATASETS))
@@ -301,7 +303,7 @@ def subjects(args: argparse.Namespace, work: Path) -> dict[str, tuple[Path, Path
     """``{name: (bundle directory, the CSV its rows come from)}`` for the chosen subjects."""
     data_dir = Path(args.data_dir)
     if args.bundle:
-        return {"bundle": (Path(args.bundle), data_dir / "adult.csv")}
+        return {"bundle": (Path(args.bundle), Path(args.rows or data_dir / "adult.csv"))}
     chosen = set(args.subjects.split(","))
     out = {}
     if chosen & {"families", "ensemble"}:

@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn import config_context
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 from sklearn.pipeline import Pipeline
+from threadpoolctl import ThreadpoolController
 
 from automl.candidates.registry import family_of
 from automl.data.scalars import SLOW, scalar_coercer
@@ -64,18 +65,49 @@ class CompiledPredictor:
         return self.predict(self.encode.frame(X))
 
 
+class OneThread:
+    """``f(fn, *args)``: ``fn(*args)`` with OpenMP limited to one thread in the calling thread.
+
+    One row gains nothing from a pool of threads, and waking the pool costs more than the row
+    when the cores are busy: a bank_marketing ensemble with a k-NN member (scikit-learn's OpenMP
+    pool) took 170 ms per row with two OpenMP threads on a loaded machine, 0.9 ms with one.
+    OpenMP's thread count is a setting of the calling thread, so batches predicted meanwhile by
+    other threads keep every core; it is put back after the call (a few microseconds).
+    """
+
+    def __init__(self):
+        self.libs = ThreadpoolController().select(user_api="openmp").lib_controllers
+
+    def __call__(self, fn, *args):
+        saved = [lib.get_num_threads() for lib in self.libs]
+        for lib in self.libs:
+            lib.set_num_threads(1)
+        try:
+            return fn(*args)
+        finally:
+            for lib, n in zip(self.libs, saved, strict=True):
+                lib.set_num_threads(n)
+
+
 class EstimatorPredictor:
     """``f(rows) -> matrix`` with the estimator's own predict methods, for encoded rows.
 
     The encoded rows are what the pipeline hands the estimator, checked already: scikit-learn's
     parameter validation and finiteness checks are skipped (the same numbers; k-nearest
-    neighbours spent most of a one-row call in them).
+    neighbours spent most of a one-row call in them). One row runs on one thread
+    (:class:`OneThread`).
     """
 
     def __init__(self, estimator, task: str, n_classes: int):
         self.estimator, self.task, self.n_classes = estimator, task, n_classes
+        self.one_thread = OneThread()
 
     def __call__(self, rows) -> np.ndarray:
+        if rows.shape[0] == 1:
+            return self.one_thread(self._predict, rows)
+        return self._predict(rows)
+
+    def _predict(self, rows) -> np.ndarray:
         with config_context(assume_finite=True, skip_parameter_validation=True):
             return predict_matrix(self.estimator, rows, self.task, self.n_classes)
 
@@ -92,6 +124,7 @@ class EnsemblePredictor:
         self.dtypes = [clean_dtype(c.role) for c in schema.columns]
         self.any_general = any(compiled is None for _, compiled, _ in members)
         self.shared = _shared_encoders(members)
+        self.one_thread = OneThread() if self.any_general else None
 
     def __call__(self, values: list) -> np.ndarray:
         frame = one_row_frame(values, self.dtypes, self.columns) if self.any_general else None
@@ -105,7 +138,9 @@ class EnsemblePredictor:
                 encoded[key] = compiled.encode(values)
             return compiled.predict(encoded[key])
 
-        return self._average(fast, frame)
+        if self.one_thread is None:
+            return self._average(fast, frame)
+        return self.one_thread(self._average, fast, frame)
 
     def frame(self, X) -> np.ndarray:
         encoded: dict[int, object] = {}
@@ -194,6 +229,7 @@ class RecordPredictor:
         self.coercers = [scalar_coercer(c.role, c.numeric_codes) for c in schema.columns]
         self.dtypes = [clean_dtype(c.role) for c in schema.columns]
         self.columns = pd.Index(self.names)
+        self.one_thread = OneThread() if row_fn is None else None
 
     def __call__(self, record: dict) -> np.ndarray | None:
         if not self.name_set.issubset(record):
@@ -206,8 +242,9 @@ class RecordPredictor:
             values.append(value)
         if self.row_fn is not None:
             return self.row_fn(values)
-        return predict_matrix(self.model, one_row_frame(values, self.dtypes, self.columns),
-                              self.task, self.n_classes)
+        return self.one_thread(predict_matrix, self.model,
+                               one_row_frame(values, self.dtypes, self.columns), self.task,
+                               self.n_classes)
 
 
 def _family_predictor(estimator, task: str, n_classes: int):

@@ -164,3 +164,14 @@ def test_bundle_gives_one_row_what_the_pipeline_gives(family):
         one = test.iloc[[k]]
         np.testing.assert_allclose(bundle.matrix(one), predict_matrix(model, one, "multiclass", n_classes),
                                    rtol=1e-12, atol=1e-12)
+
+
+def test_one_row_runs_on_one_openmp_thread_and_the_threads_are_given_back():
+    from automl.model.fastpath import OneThread
+
+    one = OneThread()
+    before = [lib.get_num_threads() for lib in one.libs]
+    assert one.libs, "scikit-learn's OpenMP runtime is loaded"
+    during = one(lambda: [lib.get_num_threads() for lib in one.libs])
+    assert during == [1] * len(one.libs)
+    assert [lib.get_num_threads() for lib in one.libs] == before
