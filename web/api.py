@@ -55,12 +55,13 @@ def service() -> Service:
     return current_app.extensions["automl"]
 
 
-def csv_predictions(bundle) -> Response:
-    """The request's CSV body predicted by ``bundle``, streamed in and out."""
+def csv_predictions(bundle, on_chunk=None) -> Response:
+    """The request's CSV body predicted by ``bundle``, streamed in and out (``on_chunk``: see
+    :func:`~automl.serving.batch.stream_predictions`)."""
     if request.mimetype not in CSV_TYPES:
         raise UnsupportedMediaType(f"send the CSV as a text/csv body, not "
                                    f"{request.mimetype or 'no content type'}")
-    pieces = stream_predictions(bundle, request.stream)
+    pieces = stream_predictions(bundle, request.stream, on_chunk=on_chunk)
     try:
         first = next(pieces, b"")
     except ValueError as exc:

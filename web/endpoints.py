@@ -163,10 +163,15 @@ def promote_variant(name: str, variant: str):
 
 
 @spec.route(api, "/endpoints/<name>/batch", "POST", summary="Predict a CSV with a header row "
-            "(streamed in and out): prediction and probability_<class> columns",
+            "(streamed in and out): prediction and probability_<class> columns; captured as the "
+            "endpoint's requests are (rows' inference ids: <X-Amzn-SageMaker-Inference-Id>:<row>)",
             responses={200: "text/csv"}, request_content=CSV_BODY)
 def batch(name: str):
-    return csv_predictions(endpoints().bundle(name))
+    bundle = endpoints().bundle(name)
+    inference = inference_id(request.headers)
+    response = csv_predictions(bundle, endpoints().observer.batch(name, inference))
+    response.headers[INFERENCE_ID] = inference
+    return response
 
 
 bp.register_blueprint(api)

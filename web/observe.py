@@ -14,6 +14,9 @@ import atexit
 import threading
 import time
 import uuid
+from collections.abc import Callable
+
+import pandas as pd
 
 from automl import endpoint_metrics
 from automl.endpoint_monitor import capture_root, retention
@@ -39,14 +42,37 @@ class Observer:
                 answer_type: str | None, inference_id: str,
                 variant: str = DEFAULT_VARIANT) -> bool:
         """Hand one answered request to the endpoint variant's writer (never blocks)."""
+        writer = self._sampling(endpoint, variant)
+        if writer is None:
+            return False
+        return writer.capture(body, content_type, answer_body, answer_type, inference_id)
+
+    def batch(self, endpoint: str, inference_id: str,
+              variant: str = DEFAULT_VARIANT) -> Callable[[pd.DataFrame, bytes, int], None] | None:
+        """What captures a batch request's chunks (``on_chunk`` of
+        :func:`~automl.serving.batch.stream_predictions`) when the request is sampled in, else
+        None. Each chunk is one record: its input rows as CSV with their header, the output
+        piece, and its first row's offset, under the request's inference id."""
+        writer = self._sampling(endpoint, variant)
+        if writer is None or not writer.sampled():
+            return None
+
+        def on_chunk(rows: pd.DataFrame, piece: bytes, offset: int) -> None:
+            writer.capture(rows.to_csv(index=False).encode(), "text/csv", piece, "text/csv",
+                           inference_id, row_offset=offset)
+        return on_chunk
+
+    def _sampling(self, endpoint: str, variant: str) -> CaptureWriter | None:
+        """The variant's writer at the endpoint's percentage now; None at 0 % (counted as
+        sampled out without starting a writer)."""
         percent = self.percent(endpoint)
         if percent <= 0.0:
             endpoint_metrics.count_capture(endpoint, variant, "sampled_out")
-            return False
+            return None
         writer = self.writer(endpoint, variant)
         if writer.sample_percent != percent:
             writer.set_sample_percent(percent)
-        return writer.capture(body, content_type, answer_body, answer_type, inference_id)
+        return writer
 
     def percent(self, endpoint: str) -> float:
         """The endpoint's capture percentage, at most :data:`SETTINGS_TTL_S` old."""

@@ -13,6 +13,12 @@ One JSON line per captured request::
 in hourly files ``<root>/<endpoint>/<variant>/YYYY/MM/DD/HH/<uuid>.jsonl`` (UTC). Each process
 writes its own files, so gunicorn workers never share one.
 
+A request of several rows is one record; its rows' inference ids are ``<inferenceId>:<row>``.
+A batch request (a CSV streamed in chunks) is one record per chunk, all with the request's
+inference id and, in ``eventMetadata``, ``rowOffset`` (our addition to SageMaker's layout,
+which its parsers ignore): the chunk's first row in the request, so that every row of the batch
+is ``<inferenceId>:<row>`` as in a single request.
+
 :class:`CaptureWriter` never blocks or fails a request: :meth:`CaptureWriter.capture` samples,
 puts the raw bodies on a bounded queue and returns; one background thread encodes and appends
 them. A full queue or a failing disk drops records and counts them (:meth:`CaptureWriter.stats`).
@@ -72,14 +78,16 @@ def encode_payload(body: bytes | str, content_type: str | None, mode: str) -> di
 
 
 def capture_record(input_body, input_type, output_body, output_type, inference_id: str,
-                   event_id: str, when: float) -> dict:
-    """The data-capture record of one request (see the module doc)."""
+                   event_id: str, when: float, row_offset: int | None = None) -> dict:
+    """The data-capture record of one request, or of one chunk of a batch request starting at
+    its row ``row_offset`` (see the module doc)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1000):03d}Z"
+    meta = {"eventId": event_id, "inferenceId": inference_id, "inferenceTime": stamp}
+    if row_offset is not None:
+        meta["rowOffset"] = row_offset
     return {"captureData": {"endpointInput": encode_payload(input_body, input_type, "INPUT"),
                             "endpointOutput": encode_payload(output_body, output_type, "OUTPUT")},
-            "eventMetadata": {"eventId": event_id, "inferenceId": inference_id,
-                              "inferenceTime": stamp},
-            "eventVersion": EVENT_VERSION}
+            "eventMetadata": meta, "eventVersion": EVENT_VERSION}
 
 
 def new_inference_id() -> str:
@@ -116,15 +124,19 @@ class CaptureWriter:
     # -- the request path ----------------------------------------------------------------
 
     def capture(self, input_body: bytes | str, input_type: str | None, output_body: bytes | str,
-                output_type: str | None, inference_id: str | None = None) -> bool:
+                output_type: str | None, inference_id: str | None = None,
+                row_offset: int | None = None) -> bool:
         """Queue one request for writing; False when it was sampled out, dropped or closed.
-        Never raises and never waits."""
+        A chunk of a batch request gives its ``row_offset`` and is not sampled again (the
+        request was, by :meth:`sampled`). Never raises and never waits."""
         try:
-            if self._closed or random.random() * 100.0 >= self.sample_percent:
+            if row_offset is None and not self.sampled():
+                return False
+            if self._closed:
                 self._count("sampled_out")
                 return False
             item = (input_body, input_type, output_body, output_type,
-                    inference_id or new_inference_id(), time.time())
+                    inference_id or new_inference_id(), time.time(), row_offset)
             if not self._reserve(len(input_body) + len(output_body)):
                 raise queue.Full
             try:
@@ -140,6 +152,14 @@ class CaptureWriter:
             log.exception("capture failed")
             self._count("dropped_write_error")
             return False
+
+    def sampled(self) -> bool:
+        """Whether to capture the next request (drawn at the sampling percentage; counted as
+        sampled out when not)."""
+        if self._closed or random.random() * 100.0 >= self.sample_percent:
+            self._count("sampled_out")
+            return False
+        return True
 
     def set_sample_percent(self, percent: float) -> None:
         """Change the share of requests captured from now on."""
@@ -241,10 +261,10 @@ class CaptureWriter:
 
     def _append(self, batch: list[tuple]) -> None:
         lines: dict[str, list[str]] = {}
-        for input_body, input_type, output_body, output_type, inference_id, when in batch:
+        for input_body, input_type, output_body, output_type, inference_id, when, rows in batch:
             try:
                 record = capture_record(input_body, input_type, output_body, output_type,
-                                        inference_id, str(uuid.uuid4()), when)
+                                        inference_id, str(uuid.uuid4()), when, rows)
                 lines.setdefault(hour_path(when), []).append(json.dumps(record) + "\n")
             except Exception:  # noqa: BLE001 - one odd body must not lose the others
                 self._count("dropped_write_error")

@@ -156,7 +156,8 @@ class _Decoder:
             block = ("csv", order, n)
         output = data.get("endpointOutput")
         preds = _output_matrix(output, block[2]) if isinstance(output, dict) else None
-        ids = _row_ids(str(meta.get("inferenceId") or meta.get("eventId") or ""), block[2])
+        ids = _row_ids(str(meta.get("inferenceId") or meta.get("eventId") or ""), block[2],
+                       meta.get("rowOffset"))
         self.blocks.append((*block, ids, str(meta.get("inferenceTime", "")), preds))
 
     def _csv_part(self, text: str) -> tuple[tuple, str, int]:
@@ -277,7 +278,11 @@ def _parse(text: str, order: tuple) -> pd.DataFrame:
                        low_memory=False)
 
 
-def _row_ids(inference_id: str, n: int) -> np.ndarray:
+def _row_ids(inference_id: str, n: int, offset=None) -> np.ndarray:
+    """``<id>`` for a request of one row, ``<id>:<row>`` for each row of a longer one, and for
+    a batch request's chunk, numbered from its ``rowOffset`` in the request."""
+    if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0:
+        return np.array([f"{inference_id}:{offset + i}" for i in range(n)], dtype=object)
     if n == 1:
         return np.array([inference_id], dtype=object)
     return np.array([f"{inference_id}:{i}" for i in range(n)], dtype=object)

@@ -8,7 +8,7 @@ service's batch route (it yields encoded CSV pieces a streaming HTTP response ca
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,13 +82,17 @@ def defuse_formula(text: str) -> str:
 
 
 def stream_predictions(bundle: ModelBundle, fileobj: BinaryIO, chunk_rows: int = CHUNK_ROWS,
-                       encoding: str | None = None, sep: str | None = None) -> Iterator[bytes]:
+                       encoding: str | None = None, sep: str | None = None,
+                       on_chunk: Callable[[pd.DataFrame, bytes, int], None] | None = None
+                       ) -> Iterator[bytes]:
     """Predict a CSV (with a header row) read from ``fileobj``; yield the output CSV in pieces.
 
     The first piece carries the header (``prediction``, ``probability_<class>``...); rows keep
     their input order. ``encoding`` defaults to UTF-8 (UTF-16 when the data starts with its
-    byte-order mark) and ``sep`` to the sniffed delimiter. Raises :class:`DatasetError` on an
-    empty input and :class:`SchemaError` on rows that do not match the model.
+    byte-order mark) and ``sep`` to the sniffed delimiter. ``on_chunk(rows, piece, offset)``,
+    when given, is told each chunk of input rows with its output piece and the number of rows
+    before it (data capture). Raises :class:`DatasetError` on an empty input and
+    :class:`SchemaError` on rows that do not match the model.
     """
     head = fileobj.read(SNIFF_BYTES)
     if isinstance(head, str):
@@ -99,12 +103,16 @@ def stream_predictions(bundle: ModelBundle, fileobj: BinaryIO, chunk_rows: int =
     encoding = encoding or ("utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig")
     sep = sep or sniff_delimiter(head.decode(encoding, errors="replace"))
     source = io.BufferedReader(_Prefixed(head, fileobj), buffer_size=1 << 20)
-    for _, piece in _predict_chunks(bundle, source, chunk_rows, encoding, sep):
+    offset = 0
+    for chunk, piece in _predict_chunks(bundle, source, chunk_rows, encoding, sep):
+        if on_chunk is not None:
+            on_chunk(chunk, piece, offset)
+        offset += len(chunk)
         yield piece
 
 
 def _predict_chunks(bundle: ModelBundle, source: BinaryIO, chunk_rows: int, encoding: str,
-                    sep: str) -> Iterator[tuple[int, bytes]]:
+                    sep: str) -> Iterator[tuple[pd.DataFrame, bytes]]:
     reader = pd.read_csv(source, sep=sep, encoding=encoding, na_values=NA_VALUES,
                          keep_default_na=False, chunksize=chunk_rows, low_memory=False)
     first = True
@@ -113,7 +121,7 @@ def _predict_chunks(bundle: ModelBundle, source: BinaryIO, chunk_rows: int, enco
             chunk.columns = [str(c).strip() for c in chunk.columns]
             text = prediction_csv(bundle, chunk, header=first)
             first = False
-            yield len(chunk), text.encode("utf-8")
+            yield chunk, text.encode("utf-8")
 
 
 def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
@@ -139,12 +147,12 @@ def predict_csv(model_dir: str | Path, data: str | Path, output: str | Path,
             else _joined_chunks(bundle, path, chunk_rows, encoding, sep)
         for rows, piece in pieces:
             out.write(piece)
-            n += rows
+            n += len(rows)
     return n
 
 
 def _joined_chunks(bundle: ModelBundle, path: Path, chunk_rows: int, encoding: str,
-                   sep: str) -> Iterator[tuple[int, bytes]]:
+                   sep: str) -> Iterator[tuple[pd.DataFrame, bytes]]:
     """Input rows (their text as read, every value kept) beside their predictions, in chunks."""
     options = {"sep": sep, "encoding": encoding, "chunksize": chunk_rows, "low_memory": False}
     typed = pd.read_csv(path, na_values=NA_VALUES, keep_default_na=False, **options)
@@ -159,7 +167,7 @@ def _joined_chunks(bundle: ModelBundle, path: Path, chunk_rows: int, encoding: s
                 raise DatasetError(f"the input already has column(s) {', '.join(clash)}; rename "
                                    "them, or predict without --include-input")
             joined = pd.concat([raw, predicted], axis=1)
-            yield len(chunk), joined.to_csv(index=False, header=first).encode("utf-8")
+            yield chunk, joined.to_csv(index=False, header=first).encode("utf-8")
             first = False
 
 

@@ -3,17 +3,23 @@ a reader that survives torn and foreign lines. Real files and real threads."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from automl.candidates.generator import build_pipeline, generate_candidates
+from automl.model.bundle import ModelBundle
 from automl.monitoring import capture as capture_module
 from automl.monitoring.capture import CaptureWriter, Retention, capture_files, enforce_retention
 from automl.monitoring.reader import ReadStats, iter_records, read_window
+from automl.serving.batch import stream_predictions
+from automl.testing import tiny_case
 
 CSV, JSON = "text/csv", "application/json"
 ANSWER = json.dumps({"predictions": [{"predicted_label": 1, "probability": 0.8,
@@ -225,3 +231,29 @@ def test_the_queue_is_bounded_in_bytes_too(tmp_path, stalled_disk):
     assert writer.capture("z" * 200, CSV, "1", CSV)  # written bytes are freed
     writer.close()
     assert writer.stats()["dropped_queue_full"] == 1 and writer.stats()["captured"] == 3
+
+
+def test_a_batch_request_is_captured_chunk_by_chunk_with_its_rows_numbered_through(tmp_path):
+    """A streamed batch: sampled once, then one record per chunk with its row offset, so the
+    rows read back as <id>:0 ... <id>:n-1 whatever the chunking."""
+    case = tiny_case("binary", n=60)
+    spec = generate_candidates(case.shape, families=["linear"])[0]
+    bundle = ModelBundle(build_pipeline(spec, spec.defaults[0], case.schema, 0).fit(case.X, case.y),
+                         case.schema, case.task, case.classes)
+    rows = case.raw.head(25)
+    writer = CaptureWriter(tmp_path, "ep", sample_percent=100)
+    assert writer.sampled()
+
+    def on_chunk(chunk: pd.DataFrame, piece: bytes, offset: int) -> None:
+        writer.capture(chunk.to_csv(index=False), CSV, piece, CSV, "b1", row_offset=offset)
+    body = io.BytesIO(rows.to_csv(index=False).encode())
+    out = b"".join(stream_predictions(bundle, body, chunk_rows=10, on_chunk=on_chunk))
+    writer.close()
+    assert len(pd.read_csv(io.BytesIO(out))) == 25
+    assert [r["eventMetadata"]["rowOffset"] for r in _lines(tmp_path)] == [0, 10, 20]
+    window = read_window(tmp_path, case.schema.names)
+    assert list(window.inference_ids) == [f"b1:{i}" for i in range(25)]
+    assert window.frame[case.schema.names[0]].tolist() == pytest.approx(
+        rows[case.schema.names[0]].tolist(), nan_ok=True)
+    closed = CaptureWriter(tmp_path, "other", sample_percent=0)
+    assert not closed.sampled() and closed.stats()["sampled_out"] == 1

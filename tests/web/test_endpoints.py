@@ -284,6 +284,35 @@ def test_batch_streams_predictions(client, job, rows):
                        content_type="text/csv").status_code == 404
 
 
+def test_batch_requests_are_captured_and_their_rows_take_ground_truth(client, job, settings):
+    assert deploy(client, "batch-seen", job["id"]).status_code == 201
+    labelled = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(12)
+    response = client.post("/api/v1/endpoints/batch-seen/batch", content_type="text/csv",
+                           data=labelled.drop(columns="Survived").to_csv(index=False),
+                           headers={"X-Amzn-SageMaker-Inference-Id": "nightly"})
+    assert response.status_code == 200 and len(response.data.splitlines()) == 13
+    assert response.headers["X-Amzn-SageMaker-Inference-Id"] == "nightly"
+    client.application.extensions["automl_endpoints"].observer.flush()
+
+    def captured() -> list[dict]:
+        root = Path(settings.data_dir) / "capture" / "batch-seen"
+        return [json.loads(line) for path in root.rglob("*.jsonl")
+                for line in path.read_text().splitlines()]
+    (record,) = captured()
+    assert record["eventMetadata"]["inferenceId"] == "nightly"
+    assert record["eventMetadata"]["rowOffset"] == 0
+    labels = "".join(f"nightly:{i},{v}\n" for i, v in enumerate(labelled["Survived"]))
+    sent = client.post("/api/v1/endpoints/batch-seen/ground-truth", content_type="text/csv",
+                       data="inference_id,label\n" + labels)
+    assert sent.status_code == 201 and sent.json["labels"] == 12, sent.json
+    assert client.patch("/api/v1/endpoints/batch-seen/monitoring",
+                        json={"capture_percent": 0}).status_code == 200
+    client.post("/api/v1/endpoints/batch-seen/batch", content_type="text/csv",
+                data=labelled.drop(columns="Survived").to_csv(index=False))
+    client.application.extensions["automl_endpoints"].observer.flush()
+    assert captured() == [record], "at 0 % a batch is not captured"
+
+
 def test_pages_deploy_and_show_examples(client, job):
     job_page = client.get(f"/jobs/{job['id']}").get_data(as_text=True)
     assert 'id="deploy-form"' in job_page and "Deploy the winner" in job_page
