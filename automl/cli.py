@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds one trial may run, counted once its worker holds the data; "
                           "the first trial has no limit of its own (default: adapts to the "
                           "time left and to what the family's trials took)")
+    run.add_argument("--max-latency-ms", type=float, default=None,
+                     help="single-row latency limit in milliseconds (median of one row alone, "
+                          "as an endpoint answers it): slower candidates and ensembles cannot "
+                          "win (default: no limit)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default: cores)")
     run.add_argument("--output", default=None, help="directory for the bundle, leaderboard, notebooks")
@@ -101,11 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = fit(args.data, args.target, task=None if args.task == "auto" else args.task,
                      metric=args.metric, time_budget=budget, max_candidates=args.max_candidates,
                      seed=args.seed, n_jobs=args.n_jobs, cluster=args.cluster,
-                     trial_timeout=args.trial_timeout, output=output,
+                     trial_timeout=args.trial_timeout, max_latency_ms=args.max_latency_ms,
+                     output=output,
                      callbacks=progress.callbacks())
     print_leaderboard(result)
     job = result.job
-    print(f"winner: {job.winner.candidate_id}, {job.bundle.metadata['finalized']['method']}")
+    latency = "" if job.winner.latency_ms is None else f", {job.winner.latency_ms:.3g} ms per row alone"
+    print(f"winner: {job.winner.candidate_id}, {job.bundle.metadata['finalized']['method']}{latency}")
     for warning in job.warnings:
         print(f"warning: {warning['message']}")
     print(f"saved to {output}/ (model/, leaderboard.csv, leaderboard.json, profile.json)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -57,17 +58,28 @@ def print_leaderboard(result, top: int = 15) -> None:
     board = result.leaderboard
     table = Table(title=f"leaderboard ({result.job.metric.name}, "
                         f"{'higher' if result.job.metric.greater_is_better else 'lower'} is better)")
-    for col in ("rank", "candidate_id", "family", "score", "± std", "fit_s", "ms/row", "state"):
+    for col in ("rank", "candidate_id", "family", "score", "± std", "fit_s", "batch ms/row",
+                "row p50 ms", "state"):
         table.add_column(col)
     for _, row in board.head(top).iterrows():
         ok = row["state"] == "complete"
         table.add_row("" if not ok else str(int(row["rank"])), row["candidate_id"], row["family"],
                       f"{row['score']:.5g}" if ok else "-", f"{row['score_std']:.3g}" if ok else "-",
                       _fit_s(row), f"{row['predict_ms_per_row']:.3f}",
-                      row["state"] if ok else f"{row['state']}: {row['reason'][:40]}")
+                      "-" if pd.isna(row["latency_ms"]) else f"{row['latency_ms']:.3f}",
+                      _state(row))
     Console(width=140).print(table)
     if len(board) > top:
         print(f"... {len(board) - top} more rows in leaderboard.csv")
+
+
+def _state(row) -> str:
+    """The state, with why a row failed or may not win."""
+    if row["state"] != "complete":
+        return f"{row['state']}: {row['reason'][:40]}"
+    if row["excluded"]:  # the latency is beside it: "over the 5 ms limit" says the rest
+        return f"excluded: {row['excluded'].rsplit(', ', 1)[-1]}"
+    return row["state"]
 
 
 def _fit_s(row) -> str:

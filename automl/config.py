@@ -18,6 +18,9 @@ class Settings:
     ``time_budget`` is wall-clock seconds for the whole job, ensembling and refit included;
     ``None`` means the job is bounded by ``max_candidates`` alone (the reproducible mode:
     trials are asked and told in fixed batches so that the result depends only on the seed).
+    ``max_latency_ms`` bounds the winner's single-row latency (median milliseconds of one
+    row alone through the compiled path, :mod:`automl.model.latency`): slower candidates and
+    ensembles cannot win; ``None`` means no bound.
     """
 
     task: str | None = None
@@ -31,6 +34,7 @@ class Settings:
     holdout_rows: int = 200_000
     ensemble_size: int = 25
     cluster: str | None = None
+    max_latency_ms: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,3 +80,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"n_folds must be between 2 and 20, not {s.n_folds}")
     if s.trial_timeout is not None and s.trial_timeout <= 0:
         raise ConfigError("trial_timeout must be positive")
+    if s.max_latency_ms is not None and not 0 < s.max_latency_ms < float("inf"):
+        raise ConfigError(f"max_latency_ms must be a positive number of milliseconds, not "
+                          f"{s.max_latency_ms}; e.g. 5 lets only models that answer one row "
+                          "within 5 ms win")

@@ -105,7 +105,7 @@ def _no_boosting(trials: list[TrialResult], winner: CandidateResult,
 
 def _below_best_single(trials: list[TrialResult], winner: CandidateResult,
                        metric: Metric) -> dict | None:
-    done = [r for r in trials if r.ok and r.score is not None]
+    done = [r for r in trials if r.ok and r.score is not None and not r.excluded]
     if not done or winner.score is None:
         return None
     best = min(done, key=lambda r: metric.loss(r.score))
@@ -116,3 +116,25 @@ def _below_best_single(trials: list[TrialResult], winner: CandidateResult,
         f"the winner scores {metric.name} {winner.score:.5g}, below {best.score:.5g} of "
         f"{best.candidate_id}, which could not be refit in the time left; give a larger "
         "time budget"))
+
+
+def latency_warning(estimated: CandidateResult, measured: CandidateResult,
+                    limit: float | None) -> dict | None:
+    """The warning when the winner's final model (``measured``) answers one row slower than the
+    job's latency limit: no candidate was within it (``estimated``, the winner as the search
+    measured it, was over it too), or the refit on all rows made it slower."""
+    if limit is None or measured.latency_ms is None or measured.latency_ms <= limit:
+        return None
+    remedy = ("remedy: raise the limit (--max-latency-ms, max_latency_ms), or give the search "
+              "more time to try faster models")
+    if estimated.latency_ms is not None and estimated.latency_ms > limit:
+        return _warning("latency_over_limit", (
+            f"no candidate answers one row within the {limit:g} ms latency limit, so the "
+            f"fastest, {measured.candidate_id} ({measured.family}), won at "
+            f"{measured.latency_ms:.3g} ms; {remedy}"))
+    return _warning("latency_over_limit", (
+        f"the winner's final model answers one row in {measured.latency_ms:.3g} ms, over the "
+        f"{limit:g} ms latency limit that its fold model met"
+        + ("" if estimated.latency_ms is None else f" ({estimated.latency_ms:.3g} ms)")
+        + ": fitted on all rows it is slower; remedy: set the limit a little lower to leave "
+          "room, or deploy a faster candidate from the leaderboard"))

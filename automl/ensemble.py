@@ -12,21 +12,42 @@ from automl.search.records import EnsembleResult, TrialResult
 
 
 def greedy_ensemble(results: list[TrialResult], y: np.ndarray, folds: list[Fold], metric: Metric,
-                    task: str, size: int = 25, per_family: int = 3) -> EnsembleResult | None:
+                    task: str, size: int = 25, per_family: int = 3,
+                    max_latency_ms: float | None = None) -> EnsembleResult | None:
     """The weighted average of trials that scores best on the out-of-fold rows, as a result row.
 
     Members are drawn with replacement from the ``per_family`` best trials of each family (the
     best trials overall are often near-copies of one family's winner, which adds nothing to an
-    average); ``None`` when fewer than two distinct trials would be used.
+    average); ``None`` when fewer than two distinct trials would be used. With
+    ``max_latency_ms``, a step may add a new member only while the members' summed single-row
+    latencies (:func:`members_latency_ms`; unknown ones count 0) stay within it; when that
+    leaves one member (the first pick was too slow to pair with any), the slowest trial of the
+    pool is left out and the selection starts again.
     """
     ranked = candidate_pool(results, metric, per_family)
-    if len(ranked) < 2:
-        return None
     rows = np.concatenate([valid for _, valid in folds])
-    preds = [r.oof[rows] for r in ranked]
-    counts = _select(preds, y[rows], metric, size)
-    if len(counts) < 2:
-        return None
+    while len(ranked) >= 2:
+        counts = _select([r.oof[rows] for r in ranked], y[rows], metric, size,
+                         [r.latency_ms or 0.0 for r in ranked], max_latency_ms)
+        if len(counts) >= 2:
+            return _weighted(ranked, counts, y, folds, metric, task)
+        if max_latency_ms is None:
+            return None
+        slowest = max(ranked, key=lambda r: r.latency_ms or 0.0)
+        ranked = [r for r in ranked if r is not slowest]
+    return None
+
+
+def members_latency_ms(members: list[TrialResult]) -> float | None:
+    """An ensemble's single-row latency before it is fitted: its members' summed (each runs
+    its own row path in turn; a shared encoding only makes it faster); ``None`` when a
+    member's is unknown."""
+    latencies = [m.latency_ms for m in members]
+    return None if None in latencies else float(sum(latencies))
+
+
+def _weighted(ranked: list[TrialResult], counts: Counter, y, folds, metric,
+              task) -> EnsembleResult:
     weights = {ranked[i].candidate_id: n / sum(counts.values()) for i, n in sorted(counts.items())}
     members = [r for r in ranked if r.candidate_id in weights]
     oof = sum(weights[r.candidate_id] * r.oof for r in members)
@@ -46,13 +67,19 @@ def candidate_pool(results: list[TrialResult], metric: Metric, per_family: int) 
     return pool
 
 
-def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, size: int) -> Counter:
+def _select(preds: list[np.ndarray], y: np.ndarray, metric: Metric, size: int,
+            costs: list[float], limit: float | None) -> Counter:
     total = np.zeros_like(preds[0])
     chosen: list[int] = []
     best_loss, best_len = np.inf, 0
     for step in range(1, size + 1):
-        losses = [metric.loss(metric.score(y, (total + p) / step)) for p in preds]
-        pick = int(np.argmin(losses))
+        spent = sum(costs[i] for i in set(chosen))
+        allowed = [i for i in range(len(preds))
+                   if limit is None or i in chosen or spent + costs[i] <= limit]
+        if not allowed:
+            break
+        losses = {i: metric.loss(metric.score(y, (total + preds[i]) / step)) for i in allowed}
+        pick = min(allowed, key=losses.__getitem__)
         total += preds[pick]
         chosen.append(pick)
         if losses[pick] < best_loss - 1e-12:
@@ -70,4 +97,5 @@ def _result(members, weights, oof, y, folds, metric, task) -> EnsembleResult:
         fit_s=sum(m.fit_s for m in members),
         predict_ms_per_row=sum(m.predict_ms_per_row for m in members),
         size_bytes=sum(m.size_bytes for m in members), oof=oof,
+        latency_ms=members_latency_ms(members),
     )

@@ -2,7 +2,8 @@
 
 Every leaderboard is made here from the candidates' records (:mod:`automl.search.records`):
 the job's final one (``leaderboard.json``/``.csv``, the CLI's table) and the service's live
-one, from the trials recorded so far.
+one, from the trials recorded so far. Rows that may not win (``excluded`` says why: over the
+job's latency limit) rank after every row that may, so that rank 1 can always be the winner.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from automl.metrics import Metric
 from automl.search.records import ROW_FIELDS, CandidateResult, EnsembleResult
 
 COLUMNS = ["rank", "candidate_id", "family", "recipe", "params", "score", "score_std", "fit_s",
-           "predict_ms_per_row", "size_bytes", "state", "reason"]
+           "predict_ms_per_row", "latency_ms", "size_bytes", "state", "reason", "excluded"]
 _HIDDEN = set(ROW_FIELDS) - set(COLUMNS)  # in the JSON rows, not in the table
 
 
 def rank_results(results: list[CandidateResult], metric: Metric) -> list[CandidateResult]:
-    """Completed results best first (ties: trials by number, then the ensemble), then the
-    others by number."""
+    """Completed results that may win best first (ties: trials by number, then the ensemble),
+    then those excluded from winning in the same order, then the others by number."""
     return ranked(results, metric.greater_is_better)
 
 
@@ -31,7 +32,8 @@ def ranked(results: list[CandidateResult], greater_is_better: bool | None) -> li
     """:func:`rank_results` for a metric known by its direction only (``None``: lower is better)."""
     sign = -1.0 if greater_is_better else 1.0
     done = sorted((r for r in results if r.ok and r.score is not None),
-                  key=lambda r: (sign * r.score, isinstance(r, EnsembleResult), r.number))
+                  key=lambda r: (bool(r.excluded), sign * r.score, isinstance(r, EnsembleResult),
+                                 r.number))
     placed = {id(r) for r in done}
     rest = sorted((r for r in results if id(r) not in placed), key=lambda r: r.number)
     return done + rest

@@ -132,10 +132,12 @@ class Service:
             raise ConfigError("give a time budget, a maximum number of candidates, or both")
         settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
                                     max_candidates=body.max_candidates, seed=body.seed, n_jobs=1,
-                                    trial_timeout=body.trial_timeout)
+                                    trial_timeout=body.trial_timeout,
+                                    max_latency_ms=body.max_latency_ms)
         stored = {"task": settings.task, "metric": settings.metric,
                   "time_budget": settings.time_budget, "max_candidates": settings.max_candidates,
-                  "seed": settings.seed, "trial_timeout": settings.trial_timeout}
+                  "seed": settings.seed, "trial_timeout": settings.trial_timeout,
+                  "max_latency_ms": settings.max_latency_ms}
         return self.job_view(self.store.create_job(dataset["id"], body.target, stored))
 
     def job(self, job_id: str) -> dict:

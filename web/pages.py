@@ -24,7 +24,7 @@ from web.schemas import JobCreate
 from web.security import LoginLimiter, safe_next, start_session
 
 bp = Blueprint("pages", __name__)
-OPTIONAL = ("task", "metric", "time_budget", "max_candidates", "seed")
+OPTIONAL = ("task", "metric", "time_budget", "max_candidates", "seed", "max_latency_ms")
 
 
 def service() -> Service:

@@ -19,7 +19,8 @@ from web.endpoint_schemas import Retraining, RetrainingList, RetrainRequest
 from web.schemas import JobCreate
 
 api = Blueprint("retrain_api", __name__, url_prefix="/api/v1")
-JOB_SETTINGS = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout")
+JOB_SETTINGS = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
+                "max_latency_ms")
 
 
 def _services():

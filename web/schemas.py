@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from automl.config import MAX_TIME_BUDGET
 
 Status = Literal["queued", "running", "completed", "failed", "cancelled"]
+LATENCY = ("one row alone, median milliseconds through the compiled row path an endpoint uses: "
+           "the winner's of its final model, another trial's of its last fold model, an "
+           "ensemble's not fitted the sum of its members'; null: not measured")
+EXCLUDED = "why this row may not win (over the job's max_latency_ms); empty: it may"
 
 
 class ErrorBody(BaseModel):
@@ -70,6 +74,13 @@ class JobCreate(BaseModel):
                     "the first trial has none; default adapts to the time left and to what "
                     "similar trials took")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    max_latency_ms: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="single-row latency limit in milliseconds (median of one row alone "
+                    "through the model's compiled path, as an endpoint answers it): "
+                    "candidates and ensembles slower than it cannot win and the leaderboard "
+                    "says so in `excluded`; when none is within it, the fastest wins with a "
+                    "latency_over_limit warning; default: no limit")
 
 
 class RunningTrial(BaseModel):
@@ -99,7 +110,8 @@ class JobWarning(BaseModel):
 
     code: str = Field(description="trials_timed_out, trials_failed, fallback_model, "
                                   "degenerate_probabilities, no_gradient_boosting, "
-                                  "winner_below_best_single; and, when the budget ran out "
+                                  "winner_below_best_single, latency_over_limit; and, when "
+                                  "the budget ran out "
                                   "for them, explanations_skipped, exploration_not_run, "
                                   "exploration_unfinished")
     message: str
@@ -141,10 +153,13 @@ class LeaderboardRow(BaseModel):
     score: float | None = None
     score_std: float | None = None
     fit_s: float = 0.0
-    predict_ms_per_row: float = 0.0
+    predict_ms_per_row: float = Field(0.0, description="a batch's milliseconds per row (the "
+                                      "out-of-fold predictions): throughput, not one request")
+    latency_ms: float | None = Field(None, description=LATENCY)
     size_bytes: int = 0
     state: str
     reason: str = ""
+    excluded: str = Field("", description=EXCLUDED)
 
 
 class Leaderboard(BaseModel):
@@ -184,6 +199,8 @@ class Candidate(BaseModel):
     secondary: dict[str, Any] = Field(default_factory=dict)
     fit_s: float = 0.0
     predict_ms_per_row: float = 0.0
+    latency_ms: float | None = Field(None, description=LATENCY)
+    excluded: str = Field("", description=EXCLUDED)
     size_bytes: int = 0
     members: dict[str, Any] = Field(default_factory=dict)
     spec: dict[str, Any] | None = None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
-from automl.diagnose import diagnose
+from automl.diagnose import diagnose, latency_warning
 from automl.engine.artifacts import bundle_metadata
 from automl.engine.context import JobContext, JobResult
+from automl.engine.latency import exclude_slow, exclusion_reason, measured_winner, over_limit
 from automl.ensemble import greedy_ensemble
 from automl.exceptions import AutoMLError
 from automl.finalize import bagged_score, fit_bag, refit
@@ -25,18 +27,26 @@ def finish(ctx: JobContext, results: list[TrialResult], trials: dict[str, TrialS
            timings: dict) -> JobResult:
     """From the search's results to the job's result: ensemble, winner, bundle, warnings.
 
-    ``timings["search_s"]`` is when the search ended, in job seconds; ``refit_s`` and
-    ``bag_check_s`` are added.
+    ``timings["search_s"]`` is when the search ended, in job seconds; ``refit_s``,
+    ``bag_check_s`` and ``latency_s`` (measuring the final model) are added. Rows over the
+    latency limit may not win (:mod:`automl.engine.latency`); the winner's latency is its
+    final model's.
     """
     data, metric, settings = ctx.data, ctx.metric, ctx.settings
-    results = with_fallback(results, trials, ctx, timings["search_s"])
+    results = exclude_slow(with_fallback(results, trials, ctx, timings["search_s"]),
+                           settings.max_latency_ms)
     ensemble = affordable_ensemble(results, ctx, timings["search_s"])
     everything = results + ([ensemble] if ensemble is not None else [])
     winner = affordable_winner(rank_results(everything, metric), ctx, timings["search_s"])
     t0 = time.time()
     model, finalized = final_model(winner, everything, trials, ctx, timings)
     timings["refit_s"] = time.time() - t0
+    estimated, t0 = winner, time.time()
+    winner, everything = measured_winner(winner, everything, model, data)
+    timings["latency_s"] = time.time() - t0
     notes = diagnose(everything, winner, metric, data.task, settings.time_budget)
+    slow = latency_warning(estimated, winner, settings.max_latency_ms)
+    notes += [slow] if slow else []
     bundle = ModelBundle(model, data.schema, data.task, data.classes,
                          bundle_metadata(ctx, winner, finalized, notes),
                          ModelBundle.background_of(data.X, settings.seed))
@@ -64,13 +74,16 @@ def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
 
 def affordable_ensemble(results: list[TrialResult], ctx: JobContext,
                         search_s: float) -> EnsembleResult | None:
-    """The greedy ensemble, or, when refitting its members would overrun the budget, the best
-    ensemble of cheaper trials: the dearest member is left out until the refit fits."""
-    pool = [r for r in results if r.ok]
+    """The greedy ensemble of the rows that may win, within the latency limit, or, when
+    refitting its members would overrun the budget, the best ensemble of cheaper trials: the
+    dearest member is left out until the refit fits. When no ensemble is within the latency
+    limit, the one there would have been, excluded (the leaderboard shows what was lost)."""
+    pool = [r for r in results if r.ok and not r.excluded]
     while True:
-        ensemble = greedy_ensemble(pool, ctx.data.y, ctx.data.folds, ctx.metric, ctx.data.task,
-                                   ctx.settings.ensemble_size)
-        if ensemble is None or ctx.settings.time_budget is None:
+        ensemble = _ensemble(pool, ctx, ctx.settings.max_latency_ms)
+        if ensemble is None:
+            return _excluded_ensemble(results, ctx)
+        if ctx.settings.time_budget is None:
             return ensemble
         by_id = {r.candidate_id: r for r in pool}
         members = [by_id[m] for m in ensemble.members]
@@ -80,17 +93,35 @@ def affordable_ensemble(results: list[TrialResult], ctx: JobContext,
         pool = [r for r in pool if r is not dearest]
 
 
+def _ensemble(pool: list[TrialResult], ctx: JobContext,
+              limit: float | None) -> EnsembleResult | None:
+    return greedy_ensemble(pool, ctx.data.y, ctx.data.folds, ctx.metric, ctx.data.task,
+                           ctx.settings.ensemble_size, max_latency_ms=limit)
+
+
+def _excluded_ensemble(results: list[TrialResult], ctx: JobContext) -> EnsembleResult | None:
+    limit = ctx.settings.max_latency_ms
+    if limit is None:
+        return None
+    ensemble = _ensemble([r for r in results if r.ok], ctx, None)
+    if ensemble is None or not over_limit(ensemble, limit):
+        return None
+    return replace(ensemble, excluded=exclusion_reason(ensemble, limit))
+
+
 def affordable_winner(ranked: list[CandidateResult], ctx: JobContext,
                       search_s: float) -> CandidateResult:
-    """The best row whose refit fits in the time left (an ensemble refits all its members)."""
+    """The best row that may win whose refit fits in the time left (an ensemble refits all its
+    members)."""
     if ctx.settings.time_budget is None:
         return ranked[0]
     by_id = {r.candidate_id: r for r in ranked}
-    for row in ranked:
+    eligible = [r for r in ranked if r.ok and not r.excluded]
+    for row in eligible:
         members = [by_id[m] for m in row.members] if row.members else [row]
         if ctx.costs.refit_s(members) <= ctx.costs.time_left(search_s):
             return row
-    return next(r for r in ranked if not r.members)
+    return next(r for r in eligible if not r.members)
 
 
 def final_model(winner: CandidateResult, results: list[CandidateResult], trials: dict[str, TrialSpec],
@@ -103,7 +134,7 @@ def final_model(winner: CandidateResult, results: list[CandidateResult], trials:
     members = [by_id[cid] for cid in weights]
     how: dict = {"method": "refit on all rows"}
     check_end = ctx.costs.bag_check_end(members, timings["search_s"])
-    if check_end is not False:
+    if check_end is not False and not _bag_too_slow(winner, len(data.folds), ctx):
         t0 = time.time()
         score = bagged_score(weights, trials, data, ctx.metric, executor, ref, check_end)
         timings["bag_check_s"] = time.time() - t0
@@ -113,6 +144,14 @@ def final_model(winner: CandidateResult, results: list[CandidateResult], trials:
             if model is not None:
                 return model, {**how, "method": f"bagged over {len(data.folds)} folds"}
     return refit(winner, trials, data, executor, ref), how
+
+
+def _bag_too_slow(winner: CandidateResult, n_folds: int, ctx: JobContext) -> bool:
+    """A bag runs every fold's model for one row: over the latency limit when ``n_folds``
+    times the winner's latency is."""
+    limit = ctx.settings.max_latency_ms
+    return limit is not None and winner.latency_ms is not None and \
+        winner.latency_ms * n_folds > limit
 
 
 def _baseline(ctx: JobContext, winner: CandidateResult) -> Baseline | None:

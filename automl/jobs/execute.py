@@ -107,7 +107,8 @@ def final_progress(progress: dict | None, result: JobResult) -> dict:
 
 
 def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
-    allowed = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout")
+    allowed = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
+               "max_latency_ms")
     values = {k: job_settings.get(k) for k in allowed if k in job_settings}
     values["n_jobs"] = job_workers(service)
     return values

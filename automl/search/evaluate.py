@@ -23,6 +23,7 @@ from automl.candidates.generator import build_pipeline
 from automl.data.schema import InputSchema
 from automl.data.splits import Fold
 from automl.metrics import get_metric, secondary_scores
+from automl.model.latency import BUDGET_S, BUDGET_SHARE, row_latency_ms
 from automl.model.pipeline import predict_matrix
 from automl.search.records import (
     STOPPED_AT_BUDGET,
@@ -120,7 +121,11 @@ def _evaluate(trial: TrialSpec, data: TrainingData, start: float) -> TrialResult
         predict_s += time.perf_counter() - start_fit
         n_predicted += len(valid)
         fold_scores.append(metric.score(data.y[valid], oof[valid]))
-    return _complete(trial, data, oof, fold_scores, fit_s, predict_s / n_predicted, pipeline)
+    result = _complete(trial, data, oof, fold_scores, fit_s, predict_s / n_predicted, pipeline)
+    result.latency_ms = row_latency_ms(pipeline, data.schema, data.task, data.n_classes,
+                                       data.X.iloc[valid],
+                                       budget_s=min(BUDGET_S, BUDGET_SHARE * (fit_s + predict_s)))
+    return result
 
 
 def _empty_predictions(data: TrainingData) -> np.ndarray:

@@ -62,7 +62,7 @@ class TrialSpec:
 # The fields of a leaderboard row and a trial manifest, in the order they are written.
 ROW_FIELDS = ("candidate_id", "number", "family", "recipe", "params", "state", "reason", "score",
               "score_std", "fold_scores", "secondary", "fit_s", "predict_ms_per_row",
-              "size_bytes", "run_s", "cpu_s", "members")
+              "latency_ms", "size_bytes", "run_s", "cpu_s", "members", "excluded")
 
 
 @dataclass
@@ -83,7 +83,9 @@ class TrialResult:
     fold_scores: list[float] = field(default_factory=list)
     secondary: dict = field(default_factory=dict)
     fit_s: float = 0.0
-    predict_ms_per_row: float = 0.0
+    predict_ms_per_row: float = 0.0  # a batch's time per row (out-of-fold predictions)
+    latency_ms: float | None = None  # one row alone, median (automl.model.latency)
+    excluded: str = ""  # why the row may not win (over the job's latency limit); "" if it may
     size_bytes: int = 0
     run_s: float = 0.0  # seconds the trial ran in its worker (a timed-out one: until stopped)
     cpu_s: float = 0.0  # CPU seconds of its worker meanwhile: run_s / cpu_s is the contention
@@ -140,6 +142,8 @@ class EnsembleResult:
     size_bytes: int
     candidate_id: str = "ensemble"
     oof: np.ndarray | None = field(default=None, repr=False)
+    latency_ms: float | None = None  # the members' summed, or the fitted ensemble's measured
+    excluded: str = ""  # as a trial's
 
     family = "ensemble"
     recipe = "weighted average"
@@ -170,7 +174,8 @@ class EnsembleResult:
                    fold_scores=list(d.get("fold_scores") or []),
                    secondary=dict(d.get("secondary") or {}), fit_s=d.get("fit_s", 0.0),
                    predict_ms_per_row=d.get("predict_ms_per_row", 0.0),
-                   size_bytes=d.get("size_bytes", 0), candidate_id=d["candidate_id"], oof=oof)
+                   size_bytes=d.get("size_bytes", 0), candidate_id=d["candidate_id"], oof=oof,
+                   latency_ms=d.get("latency_ms"), excluded=d.get("excluded", ""))
 
 
 CandidateResult = TrialResult | EnsembleResult
@@ -187,7 +192,8 @@ def result_from_dict(d: dict, oof: np.ndarray | None = None) -> CandidateResult:
 def bundle_fields(result: CandidateResult) -> dict:
     """What a bundle's ``metadata.json`` says of the candidate it was made from."""
     return {"score": result.score, "score_std": result.score_std,
-            "candidate_id": result.candidate_id, "family": result.family, "params": result.params}
+            "candidate_id": result.candidate_id, "family": result.family, "params": result.params,
+            "latency_ms": result.latency_ms}
 
 
 def _row(result: CandidateResult) -> dict:

@@ -12,6 +12,8 @@ import pytest
 
 import automl
 
+LIMIT_MS = 0.1  # tiny: k-NN and most ensembles of titanic's trials are slower
+
 
 def automl_cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "automl.cli", *map(str, args)],
@@ -22,7 +24,8 @@ def automl_cli(*args, timeout=300):
 def titanic_run(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "titanic"
     proc = automl_cli("run", sample_data / "titanic.csv", "--target", "Survived",
-                      "--time-budget", 20, "--seed", 1, "--output", out)
+                      "--time-budget", 20, "--seed", 1, "--max-latency-ms", LIMIT_MS,
+                      "--output", out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -54,6 +57,22 @@ def test_output_directory_holds_bundle_and_reports(titanic_run):
     profile = json.loads((out / "profile.json").read_text())
     assert profile["task"] == "binary" and profile["n_rows"] == 891
     assert len(list((out / "trials").glob("*.json"))) == len(board["rows"])
+
+
+def test_the_winner_answers_within_the_latency_limit_or_the_job_warns(titanic_run):
+    out, proc = titanic_run
+    board = json.loads((out / "leaderboard.json").read_text())
+    done = [r for r in board["rows"] if r["state"] == "complete"]
+    assert all(r["latency_ms"] > 0 for r in done)
+    may_win = [not r["excluded"] for r in done]
+    assert may_win == sorted(may_win, reverse=True), "excluded rows rank after the others"
+    assert all(r["latency_ms"] > LIMIT_MS for r in done if r["excluded"])
+    meta = json.loads((out / "model" / "metadata.json").read_text())
+    winner = next(r for r in done if r["candidate_id"] == meta["candidate_id"])
+    assert winner["latency_ms"] == meta["latency_ms"] and not winner["excluded"]
+    warned = [w for w in board["warnings"] if w["code"] == "latency_over_limit"]
+    assert winner["latency_ms"] <= LIMIT_MS or warned, (winner, board["warnings"])
+    assert "row p50 ms" in proc.stdout
 
 
 def test_predict_writes_rows_in_order(titanic_run, sample_data, tmp_path):

@@ -93,12 +93,13 @@ def test_upload_name_cannot_escape_the_data_dir(client, settings, tmp_path):
 def test_create_job_queues_it(client, dataset):
     response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
                                                   "time_budget": 10, "metric": "accuracy",
-                                                  "trial_timeout": 4})
+                                                  "trial_timeout": 4, "max_latency_ms": 2.5})
     assert response.status_code == 202
     job = response.json
     assert job["status"] == "queued"
     assert job["settings"]["time_budget"] == 10
     assert job["settings"]["trial_timeout"] == 4
+    assert job["settings"]["max_latency_ms"] == 2.5
     assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
     assert client.get(f"/api/v1/jobs/{job['id']}").json["status"] == "queued"
     assert [j["id"] for j in client.get("/api/v1/jobs").json["jobs"]] == [job["id"]]
@@ -126,6 +127,16 @@ def test_create_job_rejects_bad_settings(client, dataset, change, status, code, 
     assert response.status_code == status, response.json
     assert error_code(response) == code
     assert text in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("limit, why", [(0, "greater than 0"), (-3, "greater than 0"),
+                                        ("fast", "valid number")])
+def test_a_latency_limit_must_be_a_positive_number_of_milliseconds(client, dataset, limit, why):
+    response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
+                                                  "max_latency_ms": limit})
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+    [error] = response.json["error"]["details"]["errors"]
+    assert error["loc"] == ["max_latency_ms"] and why in error["msg"]
 
 
 MULTICLASS_CSV = b"a,b,kind\n" + b"".join(b"%d,%d,%s\n" % (i, i % 7, b"xyz"[i % 3:i % 3 + 1])
@@ -427,3 +438,21 @@ def test_a_finished_jobs_warnings_reach_the_api_and_its_page(client, service, da
     assert "4 of 5 trials ran out of time" in page.get_data(as_text=True)
     fresh = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label"}).json
     assert fresh["warnings"] == []
+
+
+def test_latency_and_exclusions_reach_the_leaderboard_api_and_the_job_page(client, service,
+                                                                            dataset, settings):
+    import pathlib
+
+    job_id = fake_finished_job(client, service, dataset, settings)
+    board = pathlib.Path(settings.data_dir) / "jobs" / job_id / "leaderboard.json"
+    written = json.loads(board.read_text())
+    reason = "single-row latency (p50) is 7.25 ms, over the 5 ms limit"
+    rows = [{"fit_s": 0.5, "predict_ms_per_row": 0.1, **r, "latency_ms": 0.042, "excluded": ""}
+            for r in written["rows"]]
+    rows[1] = {**rows[1], "latency_ms": 7.25, "excluded": reason}
+    board.write_text(json.dumps({**written, "rows": rows}))
+    served = client.get(f"/api/v1/jobs/{job_id}/leaderboard").json["rows"]
+    assert [(r["latency_ms"], r["excluded"]) for r in served[:2]] == [(0.042, ""), (7.25, reason)]
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "Row p50 ms" in page and "<td>7.250</td>" in page and reason in page

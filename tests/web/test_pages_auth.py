@@ -30,11 +30,13 @@ def test_upload_form_starts_a_job(client):
     body = b"x,y,label\n" + b"".join(b"%d,%d,%s\n" % (i, i % 3, b"ab"[i % 2:i % 2 + 1]) for i in range(30))
     response = client.post("/upload", data={"file": (io.BytesIO(body), "d.csv"), "target": "label",
                                             "task": "auto", "time_budget": "12", "metric": "",
-                                            "csrf_token": csrf(client)},
+                                            "max_latency_ms": "2.5", "csrf_token": csrf(client)},
                            content_type="multipart/form-data")
     assert response.status_code == 302 and "/jobs/job_" in response.location
     page = client.get(response.location).get_data(as_text=True)
     assert "queued" in page and "label" in page
+    job = client.get("/api/v1" + response.location).json
+    assert job["settings"]["max_latency_ms"] == 2.5
 
 
 def test_upload_form_without_target_goes_to_dataset_page(client):
@@ -60,6 +62,10 @@ def test_bad_job_form_is_shown_on_the_dataset_page(client, dataset):
         "target": "label", "time_budget": "-1", "csrf_token": csrf(client)})
     assert response.status_code == 400
     assert "time_budget" in response.get_data(as_text=True)
+    slow = client.post(f"/datasets/{dataset['id']}/jobs", data={
+        "target": "label", "max_latency_ms": "0", "csrf_token": csrf(client)})
+    assert slow.status_code == 400
+    assert "max_latency_ms: Input should be greater than 0" in slow.get_data(as_text=True)
 
 
 def test_unknown_pages_are_html_404(client):

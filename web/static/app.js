@@ -69,7 +69,8 @@ function renderBoard(jobId, board) {
     cell(tr, r.score === null ? "" : fmt(r.score, 5));
     cell(tr, r.score_std === null ? "" : fmt(r.score_std, 3));
     cell(tr, Number(r.fit_s).toFixed(2)); cell(tr, Number(r.predict_ms_per_row).toFixed(3));
-    cell(tr, r.state);
+    cell(tr, r.latency_ms === null || r.latency_ms === undefined ? "" : Number(r.latency_ms).toFixed(3));
+    cell(tr, r.state); cell(tr, r.excluded || "");
     tbody.appendChild(tr);
   }
   document.getElementById("board-state").textContent = board.final ? "final" : "live";
@@ -112,7 +113,7 @@ let sortKey = null; let sortDir = 1; let lastBoard = null;
 
 function sortRows(rows) {
   if (!sortKey) return rows;
-  const num = ["rank", "score", "score_std", "fit_s", "predict_ms_per_row"].includes(sortKey);
+  const num = ["rank", "score", "score_std", "fit_s", "predict_ms_per_row", "latency_ms"].includes(sortKey);
   return rows.slice().sort((a, b) => {
     const x = a[sortKey]; const y = b[sortKey];
     if (x === null || x === undefined) return 1;
