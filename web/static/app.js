@@ -56,6 +56,7 @@ function cell(tr, text, href) {
   if (href) { const a = document.createElement("a"); a.href = href; a.textContent = text; td.appendChild(a); }
   else td.textContent = text;
   tr.appendChild(td);
+  return td;
 }
 
 function renderBoard(jobId, board) {
@@ -70,7 +71,8 @@ function renderBoard(jobId, board) {
     cell(tr, r.score_std === null ? "" : fmt(r.score_std, 3));
     cell(tr, Number(r.fit_s).toFixed(2)); cell(tr, Number(r.predict_ms_per_row).toFixed(3));
     cell(tr, r.latency_ms === null || r.latency_ms === undefined ? "" : Number(r.latency_ms).toFixed(3));
-    cell(tr, r.state); cell(tr, r.excluded || "");
+    cell(tr, r.state);
+    cell(tr, r.excluded ? r.excluded.split(", ").pop() : "").title = r.excluded || "";
     tbody.appendChild(tr);
   }
   document.getElementById("board-state").textContent = board.final ? "final" : "live";
