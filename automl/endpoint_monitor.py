@@ -256,7 +256,8 @@ def run_summary(run: MonitoringRun) -> dict:
                "drifted_columns": dataset.get("drifted_columns", []),
                "drift_scores": scores,
                "max_drift_score": max(scores.values()) if scores else None,
-               "malformed_lines": report.get("capture", {}).get("malformed_lines", 0)}
+               "malformed_lines": report.get("capture", {}).get("malformed_lines", 0),
+               "violated_checks": sorted({v["constraint_check_type"] for v in run.violations})}
     for key in ("quality", "estimated_quality"):
         quality = report.get(key)
         if quality:
@@ -265,16 +266,18 @@ def run_summary(run: MonitoringRun) -> dict:
 
 
 class Scheduler:
-    """The runner's side: scheduled runs, traffic snapshots and ``chores`` (callables run
-    every round, such as finishing retrainings), on a thread of their own so that a long run
-    never delays claiming jobs."""
+    """The runner's side: scheduled runs (each followed by ``after_run(run)``, such as an
+    automatic retraining), traffic snapshots and ``chores`` (callables run every round, such as
+    finishing retrainings), on a thread of their own so that a long run never delays claiming
+    jobs."""
 
     SNAPSHOT_S = 60.0
 
     def __init__(self, monitor: EndpointMonitor, endpoints: Callable[[str], dict | None],
-                 every_s: float = 2.0, chores: tuple[Callable[[], object], ...] = ()):
+                 every_s: float = 2.0, chores: tuple[Callable[[], object], ...] = (),
+                 after_run: Callable[[dict], object] | None = None):
         self.monitor, self.endpoints, self.every_s = monitor, endpoints, every_s
-        self.chores = chores
+        self.chores, self.after_run = chores, after_run
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="automl-monitor", daemon=True)
         self._snapped = 0.0
@@ -291,7 +294,8 @@ class Scheduler:
     def _loop(self) -> None:
         while not self.stopping.wait(self.every_s):
             try:
-                self.monitor.run_due(self.endpoints)
+                for run in self.monitor.run_due(self.endpoints):
+                    self._after(run)
                 for chore in self.chores:
                     chore()
                 if time.time() - self._snapped >= self.SNAPSHOT_S:
@@ -301,6 +305,15 @@ class Scheduler:
                     enforce_all(settings.data_dir, retention(settings))
             except Exception:  # noqa: BLE001 - the scheduler must outlive one bad run
                 log.exception("scheduled monitoring failed; trying again")
+
+
+    def _after(self, run: dict) -> None:
+        if self.after_run is None:
+            return
+        try:
+            self.after_run(run)
+        except Exception:  # noqa: BLE001 - what follows one run must not stop the others
+            log.exception("after monitoring run %s", run["id"])
 
 
 def enforce_all(data_dir: str | Path, limits: Retention) -> int:

@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from automl.data.intake import read_table
 from automl.deploy import bundle_dir, winner_id
 from automl.endpoint_monitor import capture_root
-from automl.exceptions import AutoMLError, Conflict, NotFound
+from automl.exceptions import AutoMLError, Conflict, NotFound, ServerFault
 from automl.model.bundle import ModelBundle
 from automl.monitoring.capture import DEFAULT_VARIANT
 from automl.monitoring.quality import GroundTruthStore
@@ -45,20 +45,122 @@ from automl.monitoring.retrain import (
     labelled_captures,
     retraining_data,
 )
+from automl.service_config import ServiceSettings
 from automl.serving.compat import check_schema, facts
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED, FINISHED, JobStore
+from automl.store.datasets import register_dataset
 from automl.store.endpoints import EndpointStore, lock
 from automl.store.files import job_dir
+from automl.store.monitoring import MonitoringStore
 from automl.store.variants import PRODUCTION, SHADOW, VariantStore
 
 log = logging.getLogger("automl.retrain")
 PENDING = "pending"
 TRAINING, FINISHING, DONE, FAILED = "training", "finishing", "completed", "failed"
+TRIGGERS = {"drift": {"baseline_drift_check", "prediction_drift_check",
+                      "feature_attribution_drift_check"},
+            "quality": {"model_quality_check"}}
+"""What an automatic retraining may be asked to follow: the checks of a monitoring run that
+count as drift and as a quality drop."""
 THEN = ("shadow", "variant", "replace")
 """What may happen to the challenger once compared: the shadow variant (a copy of a share of
 the requests), a weighted production variant, or the champion's place (only when better by the
 stated margin)."""
+
+
+def start(store: JobStore, settings: ServiceSettings, endpoint: str, request: dict,
+          trigger: dict | None = None, bundle: ModelBundle | None = None) -> dict:
+    """Start a retraining of ``endpoint``: check ``then``, write the challenger's training data
+    (:func:`prepare`), register it as a dataset and queue a job with the champion job's
+    settings (``time_budget`` replaced when given). ``request``: the fields of a retrain
+    request (``holdout_share``, ``time_budget``, ``then`` and its own); ``trigger``: why, when
+    the runner started it; ``bundle``: the endpoint's, when the caller has it loaded.
+    Returns the retraining's record."""
+    row = EndpointStore(store.engine).get(endpoint)
+    retrain_id = new_id()
+    then = then_record(request, retrain_id)
+    check_then(store.engine, endpoint, then)
+    champion = store.get_job(row["job_id"])
+    original = store.get_dataset(champion["dataset_id"])["path"]
+    if not Path(original).is_file():
+        log.error("the stored file of dataset %s is missing: %s", champion["dataset_id"], original)
+        raise ServerFault(f"the training data of job '{champion['id']}' is missing on the "
+                          "server; an operator must restore it", {"job_id": champion["id"]})
+    bundle = bundle or load_bundle(row["bundle_path"])
+    _, data, train = prepare(settings.data_dir, endpoint, bundle, original,
+                             request.get("holdout_share") or HOLDOUT_SHARE, retrain_id)
+    with open(train, "rb") as handle:
+        dataset = register_dataset(store, settings.data_dir, handle, f"{endpoint}-{retrain_id}.csv",
+                                   settings.max_upload_bytes, settings.max_columns)
+    job_settings = dict(champion["settings"])
+    if request.get("time_budget") is not None:
+        job_settings["time_budget"] = float(request["time_budget"])
+    job = store.create_job(dataset["id"], champion["target"], job_settings)
+    meta = {"id": retrain_id, "endpoint": endpoint, "job_id": job["id"],
+            "champion": {"job_id": row["job_id"], "candidate_id": row["candidate_id"]},
+            "metric": champion["metric"], "then": then, "trigger": trigger,
+            "created_at": time.time(), **data.summary()}
+    record(settings.data_dir, endpoint, retrain_id, meta)
+    return meta
+
+
+def then_record(request: dict, retrain_id: str) -> dict | None:
+    """A request's ``then`` with its defaults filled in, as the record keeps it: the variant's
+    name (``rt-<id>``), the shadow's share (1), the variant's weight (1), the margin (0)."""
+    action = request.get("then")
+    if action is None:
+        return None
+    given = {k: request.get(k) for k in ("variant_name", "share", "weight", "min_improvement")}
+    return {"action": action, "accept_schema_change": bool(request.get("accept_schema_change")),
+            "variant": (given["variant_name"] or f"rt-{retrain_id.removeprefix('rt_')}")
+            if action != "replace" else None,
+            "share": (given["share"] or 1.0) if action == "shadow" else None,
+            "weight": (1.0 if given["weight"] is None else given["weight"])
+            if action == "variant" else None,
+            "min_improvement": (given["min_improvement"] or 0.0) if action == "replace" else None}
+
+
+def after_run(store: JobStore, settings: ServiceSettings, run: dict) -> dict | None:
+    """After a completed monitoring run of an endpoint's primary: start the automatic
+    retraining its settings ask for (``retrain``: a retrain request with ``on`` and
+    ``min_interval_s``) if the run found what it follows, none is under way and the last
+    automatic one is at least ``min_interval_s`` old. The run's summary records what happened
+    (``retrain``); None when the run called for nothing."""
+    if run["status"] != "completed" or run.get("variant", DEFAULT_VARIANT) != DEFAULT_VARIANT:
+        return None
+    monitoring = MonitoringStore(store.engine)
+    auto = (monitoring.settings(run["endpoint"]) or {}).get("retrain")
+    found = set((run.get("summary") or {}).get("violated_checks") or [])
+    reasons = [on for on in (auto or {}).get("on", []) if found & TRIGGERS.get(on, set())]
+    if not reasons:
+        return None
+    note = _not_now(settings.data_dir, run["endpoint"], auto)
+    if note is None:
+        try:
+            meta = start(store, settings, run["endpoint"], auto,
+                         trigger={"run_id": run["id"], "reasons": reasons})
+            note = {"started": True, "id": meta["id"], "message": "retraining "
+                    f"{meta['id']} started on {' and '.join(reasons)}"}
+        except AutoMLError as exc:
+            note = {"started": False, "message": "the automatic retraining could not start: "
+                    + exc.message}
+    monitoring.annotate_run(run["id"], retrain=note)
+    return note
+
+
+def _not_now(data_dir, endpoint: str, auto: dict) -> dict | None:
+    """Why no automatic retraining starts now, or None."""
+    recent = list_meta(data_dir, endpoint, limit=50)
+    running = [m["id"] for m in recent if m.get("state") not in (DONE, FAILED)]
+    if running:
+        return {"started": False, "message": f"retraining {running[0]} is under way"}
+    last = max((m.get("created_at") or 0 for m in recent if m.get("trigger")), default=0)
+    wait = last + auto.get("min_interval_s", 86400) - time.time()
+    if wait > 0:
+        return {"started": False, "message": "the last automatic retraining started less than "
+                f"min_interval_s ago (next one possible in {wait / 3600:.1f} h)"}
+    return None
 
 
 def retrain_dir(data_dir: str | Path, endpoint: str, retrain_id: str) -> Path:

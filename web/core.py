@@ -26,15 +26,13 @@ from automl.metrics import METRICS, get_metric
 from automl.model.bundle import METADATA_FILE
 from automl.search.records import result_from_dict
 from automl.service_config import ServiceSettings
-from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore, new_id
+from automl.store import COMPLETED, FINISHED, QUEUED, RUNNING, JobStore
+from automl.store.datasets import register_dataset
 from automl.store.endpoints import EndpointStore
 from automl.store.files import (
     dataset_path,
-    file_profile,
     job_dir,
     remove_tree,
-    safe_display_name,
-    save_stream,
 )
 from web.errors import Conflict, InvalidRequest
 from web.schemas import JobCreate
@@ -85,26 +83,8 @@ class Service:
     # datasets -------------------------------------------------------------------------------
     def upload_dataset(self, stream: BinaryIO, filename: str | None) -> dict:
         """Stream an upload to disk, read its header and types, record it; returns its view."""
-        dataset_id = new_id("ds")
-        path = dataset_path(self.settings.data_dir, dataset_id)
-        name = safe_display_name(filename)
-        size = save_stream(gunzipped(stream), path, self.settings.max_upload_bytes)
-        try:
-            if size == 0:
-                raise DatasetError("the file is empty; upload a CSV with a header row and data rows")
-            lite = file_profile(path, self.settings.max_columns)
-        except DatasetError as exc:  # messages name the stored file: name the user's instead
-            path.unlink(missing_ok=True)
-            exc.message = exc.message.replace(path.name, name)
-            exc.args = (exc.message,)
-            raise
-        except Exception:
-            path.unlink(missing_ok=True)
-            raise
-        row = self.store.add_dataset({
-            "id": dataset_id, "name": name, "path": str(path),
-            "size_bytes": size, "n_rows": lite["n_rows"], "columns": lite["columns"],
-            "warnings": _lite_warnings(lite["columns"])})
+        row = register_dataset(self.store, self.settings.data_dir, gunzipped(stream), filename,
+                               self.settings.max_upload_bytes, self.settings.max_columns)
         return dataset_view(row)
 
     def dataset(self, dataset_id: str) -> dict:
@@ -452,18 +432,6 @@ def _not_ready(row: dict, what: str) -> str:
     if status == COMPLETED:
         return f"the {what} was not written for this job"
     return f"there is no {what}: the job {status}"
-
-
-def _lite_warnings(columns: list[dict]) -> list[dict]:
-    out = []
-    for c in columns:
-        if c["role"] in ("constant", "id-like"):
-            out.append({"code": c["role"], "column": c["name"],
-                        "message": f"column '{c['name']}' looks {c['role']}; it will be dropped"})
-        elif c["missing_share"] > 0.5:
-            out.append({"code": "mostly_missing", "column": c["name"],
-                        "message": f"column '{c['name']}' is {c['missing_share']:.0%} missing"})
-    return out
 
 
 def _endpoint_users_message(job_id: str, users: dict[str, list[int]]) -> str:

@@ -45,13 +45,16 @@ class EndpointCreate(ModelRef):
 
 class MonitoringUpdate(BaseModel):
     """Change an endpoint's monitoring; absent fields stay as they are (``webhook_url``: ""
-    removes it)."""
+    removes it; ``retrain``: null stops automatic retraining)."""
 
     model_config = ConfigDict(extra="forbid")
 
     capture_percent: float | None = Field(default=None, ge=0, le=100)
     interval_s: int | None = Field(default=None, ge=10, le=7 * 86400)
     webhook_url: str | None = Field(default=None, max_length=2000)
+    retrain: AutoRetrain | None = Field(default=None, description=(
+        "retrain automatically when a monitoring run of the primary finds drift or a quality "
+        "drop (see AutoRetrain)"))
 
 
 class CaptureCounts(BaseModel):
@@ -76,6 +79,8 @@ class Monitoring(BaseModel):
     stopped_reason: str | None
     webhook_url: str | None
     capture: CaptureCounts
+    retrain: dict[str, Any] | None = Field(None, description="the automatic retraining asked "
+                                           "for (PATCH .../monitoring), if any")
 
 
 class EndpointRollback(BaseModel):
@@ -202,6 +207,9 @@ class RunSummary(BaseModel):
     malformed_lines: int = 0
     quality: RunQuality | None = None
     estimated_quality: RunQuality | None = None
+    violated_checks: list[str] = []
+    retrain: dict[str, Any] | None = Field(None, description="the automatic retraining this "
+                                           "run started ({started, id, message}), or why not")
 
 
 class MonitoringRun(BaseModel):
@@ -321,18 +329,16 @@ class RetrainRequest(BaseModel):
             raise ValueError("; ".join(misplaced))
         return self
 
-    def then_record(self, retrain_id: str) -> dict | None:
-        """``then`` with its defaults filled in, as the retraining's record keeps it."""
-        if self.then is None:
-            return None
-        return {"action": self.then, "accept_schema_change": self.accept_schema_change,
-                "variant": (self.variant_name or f"rt-{retrain_id.removeprefix('rt_')}")
-                if self.then != "replace" else None,
-                "share": (self.share or 1.0) if self.then == "shadow" else None,
-                "weight": (1.0 if self.weight is None else self.weight)
-                if self.then == "variant" else None,
-                "min_improvement": (self.min_improvement or 0.0)
-                if self.then == "replace" else None}
+
+class AutoRetrain(RetrainRequest):
+    """A retrain request the runner sends itself after a monitoring run of the primary that
+    found what ``on`` names (drift: a column's, the predictions' or the attributions'; quality:
+    the metric below its threshold), when no retraining is under way and the last automatic
+    one is at least ``min_interval_s`` old. Nothing is promoted unless ``then`` says so
+    (``replace`` only above ``min_improvement``)."""
+
+    on: list[Literal["drift", "quality"]] = Field(default=["drift", "quality"], min_length=1)
+    min_interval_s: int = Field(default=86400, ge=600, le=366 * 86400)
 
 
 class RetrainThen(BaseModel):
@@ -374,6 +380,8 @@ class Retraining(BaseModel):
     created_at: str | None = None
     finished_at: str | None = None
     then: RetrainThen | None = None
+    trigger: dict[str, Any] | None = Field(None, description="an automatic retraining's "
+                                           "monitoring run and reasons (drift, quality)")
     comparison: dict[str, Any] | None = Field(
         None, description="once completed: metric, rows, champion and challenger "
         "{score, interval}, improvement {value, interval, share_of_resamples_better} "
@@ -443,3 +451,6 @@ class VariantView(BaseModel):
 class VariantList(BaseModel):
     endpoint: str
     variants: list[VariantView]
+
+
+MonitoringUpdate.model_rebuild()

@@ -19,6 +19,7 @@ from pathlib import Path
 from automl import endpoint_metrics
 from automl.deploy import ensure_bundle, winner_id
 from automl.endpoint_monitor import capture_dir
+from automl.endpoint_retrain import check_then, new_id, then_record
 from automl.exceptions import AutoMLError, DatasetError, NotFound, NotReady
 from automl.model.bundle import METADATA_FILE, ModelBundle
 from automl.monitoring.alerts import check_webhook_url
@@ -203,14 +204,19 @@ class Endpoints:
         return {"endpoint": name, "capture_percent": row["capture_percent"],
                 "capture_directory": f"capture/{name}/", "interval_s": row["interval_s"],
                 "next_run_at": iso(row["next_run_at"]), "stopped_reason": row["stopped_reason"],
-                "webhook_url": row["webhook_url"], "capture": counts}
+                "webhook_url": row["webhook_url"], "capture": counts,
+                "retrain": row.get("retrain")}
 
     def change_monitoring(self, name: str, body: MonitoringUpdate) -> dict:
-        """Change capture percentage, schedule interval or webhook of a live endpoint."""
+        """Change capture percentage, schedule interval, webhook or automatic retraining of a
+        live endpoint."""
         self.monitoring(name)
         values = body.model_dump(exclude_unset=True)
         if "webhook_url" in values:
             values["webhook_url"] = self._webhook(values["webhook_url"])
+        if body.retrain is not None:  # whole, defaults too; refused now if it would be later
+            values["retrain"] = body.retrain.model_dump()
+            check_then(self.store.engine, name, then_record(values["retrain"], new_id()))
         self.monitoring_store.change(name, **values)
         self.observer.changed(name)
         return self.monitoring(name)

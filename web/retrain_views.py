@@ -5,9 +5,6 @@ two once it ended and puts the challenger in as the request asked (``then``)."""
 
 from __future__ import annotations
 
-import io
-import time
-
 from flask import Blueprint, current_app, jsonify
 
 from automl import endpoint_retrain
@@ -16,11 +13,8 @@ from automl.store import FINISHED
 from web.api import spec
 from web.core import iso
 from web.endpoint_schemas import Retraining, RetrainingList, RetrainRequest
-from web.schemas import JobCreate
 
 api = Blueprint("retrain_api", __name__, url_prefix="/api/v1")
-JOB_SETTINGS = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
-                "max_latency_ms")
 
 
 def _services():
@@ -37,31 +31,11 @@ def start(name: str, body: RetrainRequest):
 
 
 def start_retraining(name: str, body: RetrainRequest) -> dict:
-    """Check the request, write the challenger's training data, queue its job; the view of
-    the new retraining (the page's form calls this too)."""
+    """Start a retraining (:func:`automl.endpoint_retrain.start`); its view. The page's form
+    calls this too."""
     service, endpoints = _services()
-    endpoint = endpoints.get(name)
-    retrain_id = endpoint_retrain.new_id()
-    then = body.then_record(retrain_id)
-    endpoint_retrain.check_then(service.store.engine, name, then)
-    champion = service.job(endpoint["job_id"])
-    data_dir = service.settings.data_dir
-    _, data, train = endpoint_retrain.prepare(
-        data_dir, name, endpoints.bundle(name), service.dataset_file(champion["dataset_id"]),
-        body.holdout_share, retrain_id)
-    with open(train, "rb") as handle:
-        dataset = service.upload_dataset(io.BytesIO(handle.read()), f"{name}-{retrain_id}.csv")
-    settings = {k: champion["settings"].get(k) for k in JOB_SETTINGS}
-    if body.time_budget is not None:
-        settings["time_budget"] = body.time_budget
-    job = service.create_job(JobCreate.model_validate(
-        {"dataset_id": dataset["id"], "target": champion["target"],
-         **{k: v for k, v in settings.items() if v is not None}}))
-    meta = {"id": retrain_id, "endpoint": name, "job_id": job["id"],
-            "champion": {"job_id": endpoint["job_id"], "candidate_id": endpoint["candidate_id"]},
-            "metric": champion["metric"], "then": then, "created_at": time.time(),
-            **data.summary()}
-    endpoint_retrain.record(data_dir, name, retrain_id, meta)
+    meta = endpoint_retrain.start(service.store, service.settings, name, body.model_dump(),
+                                  bundle=endpoints.bundle(name))
     return view(meta)
 
 
@@ -104,7 +78,7 @@ def view(meta: dict) -> dict:
              "job": f"/api/v1/jobs/{job_id}", "job_page": f"/jobs/{job_id}",
              "variants": f"/api/v1/endpoints/{name}/variants",
              "versions": f"/api/v1/endpoints/{name}/versions"}
-    return {"then": None, "challenger": None, "outcome": None, "error": None,
+    return {"then": None, "trigger": None, "challenger": None, "outcome": None, "error": None,
             **{k: v for k, v in meta.items() if k not in ("endpoint", "created_at",
                                                           "finished_at")},
             "endpoint": name, "state": state, "job_status": job_status,

@@ -21,7 +21,7 @@ import sys
 import time
 
 from automl.endpoint_monitor import EndpointMonitor, Scheduler
-from automl.endpoint_retrain import follow_up_all
+from automl.endpoint_retrain import after_run, follow_up_all
 from automl.jobs.launch import STANDBY
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
@@ -173,8 +173,9 @@ def main() -> int:
 
 
 def monitoring_scheduler(store: JobStore, service: ServiceSettings) -> Scheduler:
-    """Scheduled monitoring runs of the endpoints on the same store, and the end of their
-    retrainings once the challenger's job ended (a thread of the runner)."""
+    """Scheduled monitoring runs of the endpoints on the same store, the automatic retrainings
+    they call for, and the end of retrainings once the challenger's job ended (a thread of the
+    runner)."""
     endpoints = EndpointStore(store.engine)
 
     def endpoint(name: str) -> dict | None:
@@ -183,7 +184,8 @@ def monitoring_scheduler(store: JobStore, service: ServiceSettings) -> Scheduler
         except EndpointNotFound:
             return None
     return Scheduler(EndpointMonitor(MonitoringStore(store.engine), service), endpoint,
-                     chores=(functools.partial(follow_up_all, store, service.data_dir),))
+                     chores=(functools.partial(follow_up_all, store, service.data_dir),),
+                     after_run=functools.partial(after_run, store, service))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from automl.store.variants import PRIMARY
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "completed", "failed"
 ENDPOINT_DELETED = "the endpoint was deleted"
+NULLABLE = ("webhook_url", "retrain")  # settings that None removes (others: None leaves as is)
 
 
 def _variant_is(name: str):
@@ -63,7 +64,7 @@ class MonitoringStore:
 
     def change(self, name: str, **values) -> dict:
         """Change some settings; a new interval moves the next run to one interval from now."""
-        values = {k: v for k, v in values.items() if v is not None or k == "webhook_url"}
+        values = {k: v for k, v in values.items() if v is not None or k in NULLABLE}
         if "interval_s" in values:
             values["next_run_at"] = time.time() + values["interval_s"]
         values["updated_at"] = time.time()
@@ -135,6 +136,15 @@ class MonitoringStore:
             conn.execute(update(monitoring_runs).where(monitoring_runs.c.id == run_id)
                          .values(status=status, summary=summary, error=error,
                                  finished_at=time.time()))
+
+    def annotate_run(self, run_id: str, **notes) -> None:
+        """Add ``notes`` to a finished run's summary (what followed it: an automatic
+        retraining); only the runner that ran it writes it."""
+        with self.engine.begin() as conn:
+            summary = conn.execute(select(monitoring_runs.c.summary)
+                                   .where(monitoring_runs.c.id == run_id)).scalar()
+            conn.execute(update(monitoring_runs).where(monitoring_runs.c.id == run_id)
+                         .values(summary={**(summary or {}), **notes}))
 
     def record_webhook(self, run_id: str, delivery: dict) -> None:
         with self.engine.begin() as conn:

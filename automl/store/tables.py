@@ -131,6 +131,8 @@ endpoint_monitoring = Table(
     Column("next_run_at", Float, nullable=True, index=True),
     Column("stopped_reason", Text, nullable=True),
     Column("updated_at", Float, nullable=False),
+    # added later (upgrade.add_missing_columns): the automatic retraining's request, NULL: none
+    Column("retrain", JSON, nullable=True),
 )
 
 monitoring_runs = Table(

@@ -894,3 +894,47 @@ def test_each_variant_is_monitored_against_its_own_model_and_shown(app, client, 
     table = html[html.index('id="variant-runs"'):]
     assert 'data-variant="AllTraffic"' in table and 'data-variant="shadow"' in table
     assert "no completed run yet" not in table[:table.index("</table>")]
+
+
+def test_drift_or_a_quality_drop_starts_the_automatic_retraining_asked_for(app, client, job,
+                                                                           settings):
+    from automl.endpoint_retrain import after_run
+    from automl.store.monitoring import DONE, MonitoringStore
+
+    labelled_endpoint(client, job, "auto-rt")
+    url = "/api/v1/endpoints/auto-rt/monitoring"
+    for bad, status in (({"on": []}, 400), ({"min_interval_s": 5}, 400),
+                        ({"then": "variant", "variant_name": "AllTraffic"}, 409)):
+        assert client.patch(url, json={"retrain": bad}).status_code == status, bad
+    asked = client.patch(url, json={"retrain": {"then": "shadow", "time_budget": 5}})
+    assert asked.status_code == 200, asked.json
+    assert asked.json["retrain"]["on"] == ["drift", "quality"]
+    assert asked.json["retrain"]["min_interval_s"] == 86400
+    store, service = MonitoringStore(app.extensions["automl"].store.engine), app.extensions["automl"]
+
+    def finished(checks: list[str], variant: str = "AllTraffic") -> dict:
+        run = store.add_run("auto-rt", "schedule", None, None, variant=variant)
+        store.finish_run(run["id"], DONE, summary={"verdict": "violations", "violations": 1,
+                                                   "violated_checks": checks})
+        return store.run("auto-rt", run["id"])
+
+    assert after_run(service.store, settings, finished(["data_type_check"])) is None
+    assert after_run(service.store, settings, finished(["baseline_drift_check"], "x")) is None
+    drifted = finished(["baseline_drift_check"])
+    note = after_run(service.store, settings, drifted)
+    assert note["started"] is True, note
+    (retraining,) = client.get("/api/v1/endpoints/auto-rt/retrain").json["retrainings"]
+    assert retraining["trigger"] == {"run_id": drifted["id"], "reasons": ["drift"]}
+    assert retraining["then"]["action"] == "shadow"
+    assert service.store.get_job(retraining["job_id"])["settings"]["time_budget"] == 5
+    shown = client.get(f"/api/v1/endpoints/auto-rt/monitoring-runs/{drifted['id']}").json
+    assert shown["summary"]["retrain"]["id"] == retraining["id"]
+    again = after_run(service.store, settings, finished(["model_quality_check"]))
+    assert again["started"] is False and "under way" in again["message"]
+    service.store.request_cancel(retraining["job_id"])  # no other test runs it
+    assert finish_retrainings(app)[0]["state"] == "failed"
+    later = after_run(service.store, settings, finished(["baseline_drift_check"]))
+    assert later["started"] is False and "min_interval_s" in later["message"]
+    html = client.get("/endpoints/auto-rt").get_data(as_text=True)
+    assert 'id="auto-retrain"' in html and f"retraining {retraining['id']} started" in html
+    assert client.patch(url, json={"retrain": None}).json["retrain"] is None
