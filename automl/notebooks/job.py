@@ -155,7 +155,8 @@ def _rerun_source(job, data_path) -> str:
     s = job.settings
     budget = ("time_budget=None, max_candidates=" + repr(s.max_candidates) if s.time_budget is None
               else f"time_budget={s.time_budget!r}, max_candidates={s.max_candidates!r}")
+    limit = "" if s.max_latency_ms is None else f" max_latency_ms={s.max_latency_ms!r},"
     return ("import automl\n\n"
             f"result = automl.fit(\n    {str(data_path)!r}, {job.profile.target!r}, "
             f"task={job.profile.task!r}, metric={job.metric.name!r},\n    {budget}, "
-            f"seed={s.seed!r},\n)\nresult.leaderboard")
+            f"seed={s.seed!r},{limit}\n)\nresult.leaderboard")
