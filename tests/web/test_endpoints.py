@@ -800,6 +800,17 @@ def test_a_retrained_challenger_goes_in_as_the_shadow_once_compared(app, client,
         (shown["then"]["variant"], "shadow", 0.5, retraining["job_id"])]
     listed = client.get(url).json["retrainings"]
     assert [r["id"] for r in listed] == [retraining["id"]]
+    # a runner killed after adding the variant, before recording it: the next finishes it alike
+    from automl.endpoint_retrain import PENDING, load_meta, record, retrain_dir
+
+    data_dir = app.extensions["automl"].settings.data_dir
+    meta = load_meta(data_dir, "retrained", retraining["id"])
+    record(data_dir, "retrained", retraining["id"],
+           {k: v for k, v in meta.items() if k not in ("state", "outcome", "challenger")})
+    assert (retrain_dir(data_dir, "retrained", retraining["id"]) / PENDING).is_file()
+    (redone,) = finish_retrainings(app)
+    assert redone["outcome"] == done["outcome"]
+    assert len(client.get("/api/v1/endpoints/retrained/variants").json["variants"]) == 2
     again = client.post(url, json={"then": "shadow"})
     assert again.status_code == 409 and "already has a shadow" in again.json["error"]["message"]
 
