@@ -9,7 +9,8 @@ Subjects (issue 15's "Measured"): a forced winner of every family on titanic (it
 text column, so every recipe's text path is in it), a voting ensemble with that text column
 (linear, k-NN, HistGradientBoosting, random forest), and the winner of a short job
 (``--job-budget`` seconds) on each of ``--datasets`` in ../shared/datasets. For each: in-process
-single-row p50 (``invoke`` on a one-row CSV body, as the endpoint calls it), HTTP single-row
+single-row p50 (``invoke`` on a one-row CSV body, as the endpoint calls it; beside it the
+single-row latency the job's leaderboard reported for the bundle, "board ms"), HTTP single-row
 p50/p99 over loopback against ``automl serve-model`` (gunicorn, 2 sync workers), requests/s with
 1, 4 and 16 concurrent clients, and batch rows/s (``stream_predictions``: CSV in, CSV out) on
 10,000 rows. A Flask app returning a constant runs under the same gunicorn settings for the
@@ -270,15 +271,16 @@ def _per_call(fn, n: int) -> float:
     return float(np.median(times) * 1000)
 
 
-COLUMNS = ("subject", "family", "pipe ms", "inproc ms", "http p50", "http p99", "rps1 %",
-           "rps4 %", "rps16 %", "batch rows/s")
+COLUMNS = ("subject", "family", "pipe ms", "board ms", "inproc ms", "http p50", "http p99",
+           "rps1 %", "rps4 %", "rps16 %", "batch rows/s")
 
 
 def table_row(name: str, figures: dict) -> list[str]:
     ip, model, constant = figures["in_process"], figures["http"]["model"], figures["http"]["constant"]
     ratio = [f"{100 * model[f'rps_{c}'] / constant[f'rps_{c}']:.0f}" for c in (1, 4, 16)]
+    board = figures.get("leaderboard_ms")
     return [name, str(figures["family"]), f"{ip['pipeline_p50_ms']:.2f}",
-            f"{ip['in_process_p50_ms']:.3f}", f"{model['p50_ms']:.2f}", f"{model['p99_ms']:.2f}",
+            "-" if board is None else f"{board:.3f}", f"{ip['in_process_p50_ms']:.3f}", f"{model['p50_ms']:.2f}", f"{model['p99_ms']:.2f}",
             *ratio, f"{ip['batch_rows_per_s']:,.0f}"]
 
 
@@ -343,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                          if c in rows.columns]]
             bodies = [r.encode() for r in rows.head(200).to_csv(header=False, index=False)
                       .splitlines()]
-            figures = {"family": _family(bundle), "in_process": measure_in_process(bundle, rows, bodies),
+            figures = {"family": _family(bundle), "leaderboard_ms": bundle.metadata.get("latency_ms"),
+                       "in_process": measure_in_process(bundle, rows, bodies),
                        "http": measure_http(args, directory, constant_port, bodies)}
             run["subjects"][name] = figures
             print(" ".join(table_row(name, figures)), flush=True)
