@@ -101,3 +101,14 @@ def test_an_ensemble_that_cannot_fit_the_limit_is_shown_excluded_and_cannot_win(
     ranked = rank_results(rows + [ensemble], RMSE)
     assert ranked[-1] is ensemble
     assert affordable_winner(ranked, ctx, search_s=1.0) is not ensemble
+
+
+def test_a_final_model_that_cannot_be_measured_keeps_the_winners_estimate(caplog):
+    from automl.engine.latency import measured_winner
+
+    rng, y, folds = _setup()
+    winner = _trial("knn_0", 0.8, y, folds, rng)
+    data = TrainingData(None, y, "regression", 0, None, folds)  # no rows to predict: it raises
+    kept, rows = measured_winner(winner, [winner], object(), data)
+    assert kept is winner and rows == [winner]
+    assert "could not be measured" in caplog.text

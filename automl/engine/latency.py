@@ -11,11 +11,14 @@ ends with a model) and :func:`automl.diagnose.latency_warning` says so. A row wh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from automl.model.latency import row_latency_ms
 from automl.search.evaluate import TrainingData
 from automl.search.records import CandidateResult, TrialResult
+
+log = logging.getLogger(__name__)
 
 
 def over_limit(row: CandidateResult, limit: float | None) -> bool:
@@ -48,8 +51,14 @@ def measured_winner(winner: CandidateResult, rows: list[CandidateResult], model,
                     data: TrainingData) -> tuple[CandidateResult, list[CandidateResult]]:
     """The winner with the single-row latency of its final ``model`` (refit or bagged, as the
     bundle serves it) in place of its fold model's (or, for an ensemble, its members' sum),
-    and ``rows`` with it in its place."""
+    and ``rows`` with it in its place; both unchanged (and the error logged) when measuring
+    fails."""
     valid = data.folds[-1][1]
-    latency = row_latency_ms(model, data.schema, data.task, data.n_classes, data.X.iloc[valid])
+    try:
+        latency = row_latency_ms(model, data.schema, data.task, data.n_classes,
+                                 data.X.iloc[valid])
+    except Exception:  # noqa: BLE001 - a figure must never lose a finished job
+        log.exception("the final model's single-row latency could not be measured")
+        return winner, rows
     measured = replace(winner, latency_ms=latency)
     return measured, [measured if r is winner else r for r in rows]
