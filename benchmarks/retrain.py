@@ -10,7 +10,8 @@ The data (from ``../shared/datasets/adult.csv``, target ``class``): the rows shu
 in that order, after the deploy. The injected shift is a concept shift in the stream only: the
 label of every row whose ``marital-status`` is ``--flip-value`` (Never-married, about a third
 of the rows) is flipped (<=50K <-> >50K); the features are untouched, so drift checks see
-nothing and only ground truth shows it.
+nothing and only ground truth shows it. ``--flip-value none`` flips nothing: the control, where
+the challenger only has more rows of the same concept.
 
 Starts ``automl serve`` (gunicorn, 2 workers, runner) on a temporary data directory; uploads
 the original rows and runs a job (``--time-budget`` seconds); deploys its winner; sends the
