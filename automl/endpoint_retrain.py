@@ -272,6 +272,19 @@ def check_then(engine: Engine, endpoint: str, then: dict | None) -> None:
         VariantStore(engine).check_free(endpoint, then["variant"], role)
 
 
+def mark_unfinished(data_dir) -> int:
+    """Mark pending the retrainings recorded before the runner finished them (their records
+    have no ``state`` and no marker: the comparison was made on the first GET then); the runner
+    calls it as it starts. Returns how many."""
+    marked = 0
+    for path in (Path(data_dir) / "retrain").glob("*/rt_*/retrain.json"):
+        marker = path.parent / PENDING
+        if not marker.exists() and "state" not in json.loads(path.read_text()):
+            marker.touch()
+            marked += 1
+    return marked
+
+
 def follow_up_all(store: JobStore, data_dir) -> list[dict]:
     """Finish every pending retraining whose challenger's job has ended; returns their final
     records. A retraining that cannot be finished is recorded as failed, never retried forever."""

@@ -21,7 +21,7 @@ import sys
 import time
 
 from automl.endpoint_monitor import EndpointMonitor, Scheduler
-from automl.endpoint_retrain import after_run, follow_up_all
+from automl.endpoint_retrain import after_run, follow_up_all, mark_unfinished
 from automl.jobs.launch import STANDBY
 from automl.service_config import ServiceSettings, resolve_service_settings
 from automl.store import FAILED, JobStore
@@ -165,6 +165,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     runner.recover()
+    mark_unfinished(service.data_dir)
     scheduler = monitoring_scheduler(store, service).start()
     log.info("runner ready (%d job(s) at once)", service.max_concurrent_jobs)
     runner.run_forever(int(os.environ.get(PARENT_ENV) or os.getppid()))
