@@ -101,6 +101,9 @@ class ModelBundle:
         otherwise.
         """
         compiled = self.compiled()
+        if compiled is None and len(X) == 1:  # one row gains nothing from a pool of threads
+            return self._one_thread(predict_matrix, self.model, X, self.task,
+                                    len(self.classes or ()))
         if compiled is None:
             return predict_matrix(self.model, X, self.task, len(self.classes or ()))
         if len(X) == 1:  # the row path skips even the preprocessors' per-call overhead
@@ -116,6 +119,14 @@ class ModelBundle:
             self._record_predictor = RecordPredictor(self.model, self.schema, self.task,
                                                      len(self.classes or ()), self.compiled())
         return self._record_predictor(record)
+
+    def _one_thread(self, fn, *args):
+        """``fn(*args)`` on one OpenMP thread (:class:`automl.model.fastpath.OneThread`)."""
+        if not hasattr(self, "_one"):
+            from automl.model.fastpath import OneThread
+
+            self._one = OneThread()
+        return self._one(fn, *args)
 
     def compiled(self):
         """The compiled predictor of :mod:`automl.model.fastpath`, or None (cached)."""
