@@ -24,8 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(SECRET_KEY=secret_key(settings.data_dir),
                       MAX_CONTENT_LENGTH=settings.max_upload_bytes,
                       MAX_FORM_MEMORY_SIZE=1 << 20,
-                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
-                      JSON_SORT_KEYS=False)
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    app.json.sort_keys = False  # documents keep their order (importance: largest first)
     app.config.update(test_config)
     _init_service(app, settings)
     _register(app, settings)

@@ -65,6 +65,8 @@ def test_explanation_on_request_for_another_candidate(client, job):
     assert response.status_code == 200, response.json
     assert response.json["candidate_id"] == job["other"]
     assert sum(response.json["importance"].values()) > 0
+    shares = list(response.json["importance"].values())
+    assert shares == sorted(shares, reverse=True), "the API lists the most important column first"
     again = client.get(f"/api/v1/jobs/{job['id']}/candidates/{job['other']}").json
     assert again["explanation"] == response.json
 
