@@ -16,7 +16,7 @@ LIMIT_MS = 0.1  # tiny: k-NN and most ensembles of titanic's trials are slower
 
 
 def automl_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "automl.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "automl", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout)
 
 
