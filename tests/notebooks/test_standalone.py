@@ -99,5 +99,6 @@ def test_every_notebook_runs_without_this_package_and_reproduces_its_score(
         if cid in scores:
             printed = "".join(o.get("text", "") for o in ran.cells[-1].outputs)
             assert f"{float(printed):.4g}" == f"{scores[cid]:.4g}", cid
+            assert (directory / f"{cid}.joblib").is_file(), cid  # the refit model it saves
     explore = nbformat.read(directory / "data-exploration.ipynb", as_version=4)
     assert explore.cells[0].source.startswith("# Data exploration: `titanic.csv`")
