@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,7 @@ def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data)
         service = ServiceProcess(data_dir, port=service.port).start()
         assert invoke_json(runtime(service.url), "titanic", rows) == pytest.approx(
             refit.predict_proba(rows).to_numpy())
+        check_rollback_while_requests_are_in_flight(service, rows, winner, refit)
     finally:
         service.stop()
 
@@ -121,3 +124,44 @@ def requests_put(service, name: str, body: dict) -> dict:
     response = requests.put(f"{service.url}/api/v1/endpoints/{name}", json=body, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def check_rollback_while_requests_are_in_flight(service, rows, winner, refit) -> None:
+    """Two clients invoke without pause while the endpoint rolls back to version 1: no request
+    fails, each answer is wholly one model's, and every request sent after the rollback was
+    answered gets the winner's (each worker reads the endpoint's row per request)."""
+    expected = {"winner": winner.predict_proba(rows).to_numpy(),
+                "refit": refit.predict_proba(rows).to_numpy()}
+    body = json.dumps({"instances": rows.to_dict(orient="records")})
+    answers, stop = [], threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                started = time.monotonic()
+                r = session.post(f"{service.url}/endpoints/titanic/invocations", data=body,
+                                 headers={"Content-Type": "application/json"}, timeout=60)
+                got = (np.array([p["probabilities"] for p in r.json()["predictions"]])
+                       if r.status_code == 200 else None)
+                answers.append((started, r.status_code, got))
+
+    threads = [threading.Thread(target=client) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    back = requests.post(f"{service.url}/api/v1/endpoints/titanic/rollback",
+                         json={"version": 1}, timeout=60)
+    rolled_back = time.monotonic()
+    time.sleep(2.0)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert back.status_code == 200, back.text
+    assert answers and all(status == 200 for _, status, _ in answers), \
+        [status for _, status, _ in answers if status != 200][:5]
+    models = [next((name for name, p in expected.items() if np.allclose(got, p)), "mixed")
+              for _, _, got in answers]
+    assert "mixed" not in models, "an answer mixed two models"
+    assert models[0] == "refit" and models[-1] == "winner"
+    late = [m for (at, _, _), m in zip(answers, models, strict=True) if at > rolled_back]
+    assert late and set(late) == {"winner"}, "a request sent after the rollback got the old model"
