@@ -44,6 +44,17 @@ class Settings:
         return self.time_budget is None
 
 
+JOB_FIELDS = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
+              "max_latency_ms")
+"""The settings a service job keeps and runs with; the others belong to the machine that runs
+it (``n_jobs``, ``cluster``) or are not offered by the service."""
+
+
+def job_fields(settings: Settings) -> dict:
+    """The :data:`JOB_FIELDS` of ``settings``, as a job stores them."""
+    return {name: getattr(settings, name) for name in JOB_FIELDS}
+
+
 def resolve_settings(**overrides) -> Settings:
     """Defaults, then ``AUTOML_*`` environment variables, then ``overrides``; validated once."""
     values = {k: v for k, v in overrides.items() if v is not None}

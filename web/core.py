@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from automl.config import resolve_settings
+from automl.config import job_fields, resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
 from automl.layout import JobLayout
@@ -114,11 +114,8 @@ class Service:
                                     max_candidates=body.max_candidates, seed=body.seed, n_jobs=1,
                                     trial_timeout=body.trial_timeout,
                                     max_latency_ms=body.max_latency_ms)
-        stored = {"task": settings.task, "metric": settings.metric,
-                  "time_budget": settings.time_budget, "max_candidates": settings.max_candidates,
-                  "seed": settings.seed, "trial_timeout": settings.trial_timeout,
-                  "max_latency_ms": settings.max_latency_ms}
-        return self.job_view(self.store.create_job(dataset["id"], body.target, stored))
+        return self.job_view(self.store.create_job(dataset["id"], body.target,
+                                                   job_fields(settings)))
 
     def job(self, job_id: str) -> dict:
         return self.job_view(self._job(job_id))

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from automl.config import resolve_settings
+from automl.config import JOB_FIELDS, resolve_settings
 from automl.engine import Callbacks, JobResult, run_job
 from automl.exceptions import AutoMLError
 from automl.jobs.resume import recorded_trials
@@ -107,9 +107,7 @@ def final_progress(progress: dict | None, result: JobResult) -> dict:
 
 
 def _engine_settings(job_settings: dict, service: ServiceSettings) -> dict:
-    allowed = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
-               "max_latency_ms")
-    values = {k: job_settings.get(k) for k in allowed if k in job_settings}
+    values = {k: job_settings.get(k) for k in JOB_FIELDS if k in job_settings}
     values["n_jobs"] = job_workers(service)
     return values
 
