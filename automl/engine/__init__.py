@@ -31,7 +31,7 @@ from automl.engine.finish import finish
 from automl.engine.progress import Progress
 from automl.layout import JobLayout
 from automl.metrics import Metric, get_metric
-from automl.search.budget import Budget
+from automl.search.budget import Budget, fallback_s
 from automl.search.evaluate import TrainingData
 from automl.search.executor_base import TrialExecutor
 from automl.search.executors import make_executor
@@ -148,7 +148,8 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
     data, profile, settings = ctx.data, ctx.profile, ctx.settings
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
     specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
-    budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout)
+    budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout,
+                    grace=fallback_s(settings.time_budget))
     progress = Progress(ctx.start, ctx.deadline, ctx.metric)
     for result in prior:
         progress.update(result)

@@ -24,6 +24,13 @@ BAG_SHARE = 0.10  # bagging is planned for only when it costs at most this share
 MAX_SLOWDOWN = 6.0
 RESERVE_SHARE = 0.5  # the end of the job never takes more than this share of the budget
 FALLBACK_SHARE = 0.15  # kept for the fallback model while no trial has completed (at most 10 s)
+MAX_FALLBACK_S = 10.0
+
+
+def fallback_s(time_budget: float | None) -> float:
+    """Seconds the end of a job keeps while no trial has completed: for the trials still
+    running to finish in (:attr:`Budget.grace`), else for the fallback model."""
+    return min(MAX_FALLBACK_S, FALLBACK_SHARE * (time_budget or 0.0))
 
 
 def slowdown(results: list[TrialResult]) -> float:
@@ -42,13 +49,17 @@ class Budget:
 
     ``trial_timeout`` is the user's per-trial limit; ``None`` means the adaptive default of
     :meth:`trial_limit`. ``reserve`` gives the seconds kept for the end of the job, at the
-    moment it is called (:meth:`EndCosts.reserve`).
+    moment it is called (:meth:`EndCosts.reserve`). ``grace`` is how long past the search's
+    deadline the trials running when none has completed yet may go on: the reserve keeps that
+    time for a fallback model (:func:`fallback_s`), and a trial that holds its data and is part
+    way through its folds is a better use of it than a fresh fit after it is killed.
     """
 
     deadline: float | None
     max_trials: int | None
     trial_timeout: float | None
     reserve: Callable[[], float] = field(default=lambda: 0.0)
+    grace: float = 0.0
 
     def trial_limit(self, first: bool, similar_run_s: list[float]) -> float | None:
         """A new trial's own limit in seconds of its running (``None``: none).
@@ -70,6 +81,12 @@ class Budget:
 
     def search_deadline(self) -> float | None:
         return None if self.deadline is None else self.deadline - self.reserve()
+
+    def trial_deadline(self, completed: bool) -> float | None:
+        """When a trial submitted now stops itself between folds: the search's deadline, plus
+        the :attr:`grace` while no trial has ``completed``."""
+        end = self.search_deadline()
+        return end if end is None or completed else end + self.grace
 
     def time_left(self) -> float:
         end = self.search_deadline()
@@ -115,7 +132,7 @@ class EndCosts:
             bag_s = 0.0  # bagging would starve the search: keep nothing for it
         slow = slowdown(ok)  # the in-process steps stretch less than kernels and workers do
         fixed = (1.0 + 0.03 * budget) * (1.0 + slow) / 2 + self.artifacts_s(slow)
-        fallback = 0.0 if ok else min(10.0, FALLBACK_SHARE * budget)
+        fallback = 0.0 if ok else fallback_s(budget)
         return min(RESERVE_SHARE * budget, fixed + fallback + 1.5 * refit_s + bag_s)
 
     def time_left(self, search_s: float) -> float:

@@ -148,14 +148,15 @@ class Search:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             trial = family.study.ask(family.distributions)
-        number, first = self._number, self._submitted == 0 and not any(r.ok for r in self.results)
+        completed = self._completed()
+        number, first = self._number, self._submitted == 0 and not completed
         self._number, self._asked, self._submitted = number + 1, self._asked + 1, self._submitted + 1
         similar = [r.run_s for r in self.results if r.ok and r.family == family.spec.family]
         limit = self.budget.trial_limit(first, similar)
         spec = TrialSpec(
             candidate_id=f"{family.spec.name}_{number:03d}", number=number, spec=family.spec,
             params=dict(trial.params), seed=self.seed, metric=self.metric.name,
-            deadline=self.budget.search_deadline(), time_limit=limit,
+            deadline=self.budget.trial_deadline(completed), time_limit=limit,
         )
         self.trials[spec.candidate_id] = spec
         timeout = None if limit is None else limit + KILL_GRACE_S
@@ -184,8 +185,16 @@ class Search:
         for future in sorted(done, key=lambda f: self._pending[f][0].number):
             spec, trial = self._pending.pop(future)
             self._record(spec, trial, self._result(future, spec))
-        if self.budget.time_left() < -ABANDON_S:
+        if self.budget.time_left() < -ABANDON_S - self._grace():
             self._abandon()
+
+    def _completed(self) -> bool:
+        return any(r.ok for r in self.results)
+
+    def _grace(self) -> float:
+        """Seconds the trials running may go on past the search's deadline: the budget's
+        grace while no trial has completed (a job must end with a model), else none."""
+        return 0.0 if self._completed() else self.budget.grace
 
     def _abandon(self) -> None:
         """Give up on trials still pending well past the search deadline: on a machine so
@@ -199,8 +208,9 @@ class Search:
     def _stop_overdue(self, done: set) -> None:
         """Stop running trials once the search deadline has passed. A trial's own deadline was
         set when it started; the deadline moves earlier as results show what the refit will
-        cost, and the job must still end within its budget."""
-        if self.budget.time_left() > -STOP_GRACE_S:
+        cost, and the job must still end within its budget. While none has completed, they
+        run on for the budget's grace (the time kept for a fallback model)."""
+        if self.budget.time_left() > -STOP_GRACE_S - self._grace():
             return
         for future in self._pending:
             if future not in done:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 
 import numpy as np
+import pytest
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
 from automl.metrics import get_metric
 from automl.search.budget import RESERVE_SHARE, Budget, EndCosts, slowdown
+from automl.search.executor_base import TaskTimeout, settle
 from automl.search.records import STOPPED_AT_BUDGET, TrialResult, TrialState
 from automl.search.study import Search
 from tests.search.stubs import StubExecutor
@@ -47,3 +50,36 @@ def test_a_search_whose_workers_never_start_still_ends_soon_after_its_deadline()
                     seed=0, n_parallel=2)
     results = search.run()
     assert [r.reason for r in results] == [STOPPED_AT_BUDGET] * 2
+
+
+class _SlowFirstExecutor(StubExecutor):
+    """Every trial completes ``after_s`` seconds after it is submitted, unless stopped first."""
+
+    def __init__(self, after_s: float):
+        self.after_s, self.stopped = after_s, []
+
+    def submit(self, fn, spec, *args, timeout=None, **kwargs):
+        future = Future()
+        result = TrialResult(spec.candidate_id, spec.number, spec.spec.family, spec.spec.recipe,
+                             spec.params, TrialState.COMPLETE, score=0.8, run_s=1.0, cpu_s=1.0)
+        threading.Timer(self.after_s, settle, (future,), {"result": result}).start()
+        return future
+
+    def stop(self, future, reason):
+        self.stopped.append(reason)
+        settle(future, error=TaskTimeout(reason))
+
+
+@pytest.mark.parametrize("grace", [0.0, 3.0])
+def test_with_nothing_completed_the_running_trials_go_on_for_the_grace(grace):
+    """A busy machine: the first trials would complete 1.5 s after the search's deadline."""
+    specs = generate_candidates(DataShape(500, 5, "binary", 2))
+    executor = _SlowFirstExecutor(after_s=2.5)
+    budget = Budget(time.time() + 1.0, None, None, grace=grace)
+    results = Search(specs, "unused", AUC, executor, budget, seed=0, n_parallel=2).run()
+    if grace:
+        assert [r.state for r in results[:2]] == [TrialState.COMPLETE] * 2  # no fallback needed
+        assert not executor.stopped
+    else:
+        assert [r.reason for r in results] == [STOPPED_AT_BUDGET] * 2
+    assert budget.trial_deadline(completed=False) == budget.search_deadline() + grace
