@@ -54,8 +54,9 @@ def _most_cut(trials: list[TrialResult], time_budget: float | None) -> dict | No
     searched = [r for r in trials if r.candidate_id != FALLBACK_ID]
     timed_out = sum(r.state is TrialState.TIMED_OUT for r in searched)
     failed = sum(r.state is TrialState.FAILED for r in searched)
-    if not searched or 2 * (timed_out + failed) <= len(searched):
-        return None
+    completed = sum(r.ok for r in searched)
+    if not timed_out + failed or (2 * (timed_out + failed) <= len(searched) and completed > 1):
+        return None  # a result resting on one trial is weak even when only one other was cut
     if timed_out >= failed:
         return _warning("trials_timed_out", (
             f"{timed_out} of {len(searched)} trials ran out of time"

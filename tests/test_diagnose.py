@@ -42,6 +42,16 @@ def test_most_trials_cut_by_time_is_said_with_the_count_and_the_remedy():
     assert "fewer jobs at once" in warnings[0]["message"]
 
 
+def test_a_result_resting_on_the_one_trial_that_beat_the_clock_is_said():
+    """A busy machine: the first trial completed past the search's deadline, the other did not."""
+    winner = _row("lightgbm_000", "lightgbm", score=0.85, oof=_graded())
+    warnings = diagnose([winner, _row("linear_001", "linear", TrialState.TIMED_OUT)], winner,
+                        AUC, "binary", 20.0)
+    assert [w["code"] for w in warnings] == ["trials_timed_out"]
+    assert warnings[0]["message"].startswith("1 of 2 trials ran out of time")
+    assert _codes([winner, _row("linear_001", "linear", score=0.8, oof=_graded())], winner) == []
+
+
 def test_probabilities_of_exactly_0_and_1_are_called_degenerate():
     hard = np.tile([[0.0, 1.0], [1.0, 0.0]], (25, 1))
     winner = _row("knn_000", "knn", score=0.80, oof=hard)
