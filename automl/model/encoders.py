@@ -18,6 +18,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
 
 from automl.candidates.transformers import (
     DATE_PARTS,
@@ -99,20 +100,58 @@ class Encoder:
         return sparse.csr_matrix((row[columns], columns, np.array([0, len(columns)], np.int32)),
                                  shape=(1, len(row)))
 
-    def frame(self, X: pd.DataFrame):
-        if not self.native:
+    def frame(self, X: pd.DataFrame, shared: dict | None = None):
+        """The encoding of a clean frame, what the preprocessor's ``transform`` gives.
+
+        ``shared``: a dict an ensemble hands every member's encoder for the same rows. It keeps
+        each text column's TF-IDF matrix, so members whose fitted vectorizers are the same (every
+        recipe vectorizes a text column alike, fitted on the same rows) compute it once.
+        """
+        if not self.native and (shared is None or not self._has_text()):
             return self.preprocessor.transform(X)
         blocks = []
-        for transformer, columns in self.fitted:
-            if isinstance(transformer, str):  # passthrough
-                blocks.append(X[columns].to_numpy(dtype=np.float64, na_value=np.nan))
-                continue
-            if hasattr(transformer, "steps") and isinstance(transformer[0], CategoryCodes):
+        for k, (transformer, columns) in enumerate(self.fitted):
+            if self.native and hasattr(transformer, "steps") \
+                    and isinstance(transformer[0], CategoryCodes):
                 transformer = transformer[0]  # the codes, not pandas categories of them
-            block = transformer.transform(X[columns])
-            blocks.append(block.toarray() if sparse.issparse(block) else np.asarray(block))
-        return np.column_stack([np.asarray(b, dtype=np.float64).reshape(len(X), -1)
-                                for b in blocks])
+            blocks.append(self._block(k, transformer, X[columns], shared))
+        if self.native:
+            return np.column_stack([np.asarray(b.toarray() if sparse.issparse(b) else b,
+                                               dtype=np.float64).reshape(len(X), -1)
+                                    for b in blocks])
+        return _hstack(blocks, self.sparse)
+
+    def _has_text(self) -> bool:
+        return any(isinstance(t, TextSVD | TfidfVectorizer) for t, _ in self.fitted)
+
+    def _block(self, k: int, transformer, X, shared: dict | None):
+        if isinstance(transformer, str):  # passthrough
+            return X.to_numpy(dtype=np.float64, na_value=np.nan)
+        if shared is None or not isinstance(transformer, TextSVD | TfidfVectorizer):
+            return transformer.transform(X)
+        vectorizer = transformer.tfidf_ if isinstance(transformer, TextSVD) else transformer
+        key = self._text_key(k, vectorizer)
+        if key not in shared:  # clean text is strings, "" where missing: what TextSVD reads
+            shared[key] = vectorizer.transform(X)
+        tfidf = shared[key]
+        return transformer.svd_.transform(tfidf) if isinstance(transformer, TextSVD) else tfidf
+
+    def _text_key(self, k: int, vectorizer) -> str:
+        """A fitted vectorizer's content hash (computed once: a vocabulary takes milliseconds)."""
+        keys = self.__dict__.setdefault("_text_keys", {})
+        if k not in keys:
+            import joblib
+
+            keys[k] = joblib.hash(vectorizer)
+        return keys[k]
+
+
+def _hstack(blocks: list, sparse_output: bool):
+    """Parts side by side as ``ColumnTransformer`` stacks them (sparse: CSR of every part)."""
+    if sparse_output:
+        return sparse.hstack([check_array(b, accept_sparse=True, ensure_all_finite=False)
+                              for b in blocks]).tocsr()
+    return np.hstack([b.toarray() if sparse.issparse(b) else b for b in blocks])
 
 
 class _Numbers:

@@ -144,13 +144,14 @@ class EnsemblePredictor:
 
     def frame(self, X) -> np.ndarray:
         encoded: dict[int, object] = {}
+        texts: dict[str, object] = {}  # TF-IDF matrices, shared across recipes
 
         def fast(compiled):
             key = self.shared.get(id(compiled))
             if key is None:
                 return compiled.frame(X)
             if key not in encoded:
-                encoded[key] = compiled.encode.frame(X)
+                encoded[key] = compiled.encode.frame(X, texts)
             return compiled.predict(encoded[key])
 
         return self._average(fast, X)

@@ -88,9 +88,10 @@ def test_every_family_and_recipe_compiles_to_the_pipelines_numbers(task, family,
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_ensemble_encodes_shared_preprocessing_once(task):
+def test_ensemble_encodes_shared_preprocessing_once(task, monkeypatch):
     """A voting ensemble of members on two recipes (two on the same one, with a text column)
-    gives what the ensemble gives; the members on one recipe share one encoding."""
+    gives what the ensemble gives; the members on one recipe share one encoding, and a frame's
+    text is vectorized once for both recipes (the TF-IDF before the trees' SVD is the same)."""
     from automl.finalize import assemble_ensemble
     from automl.search.evaluate import TrainingData
 
@@ -107,7 +108,14 @@ def test_ensemble_encodes_shared_preprocessing_once(task):
     assert sorted(compiled.shared.values()) == [0, 0, 2]  # linear and knn: one encoding
     expected = predict_matrix(ensemble, test, task, n_classes)
     np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    calls = []
+    transform = TfidfVectorizer.transform
+    monkeypatch.setattr(TfidfVectorizer, "transform",
+                        lambda self, docs: calls.append(len(docs)) or transform(self, docs))
     np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
+    assert calls == [len(test)]
 
 
 def test_lightgbm_single_rows_take_the_c_fast_path_in_every_thread():
