@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="single-row latency limit in milliseconds (median of one row alone, "
                           "as an endpoint answers it): slower candidates and ensembles cannot "
                           "win (default: no limit)")
+    run.add_argument("--families", default=None,
+                     help="model families to search, comma-separated (see `automl families`): "
+                          "lightgbm,xgboost searches these two; +xgboost,catboost the default "
+                          "set plus these (default: the default set)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--n-jobs", type=int, default=None, help="parallel trials (default: cores)")
     run.add_argument("--output", default=None, help="directory for the bundle, leaderboard, notebooks")
@@ -106,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      metric=args.metric, time_budget=budget, max_candidates=args.max_candidates,
                      seed=args.seed, n_jobs=args.n_jobs, cluster=args.cluster,
                      trial_timeout=args.trial_timeout, max_latency_ms=args.max_latency_ms,
-                     output=output,
+                     families=args.families, output=output,
                      callbacks=progress.callbacks())
     print_leaderboard(result)
     job = result.job

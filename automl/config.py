@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, replace
 
 from automl.exceptions import ConfigError
 from automl.metrics import TASKS, get_metric
 
 MAX_TIME_BUDGET = 7 * 24 * 3600
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class Settings:
     ``max_latency_ms`` bounds the winner's single-row latency (median milliseconds of one
     row alone through the compiled path, :mod:`automl.model.latency`): slower candidates and
     ensembles cannot win; ``None`` means no bound.
+    ``families`` names the model families to search (``automl families`` lists those
+    installed); ``None`` searches the default set, and a first entry ``"+"`` means the default
+    set plus the names after it. Which names are installed is checked by
+    :func:`automl.candidates.registry.resolve_families` (this layer cannot see the registry).
     """
 
     task: str | None = None
@@ -35,6 +41,7 @@ class Settings:
     ensemble_size: int = 25
     cluster: str | None = None
     max_latency_ms: float | None = None
+    families: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +52,7 @@ class Settings:
 
 
 JOB_FIELDS = ("task", "metric", "time_budget", "max_candidates", "seed", "trial_timeout",
-              "max_latency_ms")
+              "max_latency_ms", "families")
 """The settings a service job keeps and runs with; the others belong to the machine that runs
 it (``n_jobs``, ``cluster``) or are not offered by the service."""
 
@@ -67,9 +74,29 @@ def resolve_settings(**overrides) -> Settings:
     unknown = set(values) - set(Settings.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    if "families" in values:
+        values["families"] = parse_families(values["families"])
     settings = replace(Settings(), **values)
     _validate(settings)
     return settings
+
+
+def parse_families(value) -> tuple[str, ...]:
+    """Family names from ``"lightgbm,xgboost"``, ``"+xgboost,catboost"`` (the default set
+    plus these) or a sequence of names; a leading ``+`` becomes a first entry ``"+"``."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    if not all(isinstance(n, str) for n in names):
+        raise ConfigError("families must be family names, e.g. lightgbm,xgboost or +catboost")
+    names = [n.strip() for n in names]
+    extend = bool(names) and names[0].startswith("+")
+    names = [n.lstrip("+").strip() for n in names] if extend else names
+    names = [n for n in names if n]
+    if not names or any(not _NAME.fullmatch(n) for n in names):
+        raise ConfigError(f"families must be comma-separated family names, e.g. lightgbm,xgboost "
+                          f"or +catboost for the defaults plus catboost; not {value!r}")
+    if len(set(names)) < len(names):
+        raise ConfigError(f"families names a family twice: {value!r}")
+    return ("+", *names) if extend else tuple(names)
 
 
 def _validate(s: Settings) -> None:

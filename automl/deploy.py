@@ -74,16 +74,17 @@ def ensure_bundle(job_dir: Path, candidate_id: str, dataset: str | Path, target:
     else:
         model = fit_member(trial(record), data)
     bundle = ModelBundle(model, data.schema, data.task, data.classes,
-                         _metadata(job_dir, result), ModelBundle.background_of(data.X, settings.seed))
+                         _metadata(job_dir, result, job_settings.get("families")),
+                         ModelBundle.background_of(data.X, settings.seed))
     return _write_once(bundle, target_dir)
 
 
-def _metadata(job_dir: Path, record: CandidateResult) -> dict:
+def _metadata(job_dir: Path, record: CandidateResult, families=None) -> dict:
     """The winner's metadata (target, metric, data hash...) with this candidate's own fields."""
     winner = JobLayout(job_dir).model / METADATA_FILE
     base = json.loads(winner.read_text()) if winner.is_file() else {}
     base.pop("task", None), base.pop("classes", None)
-    return {**base, **bundle_fields(record), "members": record.members, **provenance()}
+    return {**base, **bundle_fields(record), "members": record.members, **provenance(families)}
 
 
 def _write_once(bundle: ModelBundle, target_dir: Path) -> Path:

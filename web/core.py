@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from automl.candidates.registry import check_families
 from automl.config import job_fields, resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
@@ -113,7 +114,10 @@ class Service:
         settings = resolve_settings(task=task, metric=body.metric, time_budget=body.time_budget,
                                     max_candidates=body.max_candidates, seed=body.seed, n_jobs=1,
                                     trial_timeout=body.trial_timeout,
-                                    max_latency_ms=body.max_latency_ms)
+                                    max_latency_ms=body.max_latency_ms,
+                                    families=body.families)
+        if settings.families is not None:
+            check_families(settings.families)
         return self.job_view(self.store.create_job(dataset["id"], body.target,
                                                    job_fields(settings)))
 

@@ -3,7 +3,7 @@ from these models (see :mod:`web.openapi`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,6 +81,12 @@ class JobCreate(BaseModel):
                     "candidates and ensembles slower than it cannot win and the leaderboard "
                     "says so in `excluded`; when none is within it, the fastest wins with a "
                     "latency_over_limit warning; default: no limit")
+    families: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="model families to search, by name (`automl families` lists those "
+                    "installed), e.g. [\"lightgbm\", \"xgboost\"]; a "
+                    "first name with a leading '+' adds the names to the default set, e.g. "
+                    "[\"+xgboost\", \"catboost\"]; default: the default set")
 
 
 class RunningTrial(BaseModel):

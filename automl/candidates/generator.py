@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sklearn.pipeline import Pipeline
 
 from automl.candidates.base import CandidateSpec, DataShape
 from automl.candidates.recipes import build_preprocessor
-from automl.candidates.registry import FAMILIES
+from automl.candidates.registry import FAMILIES, check_families
 from automl.data.schema import InputSchema
+from automl.exceptions import ConfigError
 
 MIN_COUNT_COLUMNS = 20
 
 
-def generate_candidates(shape: DataShape, families: list[str] | None = None,
+def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
                         counts: list[str] | tuple[str, ...] = ()) -> list[CandidateSpec]:
     """One spec per family that supports the task, cheapest first.
 
-    Without ``families`` (the user named none), a family is offered only if it is
-    ``searched_by_default`` and :attr:`~automl.candidates.base.Family.applies` to the data's
-    shape. When most features are
+    ``families`` are the names the user chose (:attr:`automl.config.Settings.families`); a
+    first entry ``"+"`` adds the names after it to the default set. A family that is not named
+    is offered only if it is ``searched_by_default`` and
+    :attr:`~automl.candidates.base.Family.applies` to the data's shape. When most features are
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
-    frequencies; the perceptron reads the counts so).
+    frequencies; the perceptron reads the counts so). ConfigError if a name is not installed.
     """
+    extend = bool(families) and families[0] == "+"
+    named = check_families(families) if families is not None else []
     specs = []
-    for name in families or list(FAMILIES):
+    for name in list(FAMILIES) if families is None or extend else named:
         family = FAMILIES[name]
-        if shape.task not in family.tasks or (families is None and not _offered(family, shape)):
+        if shape.task not in family.tasks or (name not in named and not _offered(family, shape)):
             continue
         spec = CandidateSpec(
             name=name, recipe=family.recipe, family=name, task=shape.task,
@@ -37,6 +43,8 @@ def generate_candidates(shape: DataShape, families: list[str] | None = None,
             specs += family.on_counts(spec, list(counts))
         else:
             specs.append(spec)
+    if not specs and families is not None:
+        raise ConfigError(f"none of the families {', '.join(named)} handles {shape.task} tasks")
     return sorted(specs, key=lambda s: s.cost)
 
 

@@ -30,6 +30,7 @@ from automl.candidates.families import (
     random_forest,
 )
 from automl.candidates.recipes import RECIPES
+from automl.exceptions import ConfigError
 from automl.metrics import TASKS
 
 GROUP = "automl.families"
@@ -116,6 +117,20 @@ def get_family(name: str) -> Family:
     return FAMILIES[name]
 
 
+def check_families(families) -> list[str]:
+    """The names of :attr:`automl.config.Settings.families` (without its leading ``"+"``), if
+    each is an installed family; else ConfigError naming the installed ones (and why a
+    plug-in of the name was left out), as ``automl families`` lists them."""
+    names = list(families[1:] if families and families[0] == "+" else families)
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        why = "".join(f"; {n} was left out ({REJECTED[n]})" for n in unknown if n in REJECTED)
+        raise ConfigError(f"unknown model famil{'y' if len(unknown) == 1 else 'ies'} "
+                          f"{', '.join(unknown)}{why}; installed: {', '.join(FAMILIES)} "
+                          "(see `automl families`)")
+    return names
+
+
 def family_of(estimator) -> Family | None:
     """The family whose ``build`` makes estimators like ``estimator``, or None."""
     for family in FAMILIES.values():
@@ -130,9 +145,11 @@ def preload_modules() -> list[str]:
     return list(dict.fromkeys(m for f in _searched() for m in f.preload))
 
 
-def family_libraries() -> list[str]:
-    """Distributions the families of the default search build on, each once, in order."""
-    return list(dict.fromkeys(lib for f in _searched() for lib in f.libraries))
+def family_libraries(families=None) -> list[str]:
+    """Distributions the families of the default search build on, then those of the installed
+    ``families`` (a job's :attr:`~automl.config.Settings.families`), each once, in order."""
+    named = [FAMILIES[n] for n in families or () if n in FAMILIES]
+    return list(dict.fromkeys(lib for f in [*_searched(), *named] for lib in f.libraries))
 
 
 def _searched() -> list[Family]:

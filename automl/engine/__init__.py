@@ -17,6 +17,7 @@ import pandas as pd
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
+from automl.candidates.registry import check_families
 from automl.candidates.transformers import bag_of_words_columns
 from automl.config import Settings
 from automl.data.intake import file_hash, frame_hash, read_table
@@ -58,6 +59,8 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
     recorded before a restart: the search goes on from them, and they rank, ensemble and may
     win like the trials run now.
     """
+    if settings.families is not None:
+        check_families(settings.families)  # before the data is read
     cb = callbacks or Callbacks()
     start = time.time() if started_at is None else min(float(started_at), time.time())
     deadline = None if settings.time_budget is None else start + settings.time_budget
@@ -147,7 +150,7 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
     from the ``prior`` trials of a resumed job."""
     data, profile, settings = ctx.data, ctx.profile, ctx.settings
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
-    specs = generate_candidates(shape, counts=bag_of_words_columns(data.X))
+    specs = generate_candidates(shape, settings.families, counts=bag_of_words_columns(data.X))
     budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout,
                     grace=fallback_s(settings.time_budget))
     progress = Progress(ctx.start, ctx.deadline, ctx.metric)

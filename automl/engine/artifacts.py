@@ -30,7 +30,7 @@ def bundle_metadata(ctx: JobContext, winner: CandidateResult, finalized: dict,
             "greater_is_better": metric.greater_is_better, **bundle_fields(winner),
             "finalized": finalized, "seed": settings.seed,
             "data_hash": profile.data_hash, "n_rows": profile.n_rows,
-            **provenance(), "warnings": notes}
+            **provenance(settings.families), "warnings": notes}
 
 
 EXPLAIN_S = 2.0  # an idle machine's seconds for the winner's explanations and reports

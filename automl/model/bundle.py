@@ -32,11 +32,12 @@ _CORE = ("automl", "scikit-learn")
 _DATA = ("pandas", "numpy", "optuna", "joblib")
 
 
-def library_versions() -> dict[str, str]:
-    """Python's version and those of this package, the installed families' libraries (see
-    :attr:`Family.libraries <automl.candidates.base.Family>`) and the data stack."""
+def library_versions(families=None) -> dict[str, str]:
+    """Python's version and those of this package, the searched families' libraries (see
+    :attr:`Family.libraries <automl.candidates.base.Family>`; the default set's and those of
+    the job's ``families`` setting) and the data stack."""
     versions = {"python": platform.python_version()}
-    for name in dict.fromkeys((*_CORE, *family_libraries(), *_DATA)):
+    for name in dict.fromkeys((*_CORE, *family_libraries(families), *_DATA)):
         try:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
@@ -44,10 +45,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def provenance() -> dict:
-    """When a bundle is made and with what (``created_at``, ``versions`` of its metadata)."""
+def provenance(families=None) -> dict:
+    """When a bundle is made and with what (``created_at``, ``versions`` of its metadata) by
+    a job with the ``families`` setting."""
     return {"created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": library_versions()}
+            "versions": library_versions(families)}
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 
 from automl.candidates.base import DataShape, Family
 from automl.candidates.generator import generate_candidates
-from automl.candidates.registry import BUILTIN, GROUP, registered
+from automl.candidates.registry import BUILTIN, GROUP, family_libraries, registered
 from automl.testing import check_family
 
 PYPROJECT = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
@@ -35,6 +35,12 @@ def test_an_optional_family_is_searched_only_when_named(name):
     with registered(_family(name)):
         assert name not in {s.family for s in generate_candidates(shape)}
         assert [s.family for s in generate_candidates(shape, families=[name])] == [name]
+        default = [s.family for s in generate_candidates(shape)]
+        plus = [s.family for s in generate_candidates(shape, families=("+", name))]
+        assert sorted(plus) == sorted([*default, name])
+        # a bundle of such a job records the family's library version (model.bundle.provenance)
+        assert OPTIONAL[name] not in family_libraries()
+        assert OPTIONAL[name] in family_libraries(("+", name))
     assert PYPROJECT["project"]["optional-dependencies"][name][0].startswith(OPTIONAL[name])
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from automl.candidates.registry import FAMILIES, family_problem, registered
+from automl.candidates.base import DataShape
+from automl.candidates.generator import generate_candidates
+from automl.candidates.registry import FAMILIES, REJECTED, family_problem, registered
+from automl.exceptions import ConfigError
 
 ROOT = Path(__file__).parents[2]
 
@@ -105,6 +108,15 @@ def test_a_third_party_family_is_searched_and_passes_check_family(plugin_path):
     done = _python(["-c", script], plugin_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["constant", "conforms"]  # cheapest first: cost 0.1
+
+
+def test_naming_a_family_that_is_not_installed_says_which_are(monkeypatch):
+    monkeypatch.setitem(REJECTED, "gone", "gone-pkg: needs gonelib, which is not installed")
+    with pytest.raises(ConfigError) as info:
+        generate_candidates(DataShape(100, 3, "binary", 2), families=["lightgbm", "gone"])
+    assert info.value.message.startswith(
+        "unknown model family gone; gone was left out (gone-pkg: needs gonelib, which is not "
+        "installed); installed: lightgbm, ")
 
 
 def test_registration_refuses_what_would_break_the_search():

@@ -58,6 +58,8 @@ def test_target_not_found_lists_columns(sample_data, target, words):
     ({"metric": "rmse", "task": "binary"}, ["does not fit a binary task"]),
     ({"time_budget": -5}, ["out of range"]),
     ({"task": "clustering"}, ["unknown task"]),
+    ({"families": "lightgbm,xgbost"}, ["unknown model family xgbost", "installed: lightgbm,",
+                                       "automl families"]),
 ])
 def test_bad_settings(sample_data, kwargs, words):
     args = {"time_budget": None, "max_candidates": 1, **kwargs}

@@ -93,9 +93,13 @@ def test_upload_name_cannot_escape_the_data_dir(client, settings, tmp_path):
 def test_create_job_queues_it(client, dataset):
     response = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "label",
                                                   "time_budget": 10, "metric": "accuracy",
-                                                  "trial_timeout": 4, "max_latency_ms": 2.5})
+                                                  "trial_timeout": 4, "max_latency_ms": 2.5,
+                                                  "families": ["+linear"]})
     assert response.status_code == 202
     job = response.json
+    assert job["settings"]["families"] == ["+", "linear"]
+    assert "families the default set + linear" in client.get(f"/jobs/{job['id']}").get_data(
+        as_text=True)
     assert job["status"] == "queued"
     assert job["settings"]["time_budget"] == 10
     assert job["settings"]["trial_timeout"] == 4
@@ -120,6 +124,10 @@ def test_create_job_queues_it(client, dataset):
     ({"dataset_id": "ds_unknown"}, 404, "not_found", "not found"),
     ({"dataset_id": "../../etc"}, 404, "not_found", "not found"),
     ({"surprise": 1}, 400, "invalid_request", "schema"),
+    ({"families": ["lightgbm", "xgbost"]}, 400, "invalid_config",
+     "unknown model family xgbost; installed: lightgbm,"),
+    ({"families": []}, 400, "invalid_request", "schema"),
+    ({"families": "lightgbm"}, 400, "invalid_request", "schema"),
 ])
 def test_create_job_rejects_bad_settings(client, dataset, change, status, code, text):
     body = {"dataset_id": dataset["id"], "target": "label", **change}
