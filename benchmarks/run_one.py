@@ -21,7 +21,8 @@ single_row_ms, peak_rss_mb, then accuracy, auc (binary), logloss (classification
   and predict. Extra key peak_rss_self_mb: this process alone (ru_maxrss), for comparison with
   figures that count only the main process (AutoGluon's ray workers are children).
 
-Systems: `automl` (ours, main environment), `lgbm` (LightGBM defaults with native categoricals),
+Systems: `automl` (ours, main environment), `automl+xgb+cb` (ours with the optional xgboost and
+catboost families searched too), `lgbm` (LightGBM defaults with native categoricals),
 `flaml` and `autogluon` (run these with the peers venv's python; see accuracy.py). Only the
 standard library, pandas, numpy, scikit-learn and psutil are imported at the top; the system
 under test is imported lazily. The run happens in a temporary working directory, so files the
@@ -159,8 +160,14 @@ class System:
         """Class-probability DataFrame (columns = labels) or regression predictions."""
         raise NotImplementedError
 
+    def describe(self) -> dict:
+        """Extra keys for the result line about what was fitted (none by default)."""
+        return {}
+
 
 class Ours(System):
+    families: str | None = None  # the families setting; None: the default set
+
     def fit(self, train: pd.DataFrame) -> None:
         if str(REPO) not in sys.path:
             sys.path.append(str(REPO))  # last: an installed automl wins over the work tree
@@ -174,6 +181,7 @@ class Ours(System):
             metric=metric,
             time_budget=self.budget,
             seed=self.seed,
+            families=self.families,
         )
         keep = os.environ.get("AUTOML_BENCH_LEADERBOARD")
         if keep:  # to study which candidates won: the leaderboard as CSV
@@ -183,6 +191,26 @@ class Ours(System):
         if self.is_classification:
             return self.model.predict_proba(features)
         return self.model.predict(features)
+
+    def describe(self) -> dict:
+        """The winner, the weight of each family in it, and the completed trials by family."""
+        job = self.model.job
+        family = {r.candidate_id: r.family for r in job.results}
+        weights: dict[str, float] = {}
+        for cid, weight in (job.winner.members or {job.winner.candidate_id: 1.0}).items():
+            weights[family[cid]] = round(weights.get(family[cid], 0.0) + weight, 3)
+        trials: dict[str, int] = {}
+        for r in job.results:
+            if r.ok and not r.members:
+                trials[r.family] = trials.get(r.family, 0) + 1
+        return {"winner": job.winner.candidate_id, "winner_families": weights,
+                "trials_by_family": trials}
+
+
+class OursPlusXgbCb(Ours):
+    """Ours searching XGBoost and CatBoost besides the default families (issue 13)."""
+
+    families = "+xgboost,catboost"
 
 
 class Flaml(System):
@@ -268,6 +296,7 @@ def is_text(series: pd.Series) -> bool:
 
 SYSTEM_CLASSES: dict[str, type[System]] = {
     "automl": Ours,
+    "automl+xgb+cb": OursPlusXgbCb,
     "flaml": Flaml,
     "autogluon": AutoGluon,
     "lgbm": Lgbm,
@@ -364,6 +393,7 @@ def run(args: argparse.Namespace) -> dict:
             line["fit_s"] = round(time.perf_counter() - start, 1)
             scores = score(system, test, train)
             line["single_row_ms"] = single_row_ms(system, test.drop(columns=[target]))
+            line.update(system.describe())
         finally:
             os.chdir(cwd)
     line["peak_rss_mb"] = rss.peak_mb

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEMS = ("automl", "flaml", "autogluon", "lgbm")
+SYSTEMS = ("automl", "automl+xgb+cb", "flaml", "autogluon", "lgbm")
 OURS = "automl"
 METRIC_LABEL = {"binary": "AUC", "multiclass": "log loss", "regression": "RMSE"}
 METRIC_KEY = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
