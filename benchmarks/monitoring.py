@@ -1,20 +1,31 @@
 #!/usr/bin/env python3
 """Monitoring benchmark: false alarms, power, CBPE accuracy and scale of automl.monitoring.
 
-    python benchmarks/monitoring.py --datasets adult,bank_marketing,california_housing
+    python benchmarks/monitoring.py                      # every dataset, over HTTP
+    python benchmarks/monitoring.py --datasets adult,titanic --mode inprocess
     python benchmarks/monitoring.py --scale-only
 
-Per dataset: a short job (``--max-candidates``, default 3) on the fixed 75/25 split of
-benchmarks/accuracy.py; its baseline (``<output>/monitoring``); then the 25 % test split in
-windows of ``--window`` rows (default 1,000; the whole split when smaller):
+Per dataset (default: every one in MANIFEST.tsv): a short job (``--max-candidates``, default
+3) on the fixed 75/25 split of benchmarks/accuracy.py; its baseline (``<output>/monitoring``);
+then the first ``--max-rows`` (default 3,000) rows of the 25 % test split in windows of
+``--window`` rows (default 1,000; the whole split when smaller).
+
+``--mode http`` (default): the windows are sent as header-less CSV requests of ``--batch``
+rows (default 10: single-row requests of every dataset took ~50 ms each on a loaded 2-core
+machine, over 20 minutes) to a real ``automl serve-model RUN --capture-dir DIR
+--capture-percent 100``, once unshifted and once with 10 % of the monitored columns (at least
+one, drawn per window) shifted (numeric: +0.5 standard deviation of the training column;
+categorical and boolean: 20 points of frequency moved from the most frequent level to the
+next). Each request's inference id names its window and first row; the capture is split by
+window (and by the window's first 100/250/500 rows) into directories that
+:func:`automl.monitoring.run.run_monitoring` (what ``automl monitor`` runs) checks:
 - false alarms: the share of (monitored column, window) pairs flagged as drifted, unshifted;
-- power: 10 % of the monitored columns (at least one, chosen at random per window) shifted
-  (numeric: +0.5 standard deviation of the training column; categorical and boolean: 20
-  points of frequency moved from the most frequent level to the next), the share of shifted
-  (column, window) pairs flagged on the window, and on its first 100/250/500 rows (how many
-  requests it took);
-- CBPE: expected accuracy and AUC from the model's probabilities vs the realised values on
-  the whole test split (classification).
+- power: the share of shifted (column, window) pairs flagged on the window, and on its first
+  100/250/500 rows; the median rows it took;
+- quality: the unshifted capture with a ground-truth file (``inference_id,label`` built from
+  the replay's ids): the reported metric against the one computed offline on the same rows,
+  and CBPE's estimated accuracy/AUC against the realised ones (classification).
+``--mode inprocess``: the same checks on the windows as frames (one shifted column per copy).
 Scale: a monitoring run over 1,000,000 rows x 20 columns (15 numeric, 5 categorical) on a
 frame, and read back from a capture directory (1,000 requests of 1,000 CSV rows, written
 beforehand by another process), each in a fresh process: wall seconds and peak RSS (which
@@ -36,15 +47,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests.e2e.service_process: the ModelServer
 from run_one import data_dir, load_split, read_manifest  # noqa: E402
 
 import automl  # noqa: E402
+from automl.endpoint_monitor import model_outputs  # noqa: E402
+from automl.jsonable import dumps  # noqa: E402
 from automl.monitoring.baseline import DRIFT_ROLES, Baseline, build_baseline  # noqa: E402
 from automl.monitoring.checks import check_window  # noqa: E402
-from automl.monitoring.quality import encode_labels, estimate_quality, measure_quality  # noqa: E402
+from automl.monitoring.quality import (  # noqa: E402
+    encode_labels,
+    estimate_quality,
+    measure_quality,
+    parse_ground_truth,
+)
+from automl.monitoring.run import run_monitoring  # noqa: E402
+from automl.serving.server import INFERENCE_ID  # noqa: E402
 
 PREFIXES = (100, 250, 500)
 
@@ -64,7 +86,7 @@ def shift(window: pd.DataFrame, column: str, role: str, sd: float, rng) -> pd.Da
     rows = present.index[present == top]
     moved = rng.choice(rows, min(len(rows), int(0.2 * len(out))), replace=False)
     out[column] = values.astype(str).where(values.notna())
-    out.loc[moved, column] = window.loc[window[column].astype(str) == other, column].iloc[0]
+    out.loc[moved, column] = other  # the column is text now (a number-coded level too)
     return out
 
 
@@ -77,25 +99,41 @@ def drifted(frame, baseline, schema) -> set[str]:
     return set(check_window(frame, baseline, schema).report["dataset"]["drifted_columns"])
 
 
-def dataset_run(name: str, meta: dict, args) -> dict:
+def fitted(name: str, meta: dict, args) -> dict:
+    """A short job on the dataset's 75/25 split: the bundle, its baseline and what the
+    replays need (monitored columns, training standard deviations)."""
     train, test = load_split(data_dir(), name, meta["target"], meta["task"])
     out = Path(tempfile.mkdtemp(prefix=f"monitor-{name}-"))
     t0 = time.time()
     result = automl.fit(train, meta["target"], time_budget=None, max_candidates=args.max_candidates,
                         seed=0, output=out)
     fit_s = time.time() - t0
-    bundle, baseline = result.model, Baseline.load(out / "monitoring")
+    bundle = result.model
     schema = bundle.schema.to_dict()
     monitored = {c["name"]: c["role"] for c in schema["columns"] if c["role"] in DRIFT_ROLES}
     sds = {n: result.job.baseline.feature(n)["numerical_statistics"].get("std_dev", 0.0)
            for n, r in monitored.items() if r == "numeric"}
-    features = test.drop(columns=[meta["target"]])
-    parts = windows(features, args.window)
+    if args.max_rows and len(test) > args.max_rows:
+        test = test.iloc[:args.max_rows]
+    return {"out": out, "target": meta["target"], "bundle": bundle, "baseline": Baseline.load(out / "monitoring"),
+            "schema": schema, "monitored": monitored, "sds": sds, "test": test,
+            "line": {"dataset": name, "task": meta["task"], "fit_s": round(fit_s, 1),
+                     "test_rows": len(test), "monitored_columns": len(monitored)}}
+
+
+def dataset_run(name: str, meta: dict, args) -> dict:
+    """One dataset, in process (``--mode inprocess``) or over HTTP (``--mode http``)."""
+    fit = fitted(name, meta, args)
+    if args.mode == "http":
+        return {**fit["line"], **http_run(fit, meta, args)}
+    bundle, baseline, schema, monitored = (fit[k] for k in ("bundle", "baseline", "schema",
+                                                            "monitored"))
+    test = fit["test"]
+    parts = windows(test.drop(columns=[meta["target"]]), args.window)
     false = sum(len(drifted(w, baseline, schema)) for w in parts)
-    power = _power(parts, monitored, sds, baseline, schema)
-    line = {"dataset": name, "task": meta["task"], "fit_s": round(fit_s, 1),
-            "test_rows": len(test), "windows": len(parts), "window_rows": len(parts[0]),
-            "monitored_columns": len(monitored),
+    power = _power(parts, monitored, fit["sds"], baseline, schema)
+    line = {**fit["line"], "mode": "inprocess", "windows": len(parts),
+            "window_rows": len(parts[0]),
             "false_alarm_share": false / (len(parts) * len(monitored)), **power}
     line.update(_cbpe(bundle, test, meta))
     return line
@@ -126,6 +164,158 @@ def _cbpe(bundle, test: pd.DataFrame, meta: dict) -> dict:
     est = estimate_quality(matrix, bundle.task, "accuracy")["metrics"]
     return {"accuracy": real["accuracy"], "estimated_accuracy": est["accuracy"],
             "auc": real.get("auc"), "estimated_auc": est["auc"]}
+
+
+# ---------------------------------------------------------------- over HTTP
+
+def http_run(fit: dict, meta: dict, args) -> dict:
+    """Replay the test split through a real ``automl serve-model --capture-dir`` twice
+    (unshifted; then with 10 % of the monitored columns shifted in every window), and
+    monitor the captured directories with the functions ``automl monitor`` runs."""
+    features = fit["test"].drop(columns=[meta["target"]])
+    parts = windows(features, args.window)
+    shifted, chosen = shift_windows(parts, fit["monitored"], fit["sds"])
+    with tempfile.TemporaryDirectory(prefix="monitor-http-") as directory:
+        root = Path(directory)
+        t0 = time.perf_counter()
+        ids, failed = replay(fit["out"], parts, root / "plain", args.batch)
+        failed += replay(fit["out"], shifted, root / "shifted", args.batch)[1]
+        replay_s = time.perf_counter() - t0
+        false = sum(len(window_drift(root / "plain", root / f"plain-{w}", w, None, fit))
+                    for w in range(len(parts)))
+        detect = _detections(root, parts, chosen, fit)
+        labels = fit["test"].loc[[i for p in parts for i in p.index], fit["target"]]
+        quality = _http_quality(fit, root, ids, labels)
+    line = {"mode": "http", "batch_rows": args.batch, "requests": 2 * sum(-(-len(p) // args.batch) for p in parts),
+            "failed": failed, "replay_s": round(replay_s, 1), "windows": len(parts),
+            "window_rows": len(parts[0]),
+            "false_alarm_share": false / (len(parts) * len(fit["monitored"])), **detect}
+    return {**line, **quality}
+
+
+def shift_windows(parts, monitored: dict, sds: dict) -> tuple[list, list[list[str]]]:
+    """Every window with 10 % of the monitored columns (at least one, drawn per window)
+    shifted as :func:`shift` does, and the columns drawn."""
+    rng = np.random.default_rng(0)
+    names = sorted(monitored)
+    k = max(1, round(0.1 * len(names)))
+    shifted, chosen = [], []
+    for window in parts:
+        columns = [str(c) for c in rng.choice(names, k, replace=False)]
+        out = window
+        for column in columns:
+            out = shift(out, column, monitored[column], sds.get(column, 0.0), rng)
+        shifted.append(out)
+        chosen.append(columns)
+    return shifted, chosen
+
+
+def replay(run_dir: Path, parts, capture_dir: Path, batch: int) -> tuple[list[str], int]:
+    """POST ``parts`` (windows of raw rows) as header-less CSV requests of ``batch`` rows,
+    JSON answers, to a fresh ``automl serve-model --capture-dir capture_dir``; the inference
+    id of request ``r`` of window ``w`` is ``w<w>-r<first row>``. Returns every row's id
+    (``<id>:<row>`` within a batch, as the capture reader numbers them) and the failures."""
+    from tests.e2e.service_process import ModelServer
+
+    server = ModelServer(run_dir, "--capture-dir", str(capture_dir), "--capture-percent", "100")
+    ids, failed = [], 0
+    try:
+        with requests.Session() as session:
+            for w, part in enumerate(parts):
+                for start in range(0, len(part), batch):
+                    rows, rid = part.iloc[start:start + batch], f"w{w}-r{start}"
+                    answer = session.post(
+                        server.url + "/invocations", data=rows.to_csv(index=False, header=False),
+                        headers={"Content-Type": "text/csv", "Accept": "application/json",
+                                 INFERENCE_ID: rid}, timeout=60)
+                    failed += answer.status_code != 200
+                    ids += [rid] if len(rows) == 1 else [f"{rid}:{i}" for i in range(len(rows))]
+    finally:
+        server.stop()  # SIGTERM: the workers flush their capture before exiting
+    return ids, failed
+
+
+def request_position(inference_id: str) -> tuple[int, int]:
+    """(window, first row) of a replayed request's inference id ``w<window>-r<row>``."""
+    window, row = inference_id.removeprefix("w").split("-r")
+    return int(window), int(row)
+
+
+def split_capture(source: Path, target: Path, window: int, rows: int | None) -> Path:
+    """A copy of the capture under ``source`` holding only window ``window``'s requests (its
+    first ``rows`` rows when given), in the same hourly files, for a run over it alone."""
+    for path in sorted(source.rglob("*.jsonl")):
+        kept = []
+        for line in path.read_text().splitlines(keepends=True):
+            w, start = request_position(json.loads(line)["eventMetadata"]["inferenceId"])
+            if w == window and (rows is None or start < rows):
+                kept.append(line)
+        if kept:
+            out = target / path.relative_to(source)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("".join(kept))
+    return target
+
+
+def window_drift(source: Path, target: Path, window: int, rows: int | None, fit: dict) -> set:
+    """The columns a monitoring run flags as drifted over one window's captured requests."""
+    bundle = fit["bundle"]
+    metadata = {**bundle.metadata, "task": bundle.task, "classes": bundle.classes}
+    run = run_monitoring(split_capture(source, target, window, rows), fit["baseline"],
+                         fit["schema"], metadata)
+    return set(run.report["dataset"]["drifted_columns"])
+
+
+def _detections(root: Path, parts, chosen: list[list[str]], fit: dict) -> dict:
+    """Power on the shifted replay: the share of shifted (column, window) pairs flagged on the
+    window and on its first 100/250/500 rows, and the rows it took (median of the smallest
+    prefix that flagged each detected pair)."""
+    size = len(parts[0])
+    prefixes = [n for n in PREFIXES if n < size] + [size]
+    first: dict[tuple, int] = {}
+    full: set[tuple] = set()
+    for w, columns in enumerate(chosen):
+        for n in reversed(prefixes):
+            found = window_drift(root / "shifted", root / f"shifted-{w}-{n}", w, n, fit)
+            first.update({(w, c): n for c in columns if c in found})
+            full |= {(w, c) for c in columns if c in found and n == size}
+    pairs = sum(len(c) for c in chosen)
+    out = {"shifted_pairs": pairs, "power": len(full) / pairs}
+    for n in PREFIXES:
+        out[f"power_at_{n}"] = sum(v <= n for v in first.values()) / pairs
+    out["rows_to_detect_median"] = float(np.median(list(first.values()))) if first else None
+    return out
+
+
+def _http_quality(fit: dict, root: Path, ids: list[str], labels: pd.Series) -> dict:
+    """What ``automl monitor RUN CAPTURE --ground-truth FILE`` runs, over the unshifted
+    capture, less the attribution check (a permutation SHAP of the whole capture: minutes on
+    a loaded machine even for titanic): the reported metric against the one computed offline
+    on the same rows, and (classification) CBPE's estimates against the realised accuracy
+    and AUC."""
+    bundle = fit["bundle"]
+    truth = root / "ground_truth.csv"
+    pd.DataFrame({"inference_id": ids, "label": labels.astype(str).to_numpy()}).to_csv(
+        truth, index=False)
+    metadata = {**bundle.metadata, "task": bundle.task, "classes": bundle.classes}
+    run = run_monitoring(root / "plain", fit["baseline"], fit["schema"], metadata,
+                         predict=model_outputs(bundle),
+                         ground_truth=parse_ground_truth(truth.read_bytes()))
+    report = json.loads(dumps(run.report))
+    frame = fit["test"].loc[labels.index]
+    matrix = bundle.matrix(bundle.schema.coerce(frame, strict=False))
+    y = encode_labels(labels.astype(str), bundle.task, bundle.classes)
+    offline = measure_quality(y, matrix, bundle.task, bundle.metadata.get("metric"))
+    real = report["quality"]
+    out = {"metric": real["metric"], "reported_metric": real["value"],
+           "offline_metric": offline["value"], "labelled_rows": real["rows"]}
+    estimated = report.get("estimated_quality")
+    if estimated:
+        out.update({"accuracy": real["metrics"].get("accuracy"),
+                    "estimated_accuracy": estimated["metrics"]["accuracy"],
+                    "auc": real["metrics"].get("auc"),
+                    "estimated_auc": estimated["metrics"]["auc"]})
+    return out
 
 
 # ---------------------------------------------------------------- scale, in a fresh process
@@ -292,16 +482,22 @@ def fmt(value, digits=3) -> str:
 
 
 def print_table(lines: list[dict], scaled: list[dict]) -> None:
-    head = ("dataset", "windows x rows", "false alarms", "power@1000", "@500", "@250", "@100",
-            "accuracy est/real", "auc est/real")
+    head = ("dataset", "windows x rows", "false alarms", "power@window", "@500", "@250", "@100",
+            "rows to detect (median)", "accuracy est/real", "auc est/real",
+            "metric reported/offline")
     print(" | ".join(head))
     for d in lines:
+        if "error" in d:
+            print(f"{d['dataset']}: {d['error']}")
+            continue
         print(" | ".join([
             d["dataset"], f"{d['windows']} x {d['window_rows']}", fmt(d["false_alarm_share"]),
             fmt(d["power"]), fmt(d["power_at_500"]), fmt(d["power_at_250"]),
-            fmt(d["power_at_100"]),
+            fmt(d["power_at_100"]), fmt(d.get("rows_to_detect_median"), 0),
             f"{fmt(d.get('estimated_accuracy'))} / {fmt(d.get('accuracy'))}",
-            f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}"]))
+            f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}",
+            f"{d.get('metric', '-')} {fmt(d.get('reported_metric'), 4)} / "
+            f"{fmt(d.get('offline_metric'), 4)}"]))
     for s in scaled:
         if s.get("mode") == "service_overhead":
             print(f"service capture overhead ({s['requests']} single-row requests each): p50 "
@@ -323,7 +519,13 @@ def print_table(lines: list[dict], scaled: list[dict]) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default="adult,bank_marketing,california_housing")
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated (default: every dataset in MANIFEST.tsv)")
+    parser.add_argument("--mode", choices=("http", "inprocess"), default="http",
+                        help="replay through a real serve-model endpoint, or check in process")
+    parser.add_argument("--batch", type=int, default=10, help="rows per HTTP request")
+    parser.add_argument("--max-rows", type=int, default=3000,
+                        help="test rows replayed per dataset (0: all)")
     parser.add_argument("--max-candidates", type=int, default=3)
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -346,21 +548,31 @@ def main(argv=None) -> int:
     if args.scale_child:
         print(json.dumps(scale_child(args.scale_child, args.rows, args.capture_dir)))
         return 0
-    manifest = read_manifest(data_dir())
-    lines = [] if args.scale_only else [
-        dataset_run(n, manifest[n], args) for n in args.datasets.split(",")]
-    scaled = [] if args.no_scale else scale(args.rows)
-    if args.overhead:
-        scaled.append(overhead(args.bundle, args.overhead))
-    if args.service_overhead:
-        scaled.append(service_overhead(args.service_overhead))
-    print_table(lines, scaled)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    with open(args.results, "a") as fh:
-        for line in lines + scaled:
+
+    def record(line: dict) -> dict:  # appended as it comes: a long run keeps what it did
+        with open(args.results, "a") as fh:
             fh.write(json.dumps({"at": stamp, **line}, default=str) + "\n")
+        return line
+
+    manifest = read_manifest(data_dir())
+    names = args.datasets.split(",") if args.datasets else list(manifest)
+    lines = [] if args.scale_only else [record(_guarded(n, manifest[n], args)) for n in names]
+    scaled = [] if args.no_scale else [record(s) for s in scale(args.rows)]
+    if args.overhead:
+        scaled.append(record(overhead(args.bundle, args.overhead)))
+    if args.service_overhead:
+        scaled.append(record(service_overhead(args.service_overhead)))
+    print_table(lines, scaled)
     return 0
 
+
+def _guarded(name: str, meta: dict, args) -> dict:
+    """One dataset's line, or its error (the other datasets still run)."""
+    try:
+        return dataset_run(name, meta, args)
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports and goes on
+        return {"dataset": name, "error": f"{type(exc).__name__}: {exc}"}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,27 +6,18 @@ the resume test replaces the cell runner so that any cell that would run is reco
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from tests.benchmarks.conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def accuracy():
-    """benchmarks/accuracy.py as a module (it puts its folder on sys.path for its siblings;
-    taken off again so that no other test imports a benchmark script by accident)."""
-    before = list(sys.path)
-    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCHMARKS / "accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.path[:] = before
-    return module
-
+    return load_script("accuracy")
 
 def line(dataset, system, seed, value, task="binary", budget=60, **extra):
     key = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}[task]
