@@ -108,12 +108,12 @@ def test_ensemble_encodes_shared_preprocessing_once(task, monkeypatch):
     assert sorted(compiled.shared.values()) == [0, 0, 2]  # linear and knn: one encoding
     expected = predict_matrix(ensemble, test, task, n_classes)
     np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from automl.model import encoders
 
     calls = []
-    transform = TfidfVectorizer.transform
-    monkeypatch.setattr(TfidfVectorizer, "transform",
-                        lambda self, docs: calls.append(len(docs)) or transform(self, docs))
+    tfidf = encoders.tfidf
+    monkeypatch.setattr(encoders, "tfidf",
+                        lambda vectorizer, docs: calls.append(len(docs)) or tfidf(vectorizer, docs))
     np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
     assert calls == [len(test)]
 

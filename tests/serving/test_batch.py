@@ -94,3 +94,20 @@ def test_predict_csv_with_the_input_keeps_every_value_as_written(tmp_path, titan
     pd.testing.assert_frame_equal(out[text.columns], text)
     pd.testing.assert_frame_equal(out.drop(columns=text.columns),
                                   pd.read_csv(plain, dtype=str, keep_default_na=False))
+
+
+def test_batch_gives_the_pipelines_numbers_on_missing_and_unseen_values(titanic, titanic_rows):
+    """CSV in, CSV out through the compiled frame path: blanks, a category never seen in
+    training and words never seen give exactly what the fitted pipeline gives."""
+    from automl.model.pipeline import predict_matrix
+
+    rows = titanic_rows.copy()
+    rows.loc[rows.index[:6], "Age"] = ""
+    rows.loc[rows.index[3:9], "Embarked"] = "Atlantis"
+    rows.loc[rows.index[5:12], "Name"] = "Zebra, Sir Unicorn Quux"
+    rows.loc[rows.index[12], "Name"] = ""
+    out = pd.read_csv(io.BytesIO(b"".join(stream_predictions(titanic, io.BytesIO(_csv_bytes(rows)),
+                                                             chunk_rows=16))))
+    parsed = pd.read_csv(io.BytesIO(_csv_bytes(rows)), keep_default_na=False, na_values=[""])
+    expected = predict_matrix(titanic.model, titanic.prepare(parsed), "binary", 2)
+    np.testing.assert_allclose(out[["probability_0", "probability_1"]], expected, rtol=1e-9, atol=1e-12)

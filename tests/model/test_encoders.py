@@ -1,0 +1,26 @@
+"""The compiled encoders' pieces give the fitted transformers' own output."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from automl.model.encoders import tfidf
+
+DOCS = ["Braund, Mr. Owen Harris", "Cumings, Mrs. John Bradley (Florence Briggs Thayer)",
+        "Heikkinen, Miss. Laina", "Futrelle, Mrs. Jacques Heath (Lily May Peel)",
+        "Allen, Mr. William Henry", "Moran, Mr. James", "McCarthy, Mr. Timothy J"] * 3
+
+
+def test_tfidf_is_the_vectorizers_own_matrix():
+    """Unseen words, upper case, accents, one-letter words and empty text: the same matrix
+    as ``transform``, for the recipes' vectorizer and for another configuration."""
+    new = ["", "  ", "MR. OWEN owen Owen", "Émile Zola ß straße", "a b c", "Zebra, Sir Unicorn"]
+    for vectorizer in (TfidfVectorizer(min_df=2, sublinear_tf=True, ngram_range=(1, 2)),
+                       TfidfVectorizer(ngram_range=(1, 3), stop_words=["mr"])):
+        vectorizer.fit(DOCS)
+        expected, actual = vectorizer.transform(DOCS + new), tfidf(vectorizer, DOCS + new)
+        assert type(actual) is type(expected)
+        np.testing.assert_array_equal(actual.indptr, expected.indptr)
+        np.testing.assert_array_equal(actual.indices, expected.indices)
+        np.testing.assert_array_equal(actual.data, expected.data)
