@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import array
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -152,26 +153,18 @@ class Encoder:
 
 
 def tfidf(vectorizer: TfidfVectorizer, docs: list[str]):
-    """``vectorizer.transform(docs)`` for strings: the same matrix, about twice as fast for the
-    recipes' vectorizers (words, lower case, unigrams and bigrams, no stop words), whose terms
-    are counted here without the analyzer's chain of calls and an exception per unknown bigram;
-    any other vectorizer transforms as it does."""
-    params = vectorizer.get_params()
-    plain = {"analyzer": "word", "input": "content", "preprocessor": None, "tokenizer": None,
-             "stop_words": None, "lowercase": True, "binary": False}
-    if any(params[k] != v for k, v in plain.items()) or params["strip_accents"] \
-            or params["ngram_range"] not in ((1, 1), (1, 2)) or not hasattr(vectorizer, "_tfidf") \
+    """``vectorizer.transform(docs)`` for strings: the same matrix, faster for the recipes'
+    vectorizers, whose terms :func:`lean_terms` finds and which are counted here without an
+    exception per unknown bigram; any other vectorizer transforms as it does."""
+    terms = lean_terms(vectorizer)
+    if terms is None or not hasattr(vectorizer, "_tfidf") \
             or not all(type(doc) is str for doc in docs):
         return vectorizer.transform(docs)
-    find, get = re.compile(params["token_pattern"]).findall, vectorizer.vocabulary_.get
-    pairs = params["ngram_range"] == (1, 2)
+    get = vectorizer.vocabulary_.get
     columns, counts, indptr = [], array.array("i"), [0]
     for doc in docs:
-        tokens = find(doc.lower())
-        if pairs:
-            tokens += [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
         found: dict[int, int] = {}
-        for term in tokens:
+        for term in terms(doc):
             j = get(term)
             if j is not None:
                 found[j] = found.get(j, 0) + 1
@@ -185,6 +178,29 @@ def tfidf(vectorizer: TfidfVectorizer, docs: list[str]):
                                dtype=vectorizer.dtype)
     matrix.sort_indices()
     return vectorizer._tfidf.transform(matrix, copy=False)
+
+
+_PLAIN = {"analyzer": "word", "input": "content", "preprocessor": None, "tokenizer": None,
+          "stop_words": None, "lowercase": True, "binary": False}
+
+
+def lean_terms(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]] | None:
+    """The terms ``build_analyzer()`` gives a string, for the recipes' vectorizers (words, lower
+    case, no stop words, unigrams or unigrams and bigrams), found with one regular expression
+    and one join per bigram instead of the analyzer's chain of calls; None for any other."""
+    params = vectorizer.get_params()
+    if any(params[k] != v for k, v in _PLAIN.items()) or params["strip_accents"] \
+            or params["ngram_range"] not in ((1, 1), (1, 2)):
+        return None
+    find = re.compile(params["token_pattern"]).findall
+    if params["ngram_range"] == (1, 1):
+        return lambda doc: find(doc.lower())
+
+    def terms(doc: str) -> list[str]:
+        tokens = find(doc.lower())
+        return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
+
+    return terms
 
 
 def _hstack(blocks: list, sparse_output: bool):
@@ -316,7 +332,7 @@ class _Text:
 
     def __init__(self, vectorizer: TfidfVectorizer, input_: int, components: np.ndarray | None):
         self.input, self.components = input_, components
-        self.analyze = vectorizer.build_analyzer()
+        self.analyze = lean_terms(vectorizer) or vectorizer.build_analyzer()
         self.vocabulary, self.idf = vectorizer.vocabulary_, vectorizer.idf_
         self.sublinear = vectorizer.sublinear_tf
         self.width = len(self.idf)

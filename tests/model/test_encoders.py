@@ -24,3 +24,15 @@ def test_tfidf_is_the_vectorizers_own_matrix():
         np.testing.assert_array_equal(actual.indptr, expected.indptr)
         np.testing.assert_array_equal(actual.indices, expected.indices)
         np.testing.assert_array_equal(actual.data, expected.data)
+
+
+def test_lean_terms_are_the_analyzers_terms():
+    """One row's text takes the lean terms: the analyzer's own terms, in order."""
+    from automl.model.encoders import lean_terms
+
+    texts = DOCS + ["", "  ", "MR. OWEN owen Owen", "Émile Zola ß straße", "a b c", "İ x_y 12 3"]
+    for ngrams in ((1, 1), (1, 2)):
+        vectorizer = TfidfVectorizer(ngram_range=ngrams).fit(DOCS)
+        analyze, terms = vectorizer.build_analyzer(), lean_terms(vectorizer)
+        assert [terms(t) for t in texts] == [analyze(t) for t in texts]
+    assert lean_terms(TfidfVectorizer(ngram_range=(1, 3)).fit(DOCS)) is None
