@@ -159,9 +159,7 @@ def _numerical(values: np.ndarray, common: dict) -> dict:
     integral = bool(len(values)) and bool(np.all(np.mod(values, 1) == 0))
     stats = {"common": common}
     if len(values):
-        edges = np.unique(np.quantile(values, np.linspace(0, 1, N_BINS + 1)))
-        if len(edges) == 1:
-            edges = np.repeat(edges, 2)
+        edges = _edges(values)
         counts = bin_counts(values, edges)
         stats.update(mean=float(values.mean()), sum=float(values.sum()),
                      std_dev=float(values.std()), min=float(values.min()),
@@ -171,6 +169,19 @@ def _numerical(values: np.ndarray, common: dict) -> dict:
                          for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)]}})
     return {"inferred_type": "Integral" if integral else "Fractional",
             "numerical_statistics": stats}
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Bin edges of a numeric column: its deciles, or, with at most ``N_BINS`` distinct
+    values, the midpoints between them (tied deciles would put several values, all of a 0/1
+    column, in one bin, where PSI cannot see their shares move)."""
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, N_BINS + 1)))
+    if len(edges) <= N_BINS:
+        distinct = np.unique(values)
+        if 1 < len(distinct) <= N_BINS:
+            edges = np.concatenate([distinct[:1], (distinct[:-1] + distinct[1:]) / 2,
+                                    distinct[-1:]])
+    return np.repeat(edges, 2) if len(edges) == 1 else edges
 
 
 def feature_constraints(feature: dict) -> dict:

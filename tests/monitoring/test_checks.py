@@ -206,3 +206,21 @@ def test_multiclass_prediction_drift_compares_predicted_labels():
     assert not calm.report["prediction"]["drifted"]
     moved = check_window(raw, baseline, SCHEMA, predictions=rng.dirichlet([1, 2, 4], 1000))
     assert ("prediction", "prediction_drift_check") in _types(moved)
+
+
+def test_a_numeric_column_of_few_values_has_a_bin_per_value():
+    """A 0/1 column whose share of ones moves from 30 % to 50 % is drift (tied deciles used to
+    give it one bin, and PSI 0 whatever happened)."""
+    schema = {"target": "y", "dropped": {}, "columns": [
+        {"name": "flag", "role": "numeric", "numeric_codes": False}]}
+    rng = np.random.default_rng(0)
+
+    def rows(n, share):
+        return pd.DataFrame({"flag": (rng.random(n) < share).astype(float)})
+
+    base = build_baseline(InputSchema.from_dict(schema).coerce(rows(5000, 0.3), strict=False),
+                          schema)
+    moved = check_window(rows(1000, 0.5), base, schema).report["columns"]["flag"]
+    same = check_window(rows(1000, 0.3), base, schema).report["columns"]["flag"]
+    assert moved["distribution"]["bins"] == ["0..0.5", "0.5..1"]
+    assert moved["drifted"] and not same["drifted"]
