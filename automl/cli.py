@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                              help="capture requests and answers here (SageMaker's layout)")
     serve_model.add_argument("--capture-percent", type=float, default=100.0,
                              help="share of requests captured, 0-100 (default 100)")
+    serve_model.add_argument("--flask-invocations", action="store_true",
+                             help="answer invocations through Flask's full request handling "
+                                  "instead of the WSGI fast path in front of it (same answers, "
+                                  "about half the requests/s; for comparison and debugging)")
 
     monitor = sub.add_parser("monitor", help="check captured requests against the training baseline")
     monitor.add_argument("model", help="a run's output directory or a bundle directory")

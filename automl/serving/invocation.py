@@ -16,6 +16,7 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from typing import Any, BinaryIO
 
@@ -141,6 +142,11 @@ def negotiate(accept: str | None) -> str:
     """The response format for an Accept header: first supported type by preference; 406 if none."""
     if not accept or not accept.strip():
         return JSON
+    return _negotiate(accept)
+
+
+@lru_cache(maxsize=256)  # clients send the same few headers; refusals are not cached
+def _negotiate(accept: str) -> str:
     ranges = []
     for i, part in enumerate(accept.split(",")):
         kind, _, params = part.partition(";")
@@ -225,7 +231,7 @@ class Predictor:
         return CsvRows(order, lines)
 
     def _is_header(self, fields: list[str]) -> bool:
-        return sum(f in self.name_set for f in fields) * 2 >= len(self.names)
+        return sum(map(self.name_set.__contains__, fields)) * 2 >= len(self.names)
 
     def _column_order(self, n_fields: int, row: int) -> list[str]:
         for order in self.csv_widths:
