@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=300, help="latency requests per server")
     parser.add_argument("--seconds", type=float, default=3.0,
                         help="per throughput level and server, over all rounds")
+    parser.add_argument("--flask-path", action="store_true",
+                        help="also measure each model through Flask's full request handling "
+                             "(serve-model --flask-invocations), in the same rounds")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--constant-server", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -187,7 +190,26 @@ def latency(port: int, bodies: list[bytes], n: int) -> dict:
     return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
 
 
-def throughput(port: int, bodies: list[bytes], clients: int, seconds: float) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (gunicorn's master and workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def throughput(port: int, bodies: list[bytes], clients: int, seconds: float,
+               pid: int) -> dict:
+    """Requests/s with ``clients`` threads, and the CPU each request cost the server (process
+    ``pid`` and its workers) and this client process, in microseconds: CPU time, unlike wall
+    time, does not depend on what else the machine runs."""
     counts = [0] * clients
     stop_at = time.perf_counter() + seconds
 
@@ -199,26 +221,34 @@ def throughput(port: int, bodies: list[bytes], clients: int, seconds: float) -> 
             i += clients
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    t = time.perf_counter()
+    server, mine, t = cpu_seconds(pid), time.process_time(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return sum(counts) / (time.perf_counter() - t)
+    wall, n = time.perf_counter() - t, max(1, sum(counts))
+    return {"rps": sum(counts) / wall, "server_us": (cpu_seconds(pid) - server) / n * 1e6,
+            "client_us": (time.process_time() - mine) / n * 1e6}
 
 
-def measure_http(args: argparse.Namespace, bundle_dir: Path, constant_port: int,
-                 bodies: list[bytes]) -> dict:
+def measure_http(args: argparse.Namespace, bundle_dir: Path, constant: subprocess.Popen,
+                 constant_port: int, bodies: list[bytes]) -> dict:
     """The model server beside the constant one (started once for the run), idle in turn:
     every measurement alternates between them in ``ROUNDS`` rounds and keeps the median, so
     drift in what else the machine does (it has two cores) falls on both alike."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "automl.cli", "serve-model", str(bundle_dir), "--port", str(port),
-           "--workers", str(args.workers), "--threads", str(args.threads)]
-    proc = start(cmd, port)
-    ports = {"model": port, "constant": constant_port}
+    ports, procs = {"constant": constant_port}, []
+    pids = {"constant": constant.pid}
+    servers = (("model", []), ("flask_path", ["--flask-invocations"]))
     try:
-        latency(port, bodies, 50)  # warm-up
+        for name, extra in servers[:2 if args.flask_path else 1]:
+            ports[name] = free_port()
+            procs.append(proc := start([sys.executable, "-m", "automl.cli", "serve-model",
+                                str(bundle_dir), "--port", str(ports[name]), "--workers",
+                                str(args.workers), "--threads", str(args.threads), *extra],
+                               ports[name]))
+            pids[name] = proc.pid
+        for p in ports.values():
+            latency(p, bodies, 50)  # warm-up
         out = {name: {"p50_ms": [], "p99_ms": []} for name in ports}
         for _ in range(ROUNDS):
             for name, p in ports.items():
@@ -228,15 +258,18 @@ def measure_http(args: argparse.Namespace, bundle_dir: Path, constant_port: int,
             runs = {name: [] for name in ports}
             for _ in range(ROUNDS):
                 for name, p in ports.items():
-                    runs[name].append(throughput(p, bodies, clients, args.seconds / ROUNDS))
+                    runs[name].append(throughput(p, bodies, clients, args.seconds / ROUNDS,
+                                                 pids[name]))
             for name in ports:
-                out[name][f"rps_{clients}"] = float(np.median(runs[name]))
+                for key in ("rps", "server_us", "client_us"):
+                    out[name][f"{key}_{clients}"] = float(np.median([r[key] for r in runs[name]]))
         for name in ports:
             for key in ("p50_ms", "p99_ms"):
                 out[name][key] = float(np.median(out[name][key]))
         return out
     finally:
-        stop(proc)
+        for proc in procs:
+            stop(proc)
 
 
 def measure_in_process(bundle, rows: pd.DataFrame, bodies: list[bytes]) -> dict:
@@ -284,12 +317,26 @@ def table_row(name: str, figures: dict) -> list[str]:
             *ratio, f"{ip['batch_rows_per_s']:,.0f}"]
 
 
+def _flask_figures(figures: dict) -> dict:
+    """A subject's figures with its Flask-path server's HTTP figures as the model's."""
+    return {**figures, "http": {**figures["http"], "model": figures["http"]["flask_path"]}}
+
+
 def report(run: dict) -> None:
     rows = [list(COLUMNS)] + [table_row(n, f) for n, f in run["subjects"].items()]
+    rows += [table_row(f"{n} (flask path)", _flask_figures(f)) for n, f in run["subjects"].items()
+             if f["http"].get("flask_path")]
     widths = [max(len(r[k]) for r in rows) for k in range(len(COLUMNS))]
     for row in rows:
         print("  ".join(cell.ljust(w) if k < 2 else cell.rjust(w)
                         for k, (cell, w) in enumerate(zip(row, widths, strict=True))))
+    print("CPU per request (us, user+system) at 4 and 16 clients: server (gunicorn master + "
+          "workers) / client (this process)")
+    for name, figures in run["subjects"].items():
+        print(f"  {name}: " + "; ".join(
+            f"{server} " + ", ".join(f"{h.get(f'server_us_{c}', 0):.0f}/"
+                                     f"{h.get(f'client_us_{c}', 0):.0f}" for c in (4, 16))
+            for server, h in figures["http"].items()))
     constant = run["constant"]
     print(f"constant app: HTTP p50 {constant['p50_ms']:.2f} ms, p99 {constant['p99_ms']:.2f} ms, "
           + ", ".join(f"{constant[f'rps_{c}']:.0f} req/s at {c}" for c in (1, 4, 16)))
@@ -347,9 +394,12 @@ def main(argv: list[str] | None = None) -> int:
                       .splitlines()]
             figures = {"family": _family(bundle), "leaderboard_ms": bundle.metadata.get("latency_ms"),
                        "in_process": measure_in_process(bundle, rows, bodies),
-                       "http": measure_http(args, directory, constant_port, bodies)}
+                       "http": measure_http(args, directory, constant, constant_port, bodies)}
             run["subjects"][name] = figures
             print(" ".join(table_row(name, figures)), flush=True)
+            if figures["http"].get("flask_path"):
+                print(" ".join(table_row(f"{name} (flask path)", _flask_figures(figures))),
+                      flush=True)
     finally:
         stop(constant)
     run["constant"] = {k: float(np.median([f["http"]["constant"][k] for f in run["subjects"].values()]))
