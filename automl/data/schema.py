@@ -92,6 +92,28 @@ def _is_numeric_dtype_name(dtype: str) -> bool:
 
 
 def _coerce_column(s: pd.Series, col: ColumnSchema, strict: bool) -> pd.Series:
+    """:func:`_coerce_values` of a column, done once per distinct value when values repeat
+    (categories, codes, flags: the string work per value is most of a batch's coercion)."""
+    if len(s) < _DISTINCT_FROM_ROWS or col.role == "numeric" and _is_plain_number(s):
+        return _coerce_values(s, col, strict)
+    codes, distinct = pd.factorize(s, use_na_sentinel=False)
+    if len(distinct) > len(s) // 2:
+        return _coerce_values(s, col, strict)
+    try:
+        clean = _coerce_values(pd.Series(distinct, dtype=s.dtype), col, strict)
+    except SchemaError:  # reported with the rows and values of the whole column
+        return _coerce_values(s, col, strict)
+    return pd.Series(clean.to_numpy()[codes], index=s.index, dtype=clean.dtype)
+
+
+_DISTINCT_FROM_ROWS = 64
+
+
+def _is_plain_number(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def _coerce_values(s: pd.Series, col: ColumnSchema, strict: bool) -> pd.Series:
     if col.role == "numeric":
         return _to_float(s, col.name, strict)
     if col.role == "boolean":
@@ -117,7 +139,7 @@ def _blank(s: pd.Series) -> pd.Series:
 
 
 def _to_float(s: pd.Series, name: str, strict: bool) -> pd.Series:
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+    if _is_plain_number(s):
         values = s.astype("float64")
         if strict:
             _refuse_infinite(s, values, name)

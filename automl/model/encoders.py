@@ -155,7 +155,18 @@ class Encoder:
 def tfidf(vectorizer: TfidfVectorizer, docs: list[str]):
     """``vectorizer.transform(docs)`` for strings: the same matrix, faster for the recipes'
     vectorizers, whose terms :func:`lean_terms` finds and which are counted here without an
-    exception per unknown bigram; any other vectorizer transforms as it does."""
+    exception per unknown bigram; any other vectorizer transforms as it does.
+
+    A text that occurs more than once is vectorized once and its row repeated: each row of
+    the matrix depends on its own text only, so the rows are the same numbers.
+    """
+    codes, distinct = pd.factorize(np.asarray(docs, dtype=object), use_na_sentinel=False)
+    if len(distinct) == len(docs):
+        return _tfidf(vectorizer, docs)
+    return _tfidf(vectorizer, distinct.tolist())[codes]
+
+
+def _tfidf(vectorizer: TfidfVectorizer, docs: list[str]):
     terms = lean_terms(vectorizer)
     if terms is None or not hasattr(vectorizer, "_tfidf") \
             or not all(type(doc) is str for doc in docs):

@@ -36,3 +36,22 @@ def test_lean_terms_are_the_analyzers_terms():
         analyze, terms = vectorizer.build_analyzer(), lean_terms(vectorizer)
         assert [terms(t) for t in texts] == [analyze(t) for t in texts]
     assert lean_terms(TfidfVectorizer(ngram_range=(1, 3)).fit(DOCS)) is None
+
+
+def test_tfidf_vectorizes_each_distinct_text_once(monkeypatch):
+    """A batch repeating texts analyses each distinct text once, and gives every row its own
+    text's weights, in order."""
+    from automl.model import encoders
+
+    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)).fit(DOCS)
+    analysed = []
+    lean = encoders.lean_terms(vectorizer)
+    monkeypatch.setattr(encoders, "lean_terms",
+                        lambda v: lambda doc: analysed.append(doc) or lean(doc))
+    docs = DOCS[::-1] + ["Moran, Mr. James", ""]
+    actual = tfidf(vectorizer, docs)
+    assert sorted(analysed) == sorted(set(docs))
+    expected = vectorizer.transform(docs)
+    np.testing.assert_array_equal(actual.indptr, expected.indptr)
+    np.testing.assert_array_equal(actual.indices, expected.indices)
+    np.testing.assert_array_equal(actual.data, expected.data)
