@@ -322,6 +322,17 @@ def _flask_figures(figures: dict) -> dict:
     return {**figures, "http": {**figures["http"], "model": figures["http"]["flask_path"]}}
 
 
+def _cpu_figures(server: str, http: dict) -> str:
+    shown = []
+    for c in (4, 16):
+        mine, base = http[server], http["constant"]
+        cost = mine.get(f"server_us_{c}", 0) + mine.get(f"client_us_{c}", 0)
+        ratio = (base.get(f"server_us_{c}", 0) + base.get(f"client_us_{c}", 0)) / cost if cost else 0
+        shown.append(f"{mine.get(f'server_us_{c}', 0):.0f}/{mine.get(f'client_us_{c}', 0):.0f} "
+                     f"({100 * ratio:.0f}%)")
+    return f"{server} " + ", ".join(shown)
+
+
 def report(run: dict) -> None:
     rows = [list(COLUMNS)] + [table_row(n, f) for n, f in run["subjects"].items()]
     rows += [table_row(f"{n} (flask path)", _flask_figures(f)) for n, f in run["subjects"].items()
@@ -330,13 +341,12 @@ def report(run: dict) -> None:
     for row in rows:
         print("  ".join(cell.ljust(w) if k < 2 else cell.rjust(w)
                         for k, (cell, w) in enumerate(zip(row, widths, strict=True))))
-    print("CPU per request (us, user+system) at 4 and 16 clients: server (gunicorn master + "
-          "workers) / client (this process)")
+    print("CPU per request (us, user+system) at 4 and 16 clients, server (gunicorn master + "
+          "workers) / client (this process), and the CPU ratio: the constant app's server + "
+          "client CPU over the model's, what the requests/s ratio is when the cores are the limit")
     for name, figures in run["subjects"].items():
-        print(f"  {name}: " + "; ".join(
-            f"{server} " + ", ".join(f"{h.get(f'server_us_{c}', 0):.0f}/"
-                                     f"{h.get(f'client_us_{c}', 0):.0f}" for c in (4, 16))
-            for server, h in figures["http"].items()))
+        print(f"  {name}: " + "; ".join(_cpu_figures(server, figures["http"])
+                                        for server in figures["http"]))
     constant = run["constant"]
     print(f"constant app: HTTP p50 {constant['p50_ms']:.2f} ms, p99 {constant['p99_ms']:.2f} ms, "
           + ", ".join(f"{constant[f'rps_{c}']:.0f} req/s at {c}" for c in (1, 4, 16)))
