@@ -158,7 +158,8 @@ def _baseline(ctx: JobContext, winner: CandidateResult) -> Baseline | None:
     """The monitoring baseline of the training data and the winner's out-of-fold predictions."""
     data = ctx.data
     try:
-        return build_baseline(data.X, data.schema.to_dict(), data.task, data.classes, winner.oof)
+        return build_baseline(data.X, data.schema.to_dict(), data.task, data.classes, winner.oof,
+                              y=data.y)
     except Exception:  # noqa: BLE001 - monitoring must never lose a finished job
         log.exception("the monitoring baseline could not be computed")
         return None

@@ -7,12 +7,18 @@
 ``string_constraints.domains`` for small cardinalities, ``monitoringConfigOverrides``; and the
 ``monitoring_config`` thresholds) follow SageMaker Model Monitor's layouts. Our additions, which
 readers of those layouts ignore: each feature's ``role`` (the schema's), numeric buckets at the
-training deciles rather than a KLL sketch's (the drift checks' bins), and the drift methods
-``psi`` / ``jensen_shannon`` in ``distribution_constraints``.
+training deciles rather than a KLL sketch's (the drift checks' bins), the drift methods
+``psi`` / ``jensen_shannon`` in ``distribution_constraints``, and, for a discrete numeric
+column (at most ``MAX_DISCRETE`` distinct values in training: integer codes, counts, flags),
+its value frequencies as ``numerical_statistics.distribution.categorical.buckets`` beside the
+``kll`` buckets (the drift check compares those frequencies, values never seen in training
+counting as a level of their own).
 
 Beside them: ``predictions.json`` (the winner's out-of-fold predictions as one feature,
 ``prediction``: the positive class's probability for binary tasks, the value for regression,
-the predicted label for multiclass) and ``importance.json`` (global SHAP importance).
+the predicted label for multiclass; for classification also ``calibration``, the map
+:mod:`automl.monitoring.calibration` fitted on those predictions and their labels for the
+performance estimate) and ``importance.json`` (global SHAP importance).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from automl.exceptions import NotFound
+from automl.monitoring.calibration import fit_calibration
 from automl.monitoring.drift import bin_counts
 from automl.monitoring.settings import Thresholds
 
@@ -32,6 +39,7 @@ VERSION = 0.0
 N_BINS = 10
 MAX_BUCKETS = 100
 MAX_DOMAIN = 100
+MAX_DISCRETE = 20
 STRING_ROLES = ("categorical", "boolean", "text", "datetime")
 DRIFT_ROLES = ("numeric", "categorical", "boolean")
 FILES = {"statistics": "statistics.json", "constraints": "constraints.json",
@@ -92,11 +100,13 @@ class Baseline:
 def build_baseline(X: pd.DataFrame, schema: dict, task: str | None = None,
                    classes: list | None = None, oof: np.ndarray | None = None,
                    importance: dict[str, float] | None = None,
-                   thresholds: Thresholds | None = None) -> Baseline:
+                   thresholds: Thresholds | None = None,
+                   y: np.ndarray | None = None) -> Baseline:
     """The baseline of a model trained on ``X`` (the clean frame of :meth:`InputSchema.coerce`).
 
     ``schema`` is the bundle's ``schema.json`` dict; ``oof`` the winner's out-of-fold
-    predictions (values, or probabilities over ``classes``); ``importance`` its global
+    predictions (values, or probabilities over ``classes``) and ``y`` their labels (class
+    codes; for the calibration of the performance estimate); ``importance`` its global
     importance by column.
     """
     roles = {c["name"]: c["role"] for c in schema["columns"]}
@@ -107,17 +117,23 @@ def build_baseline(X: pd.DataFrame, schema: dict, task: str | None = None,
                    "monitoring_config": (thresholds or Thresholds()).monitoring_config()}
     predictions = None
     if oof is not None and task is not None:
-        predictions = prediction_statistics(oof, task, classes)
+        predictions = prediction_statistics(oof, task, classes, y)
     doc = None if importance is None else {"version": VERSION, "importance": dict(importance)}
     return Baseline(statistics, constraints, predictions, doc)
 
 
-def prediction_statistics(matrix: np.ndarray, task: str, classes: list | None) -> dict:
-    """``predictions.json``: the predictions as one feature, ``prediction``."""
+def prediction_statistics(matrix: np.ndarray, task: str, classes: list | None,
+                          y: np.ndarray | None = None) -> dict:
+    """``predictions.json``: the predictions as one feature, ``prediction`` (binned as a
+    continuous value whatever its distinct values: a refitted model's outputs are not its
+    out-of-fold ones), and a classifier's calibration when its labels ``y`` are given."""
     values, role = prediction_values(matrix, task, classes)
-    return {"version": VERSION, "task": task, "classes": classes,
-            "dataset": {"item_count": int(len(values))},
-            "features": [feature_statistics("prediction", values, role)]}
+    doc = {"version": VERSION, "task": task, "classes": classes,
+           "dataset": {"item_count": int(len(values))},
+           "features": [feature_statistics("prediction", values, role, discrete=False)]}
+    if y is not None and task in ("binary", "multiclass"):
+        doc["calibration"] = fit_calibration(matrix, y)
+    return doc
 
 
 def prediction_values(matrix: np.ndarray, task: str, classes: list | None) -> tuple[pd.Series, str]:
@@ -141,12 +157,14 @@ def level_values(values: pd.Series, role: str) -> pd.Series:
     return values
 
 
-def feature_statistics(name: str, values: pd.Series, role: str) -> dict:
-    """One feature of ``statistics.json``."""
+def feature_statistics(name: str, values: pd.Series, role: str, discrete: bool = True) -> dict:
+    """One feature of ``statistics.json`` (``discrete``: a numeric column of few distinct
+    values also gets its value frequencies)."""
     present = values.notna()
     common = {"num_present": int(present.sum()), "num_missing": int((~present).sum())}
     if role not in STRING_ROLES:
-        return {"name": name, "role": role, **_numerical(values[present].to_numpy(float), common)}
+        numbers = values[present].to_numpy(float)
+        return {"name": name, "role": role, **_numerical(numbers, common, discrete)}
     counts = level_values(values, role)[present].astype(str).value_counts()
     buckets = [{"value": str(v), "count": int(c)} for v, c in counts.iloc[:MAX_BUCKETS].items()]
     stats = {"common": common, "distinct_count": float(len(counts))}
@@ -155,7 +173,7 @@ def feature_statistics(name: str, values: pd.Series, role: str) -> dict:
     return {"name": name, "role": role, "inferred_type": "String", "string_statistics": stats}
 
 
-def _numerical(values: np.ndarray, common: dict) -> dict:
+def _numerical(values: np.ndarray, common: dict, discrete: bool) -> dict:
     integral = bool(len(values)) and bool(np.all(np.mod(values, 1) == 0))
     stats = {"common": common}
     if len(values):
@@ -167,8 +185,18 @@ def _numerical(values: np.ndarray, common: dict) -> dict:
                      distribution={"kll": {"buckets": [
                          {"lower_bound": float(lo), "upper_bound": float(hi), "count": float(c)}
                          for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)]}})
+        distinct, counts = np.unique(values, return_counts=True)
+        if discrete and len(distinct) <= MAX_DISCRETE:
+            order = np.argsort(-counts, kind="stable")
+            stats["distribution"]["categorical"] = {"buckets": [
+                {"value": number_text(distinct[i]), "count": int(counts[i])} for i in order]}
     return {"inferred_type": "Integral" if integral else "Fractional",
             "numerical_statistics": stats}
+
+
+def number_text(value: float) -> str:
+    """A number as the text a discrete column's level is named by (exact: 3.0 -> "3")."""
+    return f"{float(value):.17g}"
 
 
 def _edges(values: np.ndarray) -> np.ndarray:
@@ -210,10 +238,15 @@ def baseline_bins(feature: dict) -> tuple[np.ndarray, np.ndarray] | None:
     return edges, np.array([b["count"] for b in buckets], dtype=float)
 
 
+def is_discrete(feature: dict) -> bool:
+    """Whether a numeric feature has value frequencies (few distinct values in training)."""
+    return "categorical" in feature.get("numerical_statistics", {}).get("distribution", {})
+
+
 def baseline_levels(feature: dict, min_share: float) -> tuple[list[str], np.ndarray] | None:
-    """A categorical feature's levels with at least ``min_share`` of the rows, and the
-    baseline counts of those levels plus one count for all others."""
-    stats = feature.get("string_statistics", {})
+    """A categorical (or discrete numeric) feature's levels with at least ``min_share`` of
+    the rows, and the baseline counts of those levels plus one count for all others."""
+    stats = feature.get("string_statistics") or feature.get("numerical_statistics", {})
     buckets = stats.get("distribution", {}).get("categorical", {}).get("buckets")
     if not buckets:
         return None

@@ -5,7 +5,8 @@ Data quality (Model Monitor's check types): ``missing_column_check``, ``extra_co
 as its type), ``completeness_check``, ``categorical_values_check`` (unseen levels beyond
 ``domain_content_threshold``) and ours, ``data_range_check`` (numbers outside the training
 range). Drift: ``baseline_drift_check`` per column (PSI on the baseline's bins for numbers,
-Jensen-Shannon distance for categories), ``prediction_drift_check`` for the predictions and
+Jensen-Shannon distance for categories and for discrete numbers, whose values never seen in
+training are a level of their own, "(unseen)", absent from the baseline), ``prediction_drift_check`` for the predictions and
 ``feature_attribution_drift_check`` (nDCG of the importance ranking). Thresholds:
 :class:`automl.monitoring.settings.Thresholds`.
 
@@ -27,7 +28,9 @@ from automl.monitoring.baseline import (
     Baseline,
     baseline_bins,
     baseline_levels,
+    is_discrete,
     level_values,
+    number_text,
     prediction_values,
 )
 from automl.monitoring.drift import bin_counts, js_distance, level_counts, ndcg, psi
@@ -209,7 +212,11 @@ def _domain_check(name, levels: pd.Series, constraint, limits, scores) -> list[d
 def _drift(name, column: ColumnSummary, feature, limits, scores, check: str) -> list[dict]:
     """Drift score of one column (or the predictions) against the baseline; a violation when
     it passes the threshold, raised on small windows to the no-drift score's percentile."""
-    if column.role == "numeric":
+    if column.role == "numeric" and is_discrete(feature):
+        expected, actual, labels = _discrete_counts(column.numbers, feature, limits)
+        method, score_fn, base = "jensen_shannon", js_distance, limits.js_distance
+        scores["unseen_share"] = actual[-1] / actual.sum() if actual.sum() else 0.0
+    elif column.role == "numeric":
         bins = baseline_bins(feature)
         if bins is None:
             return []
@@ -238,6 +245,20 @@ def _drift(name, column: ColumnSummary, feature, limits, scores, check: str) -> 
     label = "PSI" if method == "psi" else "Jensen-Shannon distance"
     return [violation(name, check, f"{label} of '{name}' against the training data is "
                                    f"{score:.3f}, above {threshold:.3f}")]
+
+
+def _discrete_counts(numbers: np.ndarray, feature: dict, limits: Thresholds):
+    """Baseline and window counts of a discrete numeric column's common values, then of its
+    other training values, then of values never seen in training (none in the baseline)."""
+    levels, expected = baseline_levels(feature, limits.min_level_share)
+    distinct, counts = np.unique(numbers, return_counts=True)
+    window = pd.Series(counts, index=[number_text(v) for v in distinct], dtype=float)
+    buckets = feature["numerical_statistics"]["distribution"]["categorical"]["buckets"]
+    unseen = float(window[~window.index.isin([b["value"] for b in buckets])].sum())
+    actual = level_counts(window, levels)
+    actual[-1] -= unseen
+    labels = list(levels) + ["(other)", "(unseen)"]
+    return np.append(expected, 0.0), np.append(actual, unseen), labels
 
 
 def _shares(labels: list[str], expected: np.ndarray, actual: np.ndarray) -> dict:

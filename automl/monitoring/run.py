@@ -3,7 +3,8 @@
 :func:`run_monitoring` is what ``automl monitor`` calls and what the service's scheduled runs
 will call: it reads the capture, predicts (through the callable it is given) or takes the
 predictions the endpoint returned, runs :func:`automl.monitoring.checks.check_window`, merges
-ground truth when given, and estimates quality without it. :func:`write_run` writes
+ground truth when given, and estimates quality without it (from the probabilities calibrated
+by the baseline's calibrator, when it has one). :func:`write_run` writes
 ``constraint_violations.json`` (Model Monitor's layout) and ``report.json``.
 """
 
@@ -20,6 +21,7 @@ from automl.exceptions import InvalidRequest
 from automl.jsonable import dumps
 from automl.metrics import get_metric
 from automl.monitoring.baseline import Baseline
+from automl.monitoring.calibration import calibrate
 from automl.monitoring.checks import CheckResult, check_window, violation
 from automl.monitoring.quality import (
     estimate_quality,
@@ -79,8 +81,20 @@ def run_monitoring(capture_dir: str | Path, baseline: Baseline, schema: dict, me
         checks.report["quality"] = quality
         checks.violations.extend(_quality_violation(quality, metadata, limits))
     if predictions is not None and task in ("binary", "multiclass"):
-        checks.report["estimated_quality"] = estimate_quality(predictions, task, metric)
+        checks.report["estimated_quality"] = calibrated_estimate(predictions, baseline,
+                                                                 task, metric)
     return MonitoringRun(checks)
+
+
+def calibrated_estimate(probabilities: np.ndarray, baseline: Baseline, task: str,
+                        metric: str) -> dict | None:
+    """CBPE's estimate from ``probabilities`` passed through the baseline's calibrator (as
+    given when the baseline has none); ``calibration`` names the map used."""
+    calibration = (baseline.predictions or {}).get("calibration")
+    estimate = estimate_quality(calibrate(probabilities, calibration), task, metric)
+    if estimate is not None:
+        estimate["calibration"] = (calibration or {}).get("method", "none")
+    return estimate
 
 
 def _predictions(window, predict: Predict | None) -> np.ndarray | None:

@@ -208,9 +208,63 @@ def test_multiclass_prediction_drift_compares_predicted_labels():
     assert ("prediction", "prediction_drift_check") in _types(moved)
 
 
+CODES = {"target": "y", "dropped": {}, "columns": [
+    {"name": "code", "role": "numeric", "numeric_codes": False},
+    {"name": "count", "role": "numeric", "numeric_codes": False}]}
+
+
+def _codes(n: int, seed: int, shares=(0.5, 0.3, 0.15, 0.05)) -> pd.DataFrame:
+    """An integer-coded column (0..3) and a sparse word count (mostly 0)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"code": rng.choice(4, n, p=shares).astype(float),
+                         "count": rng.choice(3, n, p=[0.97, 0.02, 0.01]).astype(float)})
+
+
+@pytest.fixture(scope="module")
+def coded() -> Baseline:
+    return build_baseline(InputSchema.from_dict(CODES).coerce(_codes(5000, 0), strict=False),
+                          CODES)
+
+
+def test_a_few_valued_numeric_column_keeps_its_value_frequencies(coded, tmp_path):
+    feature = coded.feature("code")
+    assert feature["inferred_type"] == "Integral"
+    distribution = feature["numerical_statistics"]["distribution"]
+    assert "kll" in distribution  # Model Monitor's layout stays whole
+    buckets = distribution["categorical"]["buckets"]
+    assert [b["value"] for b in buckets] == ["0", "1", "2", "3"]
+    assert sum(b["count"] for b in buckets) == 5000
+    coded.save(tmp_path)
+    assert Baseline.load(tmp_path) == coded
+
+
+def test_a_few_valued_columns_frequency_shift_is_flagged_and_a_calm_window_is_not(coded):
+    for seed in range(1, 6):
+        calm = check_window(_codes(1000, seed), coded, CODES)
+        assert calm.violations == [], seed
+    moved = check_window(_codes(1000, 9, shares=(0.3, 0.5, 0.15, 0.05)), coded, CODES)
+    assert _types(moved) == {("code", "baseline_drift_check")}
+    column = moved.report["columns"]["code"]
+    assert column["drift_method"] == "jensen_shannon"
+    assert column["distribution"]["bins"] == ["0", "1", "2", "3", "(other)", "(unseen)"]
+
+
+def test_values_never_seen_in_training_are_drift_of_a_few_valued_column(coded):
+    """+0.5 sd moves an integer code less than the gap between codes: its bins cannot see
+    it, but every shifted value is one training never had."""
+    raw = _codes(1000, 3)
+    raw["code"] += 0.5 * raw["code"].std()
+    raw.loc[raw.index[:100], "count"] = 7.0  # 10 % of a count never seen in training
+    result = check_window(raw, coded, CODES)
+    assert ("code", "baseline_drift_check") in _types(result)
+    assert ("count", "baseline_drift_check") in _types(result)
+    assert result.report["columns"]["code"]["unseen_share"] == 1.0
+    assert result.report["columns"]["count"]["unseen_share"] == pytest.approx(0.1)
+
+
 def test_a_numeric_column_of_few_values_has_a_bin_per_value():
     """A 0/1 column whose share of ones moves from 30 % to 50 % is drift (tied deciles used to
-    give it one bin, and PSI 0 whatever happened)."""
+    give it one bin, and PSI 0 whatever happened); its kll buckets have a bin per value."""
     schema = {"target": "y", "dropped": {}, "columns": [
         {"name": "flag", "role": "numeric", "numeric_codes": False}]}
     rng = np.random.default_rng(0)
@@ -220,7 +274,8 @@ def test_a_numeric_column_of_few_values_has_a_bin_per_value():
 
     base = build_baseline(InputSchema.from_dict(schema).coerce(rows(5000, 0.3), strict=False),
                           schema)
+    buckets = base.feature("flag")["numerical_statistics"]["distribution"]["kll"]["buckets"]
+    assert [(b["lower_bound"], b["upper_bound"]) for b in buckets] == [(0, 0.5), (0.5, 1)]
     moved = check_window(rows(1000, 0.5), base, schema).report["columns"]["flag"]
     same = check_window(rows(1000, 0.3), base, schema).report["columns"]["flag"]
-    assert moved["distribution"]["bins"] == ["0..0.5", "0.5..1"]
     assert moved["drifted"] and not same["drifted"]
