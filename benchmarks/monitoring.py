@@ -16,7 +16,13 @@ machine, over 20 minutes) to a real ``automl serve-model RUN --capture-dir DIR
 --capture-percent 100``, once unshifted and once with 10 % of the monitored columns (at least
 one, drawn per window) shifted (numeric: +0.5 standard deviation of the training column;
 categorical and boolean: 20 points of frequency moved from the most frequent level to the
-next). Each request's inference id names its window and first row; the capture is split by
+next); when some drawn columns are few-valued numbers (the baseline keeps their value
+frequencies: integer codes, sparse counts), once more with those given a frequency shift
+instead (20 % of the rows moved from the window's most frequent value to the training's most
+frequent other value: for a sparse count, more non-zeros). Power is reported overall (the
+first shifted replay, as before) and by kind of shift: numeric +0.5 sd, few-valued +0.5 sd,
+few-valued frequency, categorical frequency; a shift that changes nothing (a column constant
+in training, or with one value in the window) is left out of the kinds and counted. Each request's inference id names its window and first row; the capture is split by
 window (and by the window's first 100/250/500 rows) into directories that
 :func:`automl.monitoring.run.run_monitoring` (what ``automl monitor`` runs) checks:
 - false alarms: the share of (monitored column, window) pairs flagged as drifted, unshifted;
@@ -57,7 +63,12 @@ from run_one import data_dir, load_split, read_manifest  # noqa: E402
 import automl  # noqa: E402
 from automl.endpoint_monitor import model_outputs  # noqa: E402
 from automl.jsonable import dumps  # noqa: E402
-from automl.monitoring.baseline import DRIFT_ROLES, Baseline, build_baseline  # noqa: E402
+from automl.monitoring.baseline import (  # noqa: E402
+    DRIFT_ROLES,
+    Baseline,
+    build_baseline,
+    is_discrete,
+)
 from automl.monitoring.checks import check_window  # noqa: E402
 from automl.monitoring.quality import (  # noqa: E402
     encode_labels,
@@ -65,15 +76,20 @@ from automl.monitoring.quality import (  # noqa: E402
     measure_quality,
     parse_ground_truth,
 )
-from automl.monitoring.run import run_monitoring  # noqa: E402
+from automl.monitoring.run import calibrated_estimate, run_monitoring  # noqa: E402
 from automl.serving.server import INFERENCE_ID  # noqa: E402
 
 PREFIXES = (100, 250, 500)
+KINDS = ("numeric_sd", "few_valued_sd", "few_valued_freq", "categorical_freq")
 
 
-def shift(window: pd.DataFrame, column: str, role: str, sd: float, rng) -> pd.DataFrame:
-    """The window with ``column`` shifted as the module doc says."""
+def shift(window: pd.DataFrame, column: str, role: str, sd: float, rng,
+          values: list[float] | None = None) -> pd.DataFrame:
+    """The window with ``column`` shifted as the module doc says (``values``: a few-valued
+    numeric column's training values, most frequent first, for a frequency shift)."""
     out = window.copy()
+    if values is not None:
+        return _frequency_shift(out, column, values, rng)
     if role == "numeric":
         out[column] = pd.to_numeric(out[column], errors="coerce") + 0.5 * sd
         return out
@@ -88,6 +104,33 @@ def shift(window: pd.DataFrame, column: str, role: str, sd: float, rng) -> pd.Da
     out[column] = values.astype(str).where(values.notna())
     out.loc[moved, column] = other  # the column is text now (a number-coded level too)
     return out
+
+
+def _frequency_shift(out: pd.DataFrame, column: str, values: list[float], rng) -> pd.DataFrame:
+    """20 % of the window's rows moved from its most frequent value of ``column`` to the
+    most frequent other training value."""
+    numbers = pd.to_numeric(out[column], errors="coerce")
+    counts = numbers.value_counts()
+    if counts.empty:
+        return out
+    top = counts.index[0]
+    other = next((v for v in values if v != top), None)
+    rows = numbers.index[numbers == top]
+    if other is None:
+        return out
+    moved = rng.choice(rows, min(len(rows), int(0.2 * len(out))), replace=False)
+    out[column] = numbers
+    out.loc[moved, column] = other
+    return out
+
+
+def kind_of(column: str, fit: dict, frequency: bool = False) -> str:
+    """The kind of shift a drawn column gets (one of ``KINDS``)."""
+    if fit["monitored"][column] != "numeric":
+        return "categorical_freq"
+    if column in fit["few_valued"]:
+        return "few_valued_freq" if frequency else "few_valued_sd"
+    return "numeric_sd"
 
 
 def windows(test: pd.DataFrame, size: int) -> list[pd.DataFrame]:
@@ -111,14 +154,23 @@ def fitted(name: str, meta: dict, args) -> dict:
     bundle = result.model
     schema = bundle.schema.to_dict()
     monitored = {c["name"]: c["role"] for c in schema["columns"] if c["role"] in DRIFT_ROLES}
-    sds = {n: result.job.baseline.feature(n)["numerical_statistics"].get("std_dev", 0.0)
+    baseline = Baseline.load(out / "monitoring")
+    sds = {n: baseline.feature(n)["numerical_statistics"].get("std_dev", 0.0)
            for n, r in monitored.items() if r == "numeric"}
+    few_valued = {n: [float(b["value"]) for b in baseline.feature(n)["numerical_statistics"]
+                      ["distribution"]["categorical"]["buckets"]]
+                  for n, r in monitored.items() if r == "numeric" and
+                  is_discrete(baseline.feature(n))}
     if args.max_rows and len(test) > args.max_rows:
         test = test.iloc[:args.max_rows]
-    return {"out": out, "target": meta["target"], "bundle": bundle, "baseline": Baseline.load(out / "monitoring"),
-            "schema": schema, "monitored": monitored, "sds": sds, "test": test,
+    return {"out": out, "target": meta["target"], "bundle": bundle, "baseline": baseline,
+            "schema": schema, "monitored": monitored, "sds": sds, "few_valued": few_valued,
+            "test": test,
             "line": {"dataset": name, "task": meta["task"], "fit_s": round(fit_s, 1),
-                     "test_rows": len(test), "monitored_columns": len(monitored)}}
+                     "test_rows": len(test), "monitored_columns": len(monitored),
+                     "few_valued_columns": len(few_valued),
+                     "calibration": (baseline.predictions or {}).get("calibration", {})
+                     .get("method")}}
 
 
 def dataset_run(name: str, meta: dict, args) -> dict:
@@ -126,88 +178,144 @@ def dataset_run(name: str, meta: dict, args) -> dict:
     fit = fitted(name, meta, args)
     if args.mode == "http":
         return {**fit["line"], **http_run(fit, meta, args)}
-    bundle, baseline, schema, monitored = (fit[k] for k in ("bundle", "baseline", "schema",
-                                                            "monitored"))
-    test = fit["test"]
+    baseline, schema, test = fit["baseline"], fit["schema"], fit["test"]
     parts = windows(test.drop(columns=[meta["target"]]), args.window)
     false = sum(len(drifted(w, baseline, schema)) for w in parts)
-    power = _power(parts, monitored, fit["sds"], baseline, schema)
+    copies, pairs = shifted_replays(parts, fit)
+    power = detections(lambda tag, w, n: drifted(copies[tag][w].iloc[:n], baseline, schema),
+                       parts, pairs)
     line = {**fit["line"], "mode": "inprocess", "windows": len(parts),
             "window_rows": len(parts[0]),
-            "false_alarm_share": false / (len(parts) * len(monitored)), **power}
-    line.update(_cbpe(bundle, test, meta))
+            "false_alarm_share": false / (len(parts) * len(fit["monitored"])), **power}
+    line.update(_cbpe(fit, test))
     return line
 
 
-def _power(parts, monitored, sds, baseline, schema) -> dict:
-    rng = np.random.default_rng(0)
-    names = sorted(monitored)
+def shifted_copy(window: pd.DataFrame, columns: list[str], fit: dict, rng,
+                 frequency: bool) -> tuple[pd.DataFrame, set[str]]:
+    """The window with ``columns`` shifted (few-valued ones by frequency when ``frequency``)
+    and the columns whose shift changed nothing."""
+    out, unchanged = window, set()
+    for column in columns:
+        values = fit["few_valued"].get(column) if frequency else None
+        moved = shift(out, column, fit["monitored"][column], fit["sds"].get(column, 0.0), rng,
+                      values)
+        if moved[column].astype(str).equals(out[column].astype(str)):
+            unchanged.add(column)
+        out = moved
+    return out, unchanged
+
+
+def shifted_replays(parts, fit: dict) -> tuple[dict[str, list], list[dict]]:
+    """The windows with 10 % of the monitored columns (at least one, drawn per window)
+    shifted: replay ``shifted`` (numbers +0.5 sd), and ``frequency`` (the drawn few-valued
+    numbers by frequency) when a drawn column is few-valued; and the shifted pairs (window,
+    column, replay, kind, whether the shift changed nothing)."""
+    chooser, mover = np.random.default_rng(0), np.random.default_rng(1)
+    names = sorted(fit["monitored"])
     k = max(1, round(0.1 * len(names)))
-    hits, trials, first = 0, 0, {n: 0 for n in PREFIXES}
-    for window in parts:
-        for column in rng.choice(names, k, replace=False):
-            shifted = shift(window, column, monitored[column], sds.get(column, 0.0), rng)
-            trials += 1
-            hits += column in drifted(shifted, baseline, schema)
-            for n in PREFIXES:
-                first[n] += column in drifted(shifted.iloc[:n], baseline, schema)
-    return {"shifted_pairs": trials, "power": hits / trials,
-            **{f"power_at_{n}": first[n] / trials for n in PREFIXES}}
+    copies: dict[str, list] = {"shifted": [], "frequency": []}
+    pairs = []
+    for w, window in enumerate(parts):
+        columns = [str(c) for c in chooser.choice(names, k, replace=False)]
+        for tag in copies:
+            frequency = tag == "frequency"
+            out, unchanged = shifted_copy(window, columns, fit, mover, frequency)
+            copies[tag].append(out)
+            pairs += [{"window": w, "column": c, "replay": tag, "noop": c in unchanged,
+                       "kind": kind_of(c, fit, frequency)}
+                      for c in columns if not frequency or c in fit["few_valued"]]
+    if not any(p["replay"] == "frequency" for p in pairs):
+        del copies["frequency"]
+    return copies, pairs
 
 
-def _cbpe(bundle, test: pd.DataFrame, meta: dict) -> dict:
+def detections(found, parts, pairs: list[dict]) -> dict:
+    """Power: ``found(replay, window, rows)`` gives the columns flagged on a replay's window
+    (its first ``rows`` rows). Overall (replay ``shifted``, every pair): the share flagged on
+    the window and on its first 100/250/500 rows, and the rows it took (median of the
+    smallest prefix that flagged each detected pair); by kind of shift (pairs whose shift
+    changed something), on the window."""
+    size = len(parts[0])
+    prefixes = [n for n in PREFIXES if n < size] + [size]
+    first: dict[tuple, int] = {}
+    full: set[tuple] = set()
+    for tag in dict.fromkeys(p["replay"] for p in pairs):
+        for w in range(len(parts)):
+            columns = {p["column"] for p in pairs if p["replay"] == tag and p["window"] == w}
+            if not columns:
+                continue
+            for n in list(reversed(prefixes)) if tag == "shifted" else [size]:
+                flagged = found(tag, w, n)
+                first.update({(tag, w, c): n for c in columns if c in flagged})
+                full |= {(tag, w, c) for c in columns if c in flagged and n == size}
+    return power_summary(pairs, first, full)
+
+
+def power_summary(pairs: list[dict], first: dict, full: set) -> dict:
+    """The figures of :func:`detections` from the smallest prefix and the full windows that
+    flagged each pair."""
+    def key(pair):
+        return pair["replay"], pair["window"], pair["column"]
+
+    main = [p for p in pairs if p["replay"] == "shifted"]
+    took = [first[key(p)] for p in main if key(p) in first]
+    out = {"shifted_pairs": len(main), "power": sum(key(p) in full for p in main) / len(main)}
+    for n in PREFIXES:
+        out[f"power_at_{n}"] = sum(v <= n for v in took) / len(main)
+    out["rows_to_detect_median"] = float(np.median(took)) if took else None
+    for kind in KINDS:
+        real = [p for p in pairs if p["kind"] == kind and not p["noop"]]
+        out[f"pairs_{kind}"] = len(real)
+        out[f"unchanged_{kind}"] = sum(p["kind"] == kind and p["noop"] for p in pairs)
+        out[f"power_{kind}"] = sum(key(p) in full for p in real) / len(real) if real else None
+    return out
+
+
+def _cbpe(fit: dict, frame: pd.DataFrame) -> dict:
+    """CBPE on ``frame``'s rows against the realised accuracy/AUC, from the raw and from the
+    calibrated probabilities."""
+    bundle = fit["bundle"]
     if bundle.task == "regression":
         return {}
-    matrix = bundle.matrix(bundle.schema.coerce(test, strict=False))
-    y = encode_labels(test[meta["target"]].astype(str), bundle.task, bundle.classes)
+    matrix = bundle.matrix(bundle.schema.coerce(frame, strict=False))
+    y = encode_labels(frame[fit["target"]].astype(str), bundle.task, bundle.classes)
     real = measure_quality(y, matrix, bundle.task, "accuracy")["metrics"]
-    est = estimate_quality(matrix, bundle.task, "accuracy")["metrics"]
+    raw = estimate_quality(matrix, bundle.task, "accuracy")["metrics"]
+    est = calibrated_estimate(matrix, fit["baseline"], bundle.task, "accuracy")["metrics"]
     return {"accuracy": real["accuracy"], "estimated_accuracy": est["accuracy"],
-            "auc": real.get("auc"), "estimated_auc": est["auc"]}
+            "raw_estimated_accuracy": raw["accuracy"], "auc": real.get("auc"),
+            "estimated_auc": est["auc"], "raw_estimated_auc": raw["auc"]}
 
 
 # ---------------------------------------------------------------- over HTTP
 
 def http_run(fit: dict, meta: dict, args) -> dict:
-    """Replay the test split through a real ``automl serve-model --capture-dir`` twice
-    (unshifted; then with 10 % of the monitored columns shifted in every window), and
-    monitor the captured directories with the functions ``automl monitor`` runs."""
+    """Replay the test split through a real ``automl serve-model --capture-dir`` unshifted,
+    then shifted (:func:`shifted_replays`), and monitor the captured directories with the
+    functions ``automl monitor`` runs."""
     features = fit["test"].drop(columns=[meta["target"]])
     parts = windows(features, args.window)
-    shifted, chosen = shift_windows(parts, fit["monitored"], fit["sds"])
+    copies, pairs = shifted_replays(parts, fit)
     with tempfile.TemporaryDirectory(prefix="monitor-http-") as directory:
         root = Path(directory)
         t0 = time.perf_counter()
         ids, failed = replay(fit["out"], parts, root / "plain", args.batch)
-        failed += replay(fit["out"], shifted, root / "shifted", args.batch)[1]
+        for tag, shifted in copies.items():
+            failed += replay(fit["out"], shifted, root / tag, args.batch)[1]
         replay_s = time.perf_counter() - t0
         false = sum(len(window_drift(root / "plain", root / f"plain-{w}", w, None, fit))
                     for w in range(len(parts)))
-        detect = _detections(root, parts, chosen, fit)
+        detect = detections(lambda tag, w, n: window_drift(root / tag, root / f"{tag}-{w}-{n}",
+                                                           w, n, fit), parts, pairs)
         labels = fit["test"].loc[[i for p in parts for i in p.index], fit["target"]]
         quality = _http_quality(fit, root, ids, labels)
-    line = {"mode": "http", "batch_rows": args.batch, "requests": 2 * sum(-(-len(p) // args.batch) for p in parts),
+    requests_sent = (1 + len(copies)) * sum(-(-len(p) // args.batch) for p in parts)
+    line = {"mode": "http", "batch_rows": args.batch, "requests": requests_sent,
             "failed": failed, "replay_s": round(replay_s, 1), "windows": len(parts),
             "window_rows": len(parts[0]),
             "false_alarm_share": false / (len(parts) * len(fit["monitored"])), **detect}
     return {**line, **quality}
-
-
-def shift_windows(parts, monitored: dict, sds: dict) -> tuple[list, list[list[str]]]:
-    """Every window with 10 % of the monitored columns (at least one, drawn per window)
-    shifted as :func:`shift` does, and the columns drawn."""
-    rng = np.random.default_rng(0)
-    names = sorted(monitored)
-    k = max(1, round(0.1 * len(names)))
-    shifted, chosen = [], []
-    for window in parts:
-        columns = [str(c) for c in rng.choice(names, k, replace=False)]
-        out = window
-        for column in columns:
-            out = shift(out, column, monitored[column], sds.get(column, 0.0), rng)
-        shifted.append(out)
-        chosen.append(columns)
-    return shifted, chosen
 
 
 def replay(run_dir: Path, parts, capture_dir: Path, batch: int) -> tuple[list[str], int]:
@@ -266,27 +374,6 @@ def window_drift(source: Path, target: Path, window: int, rows: int | None, fit:
     return set(run.report["dataset"]["drifted_columns"])
 
 
-def _detections(root: Path, parts, chosen: list[list[str]], fit: dict) -> dict:
-    """Power on the shifted replay: the share of shifted (column, window) pairs flagged on the
-    window and on its first 100/250/500 rows, and the rows it took (median of the smallest
-    prefix that flagged each detected pair)."""
-    size = len(parts[0])
-    prefixes = [n for n in PREFIXES if n < size] + [size]
-    first: dict[tuple, int] = {}
-    full: set[tuple] = set()
-    for w, columns in enumerate(chosen):
-        for n in reversed(prefixes):
-            found = window_drift(root / "shifted", root / f"shifted-{w}-{n}", w, n, fit)
-            first.update({(w, c): n for c in columns if c in found})
-            full |= {(w, c) for c in columns if c in found and n == size}
-    pairs = sum(len(c) for c in chosen)
-    out = {"shifted_pairs": pairs, "power": len(full) / pairs}
-    for n in PREFIXES:
-        out[f"power_at_{n}"] = sum(v <= n for v in first.values()) / pairs
-    out["rows_to_detect_median"] = float(np.median(list(first.values()))) if first else None
-    return out
-
-
 def _http_quality(fit: dict, root: Path, ids: list[str], labels: pd.Series) -> dict:
     """What ``automl monitor RUN CAPTURE --ground-truth FILE`` runs, over the unshifted
     capture, less the attribution check (a permutation SHAP of the whole capture: minutes on
@@ -311,10 +398,13 @@ def _http_quality(fit: dict, root: Path, ids: list[str], labels: pd.Series) -> d
            "offline_metric": offline["value"], "labelled_rows": real["rows"]}
     estimated = report.get("estimated_quality")
     if estimated:
+        raw = estimate_quality(matrix, bundle.task, "accuracy")["metrics"]
         out.update({"accuracy": real["metrics"].get("accuracy"),
                     "estimated_accuracy": estimated["metrics"]["accuracy"],
+                    "raw_estimated_accuracy": raw["accuracy"],
                     "auc": real["metrics"].get("auc"),
-                    "estimated_auc": estimated["metrics"]["auc"]})
+                    "estimated_auc": estimated["metrics"]["auc"],
+                    "raw_estimated_auc": raw["auc"]})
     return out
 
 
@@ -483,7 +573,8 @@ def fmt(value, digits=3) -> str:
 
 def print_table(lines: list[dict], scaled: list[dict]) -> None:
     head = ("dataset", "windows x rows", "false alarms", "power@window", "@500", "@250", "@100",
-            "rows to detect (median)", "accuracy est/real", "auc est/real",
+            "rows to detect (median)", "power by kind: num sd / few sd / few freq / cat freq "
+            "(pairs)", "accuracy est raw/calibrated/real", "auc est raw/calibrated/real",
             "metric reported/offline")
     print(" | ".join(head))
     for d in lines:
@@ -494,8 +585,12 @@ def print_table(lines: list[dict], scaled: list[dict]) -> None:
             d["dataset"], f"{d['windows']} x {d['window_rows']}", fmt(d["false_alarm_share"]),
             fmt(d["power"]), fmt(d["power_at_500"]), fmt(d["power_at_250"]),
             fmt(d["power_at_100"]), fmt(d.get("rows_to_detect_median"), 0),
-            f"{fmt(d.get('estimated_accuracy'))} / {fmt(d.get('accuracy'))}",
-            f"{fmt(d.get('estimated_auc'))} / {fmt(d.get('auc'))}",
+            " / ".join(f"{fmt(d.get(f'power_{k}'), 2)} ({d.get(f'pairs_{k}', 0)})"
+                       for k in KINDS),
+            f"{fmt(d.get('raw_estimated_accuracy'))} / {fmt(d.get('estimated_accuracy'))} / "
+            f"{fmt(d.get('accuracy'))}",
+            f"{fmt(d.get('raw_estimated_auc'))} / {fmt(d.get('estimated_auc'))} / "
+            f"{fmt(d.get('auc'))}",
             f"{d.get('metric', '-')} {fmt(d.get('reported_metric'), 4)} / "
             f"{fmt(d.get('offline_metric'), 4)}"]))
     for s in scaled:
