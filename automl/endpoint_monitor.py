@@ -72,12 +72,14 @@ def model_outputs(bundle: ModelBundle) -> Callable:
 
 
 def global_importance(bundle: ModelBundle) -> Callable:
-    """Raw rows -> global SHAP importance; None when it cannot be computed."""
+    """Raw rows -> global SHAP importance, computed as the job computed its baseline
+    (:func:`automl.explain.global_importance`: same explainers, same sampling rule); None
+    when it cannot be computed."""
     def importance(frame):
-        from automl.explain import explain_global
+        from automl.explain import global_importance as importance_of_rows
 
         try:
-            return explain_global(bundle, frame, max_rows=200)
+            return importance_of_rows(bundle, frame)["importance"]
         except Exception:  # noqa: BLE001 - attribution drift is optional in a run
             return None
     return importance

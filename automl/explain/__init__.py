@@ -98,22 +98,39 @@ def _explained_output(e: Explanation, i: int, bundle) -> int:
 def write_explanations(job, output_dir: str | Path, frame: pd.DataFrame) -> dict[str, float]:
     """``explanations/<winner_id>/importance.json`` and ``importance.svg``; returns timings."""
     start = time.perf_counter()
-    path = JobLayout(output_dir).importance(job.winner.candidate_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    members = _members(job.bundle)
-    if members:
-        importance, scale = _ensemble_importance(job.bundle, members, frame), "share"
-        measure = ("weighted mean over the ensemble's members of each member's mean |SHAP value| "
-                   "per original column, normalised to sum to 1 per member")
-    else:
-        e = _global_explanation(job.bundle, frame, None)
-        importance, scale = importance_of(e), e.output
-        measure = "mean |SHAP value| per original column"
-    doc = {"candidate_id": job.winner.candidate_id, "output": scale, "measure": measure,
-           "importance": importance}
-    path.write_text(json.dumps(doc, indent=2))
-    _bar_chart(importance, scale, path.with_suffix(".svg"))
+    _write_importance(JobLayout(output_dir).importance(job.winner.candidate_id),
+                      job.winner.candidate_id, global_importance(job.bundle, frame))
     return {"explanations_s": time.perf_counter() - start}
+
+
+ENSEMBLE_MEASURE = ("weighted mean over the ensemble's members of each member's mean |SHAP value| "
+                    "per original column, normalised to sum to 1 per member")
+
+
+def global_importance(bundle, frame: pd.DataFrame) -> dict:
+    """``{"output", "measure", "importance"}``: the global importance of ``bundle`` on a sample
+    of the raw rows ``frame``, the one computation behind the job's ``importance.json`` (the
+    training baseline of attribution drift) and every monitoring window, so the two compare.
+
+    A voting ensemble: its members' exact explainers (:func:`_ensemble_importance`, a second
+    or two); a single model: :func:`explain_global` with its explainer's own row count.
+    """
+    members = _members(bundle)
+    importance = _ensemble_importance(bundle, members, frame) if members else None
+    if importance:
+        return {"output": "share", "measure": ENSEMBLE_MEASURE, "importance": importance}
+    e = _global_explanation(bundle, frame, None)
+    return {"output": e.output, "measure": "mean |SHAP value| per original column",
+            "importance": importance_of(e)}
+
+
+def _write_importance(path: Path, candidate_id: str, found: dict) -> dict:
+    """``importance.json`` (and its bar chart beside it) of one candidate; the document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"candidate_id": candidate_id, **found}
+    path.write_text(json.dumps(doc, indent=2))
+    _bar_chart(found["importance"], found["output"], path.with_suffix(".svg"))
+    return doc
 
 
 def _members(bundle) -> list[tuple[object, float]]:
@@ -143,8 +160,6 @@ def _ensemble_importance(bundle, members, frame: pd.DataFrame) -> dict[str, floa
         norm = sum(importance.values()) or 1.0
         for column, value in importance.items():
             total[column] = total.get(column, 0.0) + weight / weights * value / norm
-    if not total:  # no member has an exact explainer: explain the whole vote
-        return importance_of(_global_explanation(bundle, frame, None))
     return dict(sorted(total.items(), key=lambda kv: -kv[1]))
 
 
@@ -169,17 +184,5 @@ def write_candidate_explanation(bundle_dir, candidate_id: str, data_path,
     bundle = ModelBundle.load(bundle_dir)
     frame = read_table(data_path)
     frame = frame[frame[bundle.schema.target].notna()]
-    members = _members(bundle)
-    if members:
-        importance, scale = _ensemble_importance(bundle, members, frame), "share"
-        measure = "weighted mean of the members' normalised mean |SHAP value| per original column"
-    else:
-        e = _global_explanation(bundle, frame, None)
-        importance, scale, measure = importance_of(e), e.output, "mean |SHAP value| per original column"
-    doc = {"candidate_id": candidate_id, "output": scale, "measure": measure,
-           "importance": importance}
-    path = JobLayout(output_dir).importance(candidate_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=2))
-    _bar_chart(importance, scale, path.with_suffix(".svg"))
-    return doc
+    return _write_importance(JobLayout(output_dir).importance(candidate_id), candidate_id,
+                             global_importance(bundle, frame))

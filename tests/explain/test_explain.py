@@ -190,3 +190,23 @@ def test_confusion_matrix_counts_are_readable_on_every_cell():
         lums = sorted([_luminance(to_rgba(text.get_color())),
                        _luminance(image.cmap(image.norm(matrix[i, j])))])
         assert (lums[1] + 0.05) / (lums[0] + 0.05) >= 4.5, (text.get_text(), text.get_color())
+
+
+def test_a_monitoring_window_of_an_ensemble_is_explained_as_its_baseline(job):
+    """The attribution check compares the window's importance with the job's importance.json:
+    both come from the members' exact explainers (shares that sum to 1), so an unshifted window
+    ranks the columns as the baseline does."""
+    from automl.endpoint_monitor import global_importance as window_importance
+    from automl.explain import global_importance
+    from automl.monitoring.drift import ndcg
+
+    job, path = job
+    bundle = _ensemble_bundle(job, path)
+    frame = pd.read_csv(path).drop(columns="Survived")
+    baseline = global_importance(bundle, frame)
+    assert baseline["output"] == "share"
+    window = frame.sample(150, random_state=1)
+    found = window_importance(bundle)(window)
+    assert found == global_importance(bundle, window)["importance"]
+    assert sum(found.values()) == pytest.approx(1.0)
+    assert ndcg(baseline["importance"], found) >= 0.9
