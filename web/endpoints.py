@@ -53,7 +53,7 @@ from web.errors import (
 )
 from web.monitoring_views import page_context
 from web.observe import INFERENCE_ID, inference_id
-from web.retrain_views import retrainings, start_retraining
+from web.retrain_views import form_fields, retrainings, start_retraining
 from web.variant_service import Variants
 
 bp = Blueprint("endpoints", __name__)
@@ -313,20 +313,12 @@ def rollback_form(name: str):
     return redirect(url_for("endpoints.page", name=name))
 
 
-RETRAIN_FIELDS = {"shadow": "share", "variant": "weight", "replace": "min_improvement"}
-
-
 @bp.post("/endpoints/<name>/retrain")
 def retrain_form(name: str):
     """The page's Retrain form: POST .../retrain with what follows the challenger's job
     (only the amount field that goes with the chosen ``then``)."""
-    form = {k: request.form.get(k, "").strip() for k in ("then", "holdout_share", "time_budget")}
-    amount = RETRAIN_FIELDS.get(form["then"])
-    if amount is not None:
-        form[amount] = request.form.get(amount, "").strip()
-    form["accept_schema_change"] = request.form.get("accept_schema_change") == "true"
     try:
-        body = RetrainRequest.model_validate({k: v for k, v in form.items() if v != ""})
+        body = RetrainRequest.model_validate(form_fields(request.form))
     except ValidationError as exc:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
         raise InvalidRequest(f"the retraining form's {fields or 'fields'} are not valid: "

@@ -38,6 +38,7 @@ from web.endpoint_schemas import (
 )
 from web.endpoint_service import Endpoints
 from web.errors import InvalidRequest, error_response
+from web.retrain_views import form_fields
 
 api = Blueprint("monitoring_api", __name__, url_prefix="/api/v1")
 bp = Blueprint("monitoring", __name__)
@@ -251,6 +252,44 @@ def settings_form(name: str):
     return redirect(url_for("endpoints.page", name=name) + "#monitoring")
 
 
+# what each automatic retraining field takes, for the page's error message
+AUTO_RETRAIN_HINTS = {"on": "tick drift, quality or both", "min_interval_s": "at least 600 s",
+                      "holdout_share": "between 0 and 1", "time_budget": "a positive number "
+                      "of seconds", "share": "more than 0, at most 1", "weight": "0 or more",
+                      "min_improvement": "0 or more"}
+
+
+@bp.post("/endpoints/<name>/monitoring/retrain")
+def auto_retrain_form(name: str):
+    """The page's automatic retraining form: PATCH .../monitoring {"retrain": {...}} with its
+    fields, or {"retrain": null} (Stop)."""
+    if request.form.get("action") == "clear":
+        settings = {"retrain": None}
+    else:
+        settings = {"retrain": {**form_fields(request.form), "on": request.form.getlist("on"),
+                                "min_interval_s": request.form.get("min_interval_s", "").strip()
+                                or 86400}}
+    try:
+        endpoints().change_monitoring(name, MonitoringUpdate.model_validate(settings))
+    except ValidationError as exc:
+        return _page_with_error(name, "check the automatic retraining: " + _wrong(exc),
+                                "auto-retrain")
+    except AutoMLError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _page_with_error(name, exc.message, "auto-retrain")
+    return redirect(url_for("endpoints.page", name=name) + "#auto-retrain-form")
+
+
+def _wrong(exc: ValidationError) -> str:
+    """Each field of a retrain setting that is wrong, with what it takes."""
+    fields = sorted({str(part) for e in exc.errors() for part in e["loc"]
+                     if str(part) in AUTO_RETRAIN_HINTS})
+    if not fields:
+        return "; ".join(e["msg"] for e in exc.errors())
+    return "; ".join(f"{f}: {AUTO_RETRAIN_HINTS[f]}" for f in fields)
+
+
 @bp.post("/endpoints/<name>/monitoring-runs")
 def run_form(name: str):
     """The page's Run now button (of the variant the form names, else the primary)."""
@@ -261,7 +300,7 @@ def run_form(name: str):
     return redirect(url_for("endpoints.page", name=name) + "#monitoring")
 
 
-def _page_with_error(name: str, message: str):
-    """Back to the page, which shows ``message`` above the form."""
-    flash(message, "monitoring")
-    return redirect(url_for("endpoints.page", name=name) + "#monitoring")
+def _page_with_error(name: str, message: str, form: str = "monitoring"):
+    """Back to the page, which shows ``message`` by the form (the flash's category)."""
+    flash(message, form)
+    return redirect(url_for("endpoints.page", name=name) + "#" + form)

@@ -6,6 +6,7 @@ two once it ended and puts the challenger in as the request asked (``then``)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
+from werkzeug.datastructures import MultiDict
 
 from automl import endpoint_retrain
 from automl.exceptions import NotFound
@@ -15,6 +16,7 @@ from web.core import iso
 from web.endpoint_schemas import Retraining, RetrainingList, RetrainRequest
 
 api = Blueprint("retrain_api", __name__, url_prefix="/api/v1")
+AMOUNT_FIELDS = {"shadow": "share", "variant": "weight", "replace": "min_improvement"}
 
 
 def _services():
@@ -86,3 +88,15 @@ def view(meta: dict) -> dict:
             "comparison": endpoint_retrain.comparison(service.settings.data_dir, name, meta["id"])
             if done else None, "links": links}
 
+
+
+def form_fields(form: MultiDict) -> dict:
+    """A page form's fields of a retrain request (the Retrain form's, the automatic retraining
+    form's): the ones filled in, and of the amounts only the one that goes with ``then``."""
+    fields = {k: form.get(k, "").strip() for k in ("then", "holdout_share", "time_budget")}
+    amount = AMOUNT_FIELDS.get(fields["then"])
+    if amount is not None:
+        fields[amount] = form.get(amount, "").strip()
+    fields = {k: v for k, v in fields.items() if v != ""}
+    fields["accept_schema_change"] = form.get("accept_schema_change") == "true"
+    return fields

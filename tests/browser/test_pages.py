@@ -255,3 +255,39 @@ def test_the_endpoint_page_compares_variants_promotes_and_rolls_back(page, servi
     page.wait_for_url("**/endpoints/life")
     assert service.get("/api/v1/endpoints/life").json()["candidate_id"] == winner
     assert page.locator("#versions tbody tr").count() == 3
+
+
+def test_the_endpoint_page_sets_shows_and_stops_automatic_retraining(page, service, finished_job):
+    assert service.post("/api/v1/endpoints", json={"name": "auto", "job_id": finished_job["id"]}
+                        ).status_code == 201
+    settings = "/api/v1/endpoints/auto/monitoring"
+    page.goto(f"{service.url}/endpoints/auto")
+    assert page.locator("#auto-retrain").count() == 0  # off: nothing shown as current
+    form = page.locator("#auto-retrain-form")
+    for box in form.locator("input[name=on]").all():
+        box.uncheck()
+    form.locator("#save-auto-retrain").click()
+    page.wait_for_load_state()
+    assert "tick drift, quality or both" in page.locator("#auto-retrain-error").inner_text()
+    assert service.get(settings).json()["retrain"] is None
+    assert form.locator("input[name=on][value=drift]").is_checked()  # as it is: unset
+    form.locator("input[name=on][value=drift]").uncheck()
+    form.locator("input[name=min_interval_s]").fill("3600")
+    form.locator("select[name=then]").select_option("replace")
+    form.locator("input[name=min_improvement]").fill("0.01")
+    form.locator("input[name=share]").fill("0.5")  # goes with shadow: not sent with replace
+    form.locator("#save-auto-retrain").click()
+    page.wait_for_load_state()
+    retrain = service.get(settings).json()["retrain"]
+    assert (retrain["on"], retrain["min_interval_s"], retrain["then"],
+            retrain["min_improvement"], retrain["share"]) == (["quality"], 3600, "replace", 0.01,
+                                                              None)
+    assert "on quality (at most every 3600 s; then: replace)" in " ".join(
+        page.locator("#auto-retrain").inner_text().split())
+    assert not form.locator("input[name=on][value=drift]").is_checked()
+    assert form.locator("input[name=min_interval_s]").input_value() == "3600"
+    assert page.locator("#auto-retrain-error").count() == 0
+    form.locator("#stop-auto-retrain").click()
+    page.wait_for_load_state()
+    assert service.get(settings).json()["retrain"] is None
+    assert page.locator("#auto-retrain").count() == 0

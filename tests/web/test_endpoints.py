@@ -905,6 +905,14 @@ def test_each_variant_is_monitored_against_its_own_model_and_shown(app, client, 
     table = html[html.index('id="variant-runs"'):]
     assert 'data-variant="AllTraffic"' in table and 'data-variant="shadow"' in table
     assert "no completed run yet" not in table[:table.index("</table>")]
+    figure = "/endpoints/watched-ab/figures/worst.svg?variant=shadow"
+    assert figure in table  # each variant's own figures, beside its drift figures
+    drawn = client.get(figure)
+    assert drawn.status_code == 200 and drawn.mimetype == "image/svg+xml"
+    shadow_row = table[table.index('data-variant="shadow"'):table.index("</tr>",
+                                                                       table.index('data-variant="shadow"'))]
+    drifted = shadow_runs[0]["summary"]["drifted_columns"]
+    assert ('class="drifted">' + (", ".join(drifted[:5]) if drifted else "none")) in shadow_row
 
 
 def test_drift_or_a_quality_drop_starts_the_automatic_retraining_asked_for(app, client, job,
