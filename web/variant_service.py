@@ -9,10 +9,12 @@ gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker's are added up).
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from automl import endpoint_metrics
 from automl.serving.compat import check_schema, facts
+from automl.serving.shadows import ShadowClient, address
 from automl.serving.variants import Route, ShadowResult, ShadowRunner, Variant
 from automl.store.variants import PRIMARY, PRODUCTION, SHADOW, VariantStore
 from web.endpoint_schemas import VariantCreate, VariantWeights
@@ -25,7 +27,7 @@ class Variants:
     def __init__(self, endpoints: Endpoints):
         self.endpoints = endpoints
         self.store = VariantStore(endpoints.store.engine)
-        self.shadows = ShadowRunner(self._shadow_answered, self._shadow_dropped)
+        self.shadows = shadow_answerer(endpoints)
         self._routes: dict[str, tuple[float, Route]] = {}
         self._lock = threading.Lock()
 
@@ -40,34 +42,22 @@ class Variants:
         load = self.endpoints.cache.load
         production = tuple(Variant(v["variant"], v["weight"], load(v["bundle_path"]))
                            for v in rows if v["role"] == PRODUCTION)
-        shadow = next((Variant(v["variant"], v["weight"], load(v["bundle_path"]))
-                       for v in rows if v["role"] == SHADOW), None)
+        shadow = next((Variant(v["variant"], v["weight"], self._shadow_bundle(v["bundle_path"]),
+                               v["bundle_path"]) for v in rows if v["role"] == SHADOW), None)
         route = Route(production, shadow)
         with self._lock:
             if cached is None or cached[0] < row["updated_at"]:
                 self._routes[name] = (row["updated_at"], route)
         return route
 
+    def _shadow_bundle(self, path: str):
+        """The shadow's bundle when this process answers it; a shadow process loads its own
+        (None here: a worker does not hold a model it never runs)."""
+        return self.endpoints.cache.load(path) if isinstance(self.shadows, ShadowRunner) else None
+
     def answered(self, name: str, variant: str, status: int, seconds: float) -> None:
         """Count one production answer of ``variant``."""
-        endpoint_metrics.VARIANT_REQUESTS.labels(
-            name, variant, "ok" if status < 400 else "error").inc()
-        endpoint_metrics.VARIANT_LATENCY.labels(name, variant).observe(seconds)
-
-    def _shadow_answered(self, result: ShadowResult) -> None:
-        """Count the shadow's answer and its agreement; capture it under the shadow's name with
-        the production request's inference id, so the two can be joined."""
-        self.answered(result.endpoint, result.variant, result.answer.status, result.seconds)
-        if result.answer.status == 200:
-            self.endpoints.observer.capture(result.endpoint, result.body, result.content_type,
-                                            result.answer.body, result.answer.content_type,
-                                            result.inference_id, result.variant)
-        rows = endpoint_metrics.SHADOW_ROWS
-        rows.labels(result.endpoint, result.variant, "agree").inc(result.agreed)
-        rows.labels(result.endpoint, result.variant, "disagree").inc(result.rows - result.agreed)
-
-    def _shadow_dropped(self, name: str, variant: str) -> None:
-        endpoint_metrics.VARIANT_REQUESTS.labels(name, variant, "dropped").inc()
+        answered(name, variant, status, seconds)
 
     # operations -----------------------------------------------------------------------------
     def list(self, name: str) -> dict:
@@ -106,6 +96,41 @@ class Variants:
         row = self.store.promote(name, variant, new, current)
         self.endpoints.cache.get(row)
         return self.endpoints.view(row)
+
+
+def shadow_answerer(endpoints: Endpoints) -> ShadowRunner | ShadowClient:
+    """Where this worker's shadow copies are answered: in a shadow process of its own at the
+    lowest CPU priority when the workers share their metrics (``automl serve``: gunicorn with
+    ``PROMETHEUS_MULTIPROC_DIR``), else (one process: tests) in a thread of this process."""
+    if endpoint_metrics.multiprocess_dir() is None:
+        observer = endpoints.observer
+        return ShadowRunner(lambda result: record_shadow(observer, result), shadow_dropped)
+    return ShadowClient(address(endpoints.service.settings.data_dir),
+                        [sys.executable, "-m", "web.shadow_process"], shadow_dropped)
+
+
+def answered(name: str, variant: str, status: int, seconds: float) -> None:
+    """Count one answer of ``variant`` (production or shadow)."""
+    endpoint_metrics.VARIANT_REQUESTS.labels(
+        name, variant, "ok" if status < 400 else "error").inc()
+    endpoint_metrics.VARIANT_LATENCY.labels(name, variant).observe(seconds)
+
+
+def record_shadow(observer, result: ShadowResult) -> None:
+    """Count the shadow's answer and its agreement; capture it under the shadow's name with
+    the production request's inference id, so the two can be joined."""
+    answered(result.endpoint, result.variant, result.answer.status, result.seconds)
+    if result.answer.status == 200:
+        observer.capture(result.endpoint, result.body, result.content_type, result.answer.body,
+                         result.answer.content_type, result.inference_id, result.variant)
+    rows = endpoint_metrics.SHADOW_ROWS
+    rows.labels(result.endpoint, result.variant, "agree").inc(result.agreed)
+    rows.labels(result.endpoint, result.variant, "disagree").inc(result.rows - result.agreed)
+
+
+def shadow_dropped(name: str, variant: str) -> None:
+    """Count one copy the shadow never answered (its queue was full, or it was not running)."""
+    endpoint_metrics.VARIANT_REQUESTS.labels(name, variant, "dropped").inc()
 
 
 def _view(row: dict, stats: dict) -> dict:
@@ -151,4 +176,4 @@ def _stat_key(sample: str, labels: dict) -> str | None:
     return None
 
 
-__all__ = ["PRIMARY", "Variants", "variant_stats"]
+__all__ = ["PRIMARY", "Variants", "record_shadow", "shadow_dropped", "variant_stats"]

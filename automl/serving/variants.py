@@ -3,11 +3,12 @@
 :class:`Route` is what one endpoint serves at one moment: production variants with weights (a
 request goes to one of them at random in proportion to its weight, or to the one the client
 names with ``X-Amzn-SageMaker-Target-Variant``) and at most one shadow, which gets a copy of a
-share of the requests. :class:`ShadowRunner` answers those copies in one background thread per
-process: the request thread only puts the copy on a bounded queue (never waits; a full queue drops
-the copy and counts it); the shadow thread starts a copy only when no production request is in
-flight in its process, and the process's GIL switch interval is 1 ms, so a production request
-waits at most about 1 ms for a shadow answer in progress (measured: benchmarks/variants.py).
+share of the requests. :class:`ShadowRunner` answers those copies in a background thread of
+the serving process, for a service of one process (tests); under gunicorn they go to a process
+of their own (:mod:`automl.serving.shadows`). The request thread only puts the copy on a bounded
+queue (never waits; a full queue drops the copy and counts it); the shadow thread starts a copy
+only when no production request is in flight in its process, and the process's GIL switch
+interval is 1 ms, so a production request waits at most about 1 ms for a shadow answer.
 Its answers are never returned to the client.
 """
 
@@ -45,9 +46,12 @@ REGRESSION_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class Variant:
+    """One variant as routed: ``source`` is its bundle's path (how a shadow process finds it)."""
+
     name: str
     weight: float
     bundle: ModelBundle
+    source: str = ""
 
 
 @dataclass(frozen=True)
