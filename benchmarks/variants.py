@@ -10,8 +10,10 @@ candidates, no time budget), deploys its winner three times: ``weighted`` with a
 other candidate as a shadow copied 100 % of requests). Routing: ``--requests`` single-row CSV
 requests to ``weighted`` from 4 client threads, counted by ``x-Amzn-Invoked-Production-Variant``.
 Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo`` and
-``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each
-(the shadow's counts are cumulative over both). Clients run in this process, on the same machine.
+``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each,
+and the shadow's answered and dropped copies in each. Under ``automl serve`` the shadow answers
+in a shadow process of its own started by the first copy, so ``shadowed`` is invoked until the
+shadow has answered a copy before anything is timed. Clients run in this process, on the same machine.
 Prints the figures and appends a JSON line to benchmarks/results/variants.jsonl.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -111,6 +114,23 @@ def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_roun
     return figures
 
 
+def warm_shadow(service: ServiceProcess, bodies: list[bytes], timeout: float = 120.0) -> None:
+    """Invoke ``shadowed`` until its shadow answered a copy (its process is up)."""
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    deadline = time.time() + timeout
+    while shadow_counts(service)["requests"] < 1:
+        if time.time() > deadline:
+            raise RuntimeError(f"the shadow answered no copy in {timeout} s")
+        invoke(conn, "shadowed", bodies[0])
+        time.sleep(0.2)
+    conn.close()
+
+
+def shadow_counts(service: ServiceProcess) -> dict:
+    shadow = service.get("/api/v1/endpoints/shadowed/variants").json()["variants"][1]
+    return {k: shadow[k] for k in ("requests", "dropped", "agreement")}
+
+
 def setup(service: ServiceProcess, data: Path, target: str) -> None:
     with open(data, "rb") as fh:
         dataset = service.post("/api/v1/datasets", files={"file": (data.name, fh)}).json()
@@ -139,15 +159,19 @@ def main(argv: list[str] | None = None) -> int:
         try:
             setup(service, Path(args.data), args.target)
             figures = {"routing": routing(service, bodies, args.requests)}
+            warm_shadow(service, bodies)
             for label, rate in (("back_to_back", None), (f"paced_{args.rate:g}_per_s", args.rate)):
+                before = shadow_counts(service)
                 figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds,
                                                       args.per_round, rate)
-                shadow = service.get("/api/v1/endpoints/shadowed/variants").json()["variants"][1]
+                after = shadow_counts(service)
                 figures[f"shadow_{label}"].update(
-                    {k: shadow[k] for k in ("requests", "dropped", "agreement")})
+                    {k: after[k] - before[k] for k in ("requests", "dropped")},
+                    agreement=after["agreement"])
         finally:
             service.stop()
     figures["targets"] = TARGETS
+    figures["load_at_end"] = os.getloadavg()
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(json.dumps(figures, indent=2))
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
