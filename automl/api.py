@@ -52,15 +52,18 @@ class AutoMLResult:
 def fit(data, target: str, *, task: str | None = None, metric: str | None = None,
         time_budget: float | None = 60.0, max_candidates: int | None = None, seed: int = 0,
         n_jobs: int | None = None, output: str | Path | None = None,
-        callbacks: Callbacks | None = None, **settings) -> AutoMLResult:
+        callbacks: Callbacks | None = None, started_at: float | None = None,
+        **settings) -> AutoMLResult:
     """Search models for ``target`` in ``data`` (a path to CSV/Parquet or a DataFrame).
 
     ``time_budget`` is wall-clock seconds for the whole job; pass ``time_budget=None`` with
     ``max_candidates`` for a reproducible run bounded by the number of trials only.
+    ``started_at`` (epoch seconds, default now) is when the budget started counting: the CLI
+    gives its process's start.
     """
     resolved = resolve_settings(task=task, metric=metric, time_budget=time_budget,
                                 max_candidates=max_candidates, seed=seed, n_jobs=n_jobs, **settings)
-    return AutoMLResult(run_job(data, target, resolved, output, callbacks))
+    return AutoMLResult(run_job(data, target, resolved, output, callbacks, started_at=started_at))
 
 
 def load(directory: str | Path) -> ModelBundle:

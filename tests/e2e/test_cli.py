@@ -145,3 +145,19 @@ def test_a_metric_that_does_not_fit_the_target_is_refused_before_any_trial(tmp_p
 def test_unknown_model_directory(tmp_path, sample_data):
     proc = automl_cli("predict", tmp_path, sample_data / "abalone.csv", "--output", tmp_path / "p.csv")
     assert proc.returncode == 2 and "no model bundle" in proc.stderr
+
+
+def test_the_budget_counts_from_the_moment_the_command_started(sample_data, tmp_path):
+    """A slow start (the interpreter, the imports, a busy disk) is part of the job's time: the
+    first trial is reported at least that long after the command started."""
+    slow_start = 12.0
+    code = (f"import sys, time; time.sleep({slow_start}); from automl.cli import main; "
+            "sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "run", sample_data / "titanic.csv",
+                           "--target", "Survived", "--time-budget", "45", "--max-candidates", "1",
+                           "--output", tmp_path / "out"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    first = re.search(r"^\s*([\d.]+)s \S+\s+(complete|timed-out|failed)", proc.stderr, re.M)
+    assert first is not None, proc.stderr
+    assert float(first.group(1)) >= slow_start
