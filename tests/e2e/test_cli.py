@@ -24,7 +24,7 @@ def automl_cli(*args, timeout=300):
 def titanic_run(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "titanic"
     proc = automl_cli("run", sample_data / "titanic.csv", "--target", "Survived",
-                      "--time-budget", 20, "--seed", 1, "--max-latency-ms", LIMIT_MS,
+                      "--time-budget", 30, "--seed", 1, "--max-latency-ms", LIMIT_MS,
                       "--output", out)
     assert proc.returncode == 0, proc.stderr
     return out, proc
