@@ -23,12 +23,15 @@ import optuna.distributions as od
 
 @dataclass(frozen=True)
 class DataShape:
-    """What a family needs to know about the data to size its space."""
+    """What a family needs to know about the data to size its space; ``skewed_target``: a
+    non-negative, right-skewed regression target (:func:`automl.data.target.skewed_positive`),
+    for which the generator offers a ``log1p`` target transform."""
 
     n_rows: int
     n_features: int
     task: str
     n_classes: int = 0
+    skewed_target: bool = False
 
 
 def _no_fixed(shape: DataShape) -> dict:

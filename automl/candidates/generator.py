@@ -9,6 +9,7 @@ from sklearn.pipeline import Pipeline
 from automl.candidates.base import CandidateSpec, DataShape
 from automl.candidates.recipes import build_preprocessor
 from automl.candidates.registry import FAMILIES, check_families
+from automl.candidates.target_transform import offer_transform, split_transform, with_transform
 from automl.data.schema import InputSchema
 from automl.exceptions import ConfigError
 
@@ -25,7 +26,9 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
     :attr:`~automl.candidates.base.Family.applies` to the data's shape. When most features are
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
-    frequencies; the perceptron reads the counts so). ConfigError if a name is not installed.
+    frequencies; the perceptron reads the counts so). A skewed regression target adds the
+    ``target_transform`` choice (:mod:`automl.candidates.target_transform`). ConfigError if a
+    name is not installed.
     """
     extend = bool(families) and families[0] == "+"
     named = check_families(families) if families is not None else []
@@ -45,7 +48,7 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
             specs.append(spec)
     if not specs and families is not None:
         raise ConfigError(f"none of the families {', '.join(named)} handles {shape.task} tasks")
-    return sorted(specs, key=lambda s: s.cost)
+    return offer_transform(sorted(specs, key=lambda s: s.cost), shape)
 
 
 def _offered(family, shape: DataShape) -> bool:
@@ -57,8 +60,10 @@ def _mostly_counts(shape: DataShape, counts) -> bool:
 
 
 def build_pipeline(spec: CandidateSpec, params: dict, schema: InputSchema, seed: int) -> Pipeline:
-    """The scikit-learn pipeline of ``spec`` with ``params``: preprocessing, then the model."""
+    """The scikit-learn pipeline of ``spec`` with ``params``: preprocessing, then the model
+    (inside its target transform, if ``params`` choose one)."""
     family = FAMILIES[spec.family]
-    model = family.build(spec.task, {**spec.fixed_params, **params}, seed)
+    params, transform = split_transform({**spec.fixed_params, **params})
+    model = with_transform(family.build(spec.task, params, seed), transform)
     preprocessor = build_preprocessor(spec.recipe, schema, seed, **spec.recipe_options)
     return Pipeline([("preprocess", preprocessor), ("model", model)])

@@ -10,6 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+SKEW_FOR_LOG = 0.75
+
+
+def skewed_positive(y: np.ndarray) -> bool:
+    """True when a regression target is non-negative and right-skewed (sample skewness at least
+    ``SKEW_FOR_LOG``): prices, counts, durations, where a ``log1p`` target may fit better."""
+    values = np.asarray(y, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 3 or values.min() < 0 or values.std() == 0:
+        return False
+    centred = values - values.mean()
+    return bool(np.mean(centred ** 3) / np.std(values) ** 3 >= SKEW_FOR_LOG)
+
 
 def class_labels(y: pd.Series) -> list:
     """The sorted distinct labels of a target, as plain Python values."""

@@ -24,7 +24,7 @@ from automl.data.intake import file_hash, frame_hash, read_table
 from automl.data.profile import DatasetProfile, profile_dataset
 from automl.data.schema import InputSchema
 from automl.data.splits import default_n_folds, make_folds
-from automl.data.target import class_labels, encode_target
+from automl.data.target import class_labels, encode_target, skewed_positive
 from automl.engine.artifacts import write_artifacts, write_leaderboard
 from automl.engine.background import Background
 from automl.engine.context import Callbacks, JobContext, JobResult
@@ -149,7 +149,9 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
     """Candidates for the data's shape, and the search over them within the budget, going on
     from the ``prior`` trials of a resumed job."""
     data, profile, settings = ctx.data, ctx.profile, ctx.settings
-    shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes)
+    skewed = profile.task == "regression" and skewed_positive(data.y)
+    shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes,
+                      skewed_target=skewed)
     specs = generate_candidates(shape, settings.families, counts=bag_of_words_columns(data.X))
     budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout,
                     grace=fallback_s(settings.time_budget))

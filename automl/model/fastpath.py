@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
 from automl.candidates.registry import family_of
+from automl.candidates.target_transform import inner_estimator
 from automl.data.scalars import SLOW, scalar_coercer
 from automl.data.schema import InputSchema
 from automl.model.encoders import Encoder, compile_encoder
@@ -43,7 +44,12 @@ def compile_row_predictor(model, schema: InputSchema, task: str,
 
 def _compiled(encode: Encoder, estimator, task: str, n_classes: int):
     """The encoder with the family's row predictor, else the estimator's own methods on the
-    encoded rows (which a native recipe's category codes are not: the pipeline predicts)."""
+    encoded rows (which a native recipe's category codes are not: the pipeline predicts).
+    A model inside a target transform predicts through the transform's inverse."""
+    inner, inverse = inner_estimator(estimator)
+    if inverse is not None:
+        compiled = _compiled(encode, inner, task, n_classes)
+        return None if compiled is None else CompiledPredictor(encode, Inverse(compiled.predict, inverse))
     predict = _family_predictor(estimator, task, n_classes)
     if predict is not None and (task == "regression" or len(estimator.classes_) == n_classes):
         return CompiledPredictor(encode, predict)
@@ -63,6 +69,17 @@ class CompiledPredictor:
 
     def frame(self, X) -> np.ndarray:
         return self.predict(self.encode.frame(X))
+
+
+class Inverse:
+    """``f(rows)``: a regressor's predictions on the original scale of a transformed target,
+    computed as ``TransformedTargetRegressor.predict`` does (the inverse of a column)."""
+
+    def __init__(self, predict, inverse):
+        self.predict, self.inverse = predict, inverse
+
+    def __call__(self, rows) -> np.ndarray:
+        return np.asarray(self.inverse(self.predict(rows).reshape(-1, 1))).reshape(-1)
 
 
 class OneThread:

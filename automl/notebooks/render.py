@@ -137,6 +137,8 @@ def _scalar(value, imports: Imports) -> str:
         return "np.nan" if math.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
     if isinstance(value, type) and issubclass(value, np.generic):
         return f"np.{value.__name__}"
+    if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
+        return f"np.{value.__name__}"
     if isinstance(value, types.FunctionType | type):
         return imports.add(value)
     if value is None or isinstance(value, bool | int | float | str):
