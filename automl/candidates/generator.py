@@ -26,8 +26,8 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
     :attr:`~automl.candidates.base.Family.applies` to the data's shape. When most features are
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
-    frequencies; the perceptron reads the counts so). A skewed regression target adds the
-    ``target_transform`` choice (:mod:`automl.candidates.target_transform`). ConfigError if a
+    frequencies; the perceptron reads the counts so). A skewed regression target adds a
+    ``log1p`` twin of the cheapest tree candidate (:mod:`automl.candidates.target_transform`). ConfigError if a
     name is not installed.
     """
     extend = bool(families) and families[0] == "+"

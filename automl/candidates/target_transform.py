@@ -1,11 +1,12 @@
 """A searched target transform for regression: ``log1p`` of a skewed, non-negative target.
 
 When the job's target is skewed (:attr:`automl.candidates.base.DataShape.skewed_target`), the
-generator adds the parameter ``target_transform`` (``"none"`` or ``"log1p"``) to every regression
-candidate's space, so cross-validation decides; the cheapest tree candidate also gets its first
-default again with ``"log1p"``, so the transform is tried early. A model with ``"log1p"`` is the
+generator adds a second candidate of the cheapest tree family, named ``<family>_log1p``, with
+``target_transform="log1p"`` among its fixed params; cross-validation decides between the two.
+(A separate candidate rather than a choice in the space: its first default then runs in the
+portfolio's first round, where a loaded 60 s job may run all the trials it gets.) A model with ``"log1p"`` is the
 family's estimator inside scikit-learn's ``TransformedTargetRegressor``: it fits on
-``log1p(y)`` and predicts ``expm1`` of the estimator's output, so scores (RMSE and the rest) are
+``log1p(y)`` and predicts ``expm1`` of the estimator's output (in float64), so scores (RMSE and the rest) are
 on the original scale.
 """
 
@@ -16,26 +17,23 @@ from dataclasses import replace
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
 
-from automl.candidates.base import CandidateSpec, DataShape, choice
+from automl.candidates.base import CandidateSpec, DataShape
 
 PARAM = "target_transform"
 TRANSFORMS = ("none", "log1p")
+LOG_COST = 0.05  # a little dearer than its twin: tried right after it
 
 
 def offer_transform(specs: list[CandidateSpec], shape: DataShape) -> list[CandidateSpec]:
-    """``specs`` with the target transform searched, when the data's target calls for it."""
-    if shape.task != "regression" or not shape.skewed_target:
-        return specs
+    """``specs`` and, when the data's target calls for it, a ``log1p`` twin of the cheapest
+    tree candidate, next to it in cost order."""
     trees = [s for s in specs if s.recipe.startswith("tree")]
-    first = min(trees, key=lambda s: s.cost) if trees else None
-    return [_with_transform(s, s is first) for s in specs]
-
-
-def _with_transform(spec: CandidateSpec, try_early: bool) -> CandidateSpec:
-    defaults = [{**d, PARAM: "none"} for d in spec.defaults]
-    if try_early and defaults:
-        defaults.insert(1, {**defaults[0], PARAM: "log1p"})
-    return replace(spec, space={**spec.space, PARAM: choice(*TRANSFORMS)}, defaults=tuple(defaults))
+    if shape.task != "regression" or not shape.skewed_target or not trees:
+        return specs
+    first = min(trees, key=lambda s: s.cost)
+    twin = replace(first, name=f"{first.name}_log1p", cost=first.cost + LOG_COST,
+                   fixed_params={**first.fixed_params, PARAM: "log1p"})
+    return sorted([*specs, twin], key=lambda s: s.cost)
 
 
 def split_transform(params: dict) -> tuple[dict, str]:
@@ -51,8 +49,14 @@ def with_transform(model, name: str):
     """``model`` fitting and predicting through target transform ``name``."""
     if name == "none":
         return model
-    return TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=np.expm1,
+    return TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=expm1_float64,
                                       check_inverse=False)
+
+
+def expm1_float64(z):
+    """``expm1`` in double precision whatever the model's output type (XGBoost's is float32), so
+    a model's predictions do not depend on how its rows were computed."""
+    return np.expm1(np.asarray(z, dtype=np.float64))
 
 
 def inner_estimator(estimator):

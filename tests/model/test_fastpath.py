@@ -43,18 +43,22 @@ def rows(task: str, counts: bool = False) -> pd.DataFrame:
     return df
 
 
-def fitted(task: str, family: str, counts: bool = False):
+def fitted(task: str, family: str, counts: bool = False, log_target: bool = False):
     """A small pipeline of ``family`` fitted on the first rows, its schema and the held-out
-    clean rows (five of them with a category never seen in fit, one with unseen words)."""
+    clean rows (five of them with a category never seen in fit, one with unseen words); with
+    ``log_target``, on a non-negative regression target through the ``log1p`` transform."""
     profile, kept = profile_dataset(rows(task, counts), "y", task=task)
     schema = InputSchema.from_profile(profile)
     X = schema.coerce(kept, strict=False)
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
     n_classes = 0 if task == "regression" else int(y.max()) + 1
-    spec = generate_candidates(DataShape(len(X), X.shape[1], task, n_classes), families=[family])[0]
+    shape = DataShape(len(X), X.shape[1], task, n_classes, skewed_target=log_target)
+    spec = generate_candidates(shape, families=[family])[0]
     if counts:
         spec = replace(spec, recipe="linear_counts", recipe_options={"counts": list(X.columns)})
     params = {k: min(v, SMALL[k]) if k in SMALL else v for k, v in spec.defaults[0].items()}
+    if log_target:
+        y, params["target_transform"] = np.exp(y / y.std()), "log1p"
     with warnings.catch_warnings():  # a perceptron may not converge on a few rows, as in trials
         warnings.simplefilter("ignore")
         model = build_pipeline(spec, params, schema, 0).fit(X.iloc[:TRAIN], y[:TRAIN])
@@ -83,6 +87,17 @@ def test_every_family_and_recipe_compiles_to_the_pipelines_numbers(task, family,
     compiled = compile_row_predictor(model, schema, task, n_classes)
     assert compiled is not None, f"{family} has no fast path"
     expected = predict_matrix(model, test, task, n_classes)
+    np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("family", [n for n, f in FAMILIES.items() if "regression" in f.tasks])
+def test_a_log_target_model_compiles_to_the_pipelines_numbers(family):
+    model, schema, test, _ = fitted("regression", family, log_target=True)
+    assert type(model[-1]).__name__ == "TransformedTargetRegressor"
+    compiled = compile_row_predictor(model, schema, "regression", 0)
+    assert compiled is not None, f"{family} with a log target has no fast path"
+    expected = predict_matrix(model, test, "regression", 0)
     np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
 

@@ -42,3 +42,23 @@ def awkward_job(tmp_path_factory):
     awkward_frame().to_csv(path, index=False)
     result = automl.fit(path, "ziel wert ✓", time_budget=None, max_candidates=3, n_jobs=2)
     return result.job, path
+
+
+def skewed_frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    """A regression table whose target is a price: positive and right-skewed."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"size": rng.normal(size=n), "grade": rng.choice(["a", "b", "c"], n),
+                          "age": rng.integers(0, 30, n)})
+    log_price = 1.2 * frame["size"] + (frame["grade"] == "a") - 0.02 * frame["age"]
+    frame["price"] = np.round(1000 * np.exp(log_price + rng.normal(0, 0.3, n)), 2)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def skewed_job(tmp_path_factory):
+    """A LightGBM job on a skewed target: its first two trials: LightGBM, then its ``log1p`` twin."""
+    path = tmp_path_factory.mktemp("skewed") / "prices.csv"
+    skewed_frame().to_csv(path, index=False)
+    result = automl.fit(path, "price", time_budget=None, max_candidates=2, n_jobs=2,
+                        families=["lightgbm"])
+    return result.job, path

@@ -92,3 +92,15 @@ def test_exploration_notebook_is_executed(awkward_job, tmp_path):
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code_cells)
     assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+
+
+def test_log_target_candidate_notebook_reproduces_its_score(skewed_job, tmp_path):
+    job, path = skewed_job
+    logged = [t for t in job.trials.values() if t.spec.name == "lightgbm_log1p"]
+    assert logged, "a skewed target's search did not try log1p"
+    cid = logged[0].candidate_id
+    row = next(r for r in job.results if r.candidate_id == cid)
+    directory = _notebooks(job, path, tmp_path)
+    nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
+    assert "func=np.log1p" in "\n".join(c.source for c in nb.cells)
+    _assert_same_4_digits(_run(nb, directory), row.score)
