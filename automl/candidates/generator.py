@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sklearn.pipeline import Pipeline
 
@@ -14,10 +15,12 @@ from automl.data.schema import InputSchema
 from automl.exceptions import ConfigError
 
 MIN_COUNT_COLUMNS = 20
+TWIN_COST = 0.06  # a feature twin runs right after its plain candidate
 
 
 def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
-                        counts: list[str] | tuple[str, ...] = ()) -> list[CandidateSpec]:
+                        counts: list[str] | tuple[str, ...] = (),
+                        encoded: list[str] | tuple[str, ...] = ()) -> list[CandidateSpec]:
     """One spec per family that supports the task, cheapest first.
 
     ``families`` are the names the user chose (:attr:`automl.config.Settings.families`); a
@@ -27,7 +30,9 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
     frequencies; the perceptron reads the counts so). A skewed regression target adds a
-    ``log1p`` twin of the cheapest tree candidate (:mod:`automl.candidates.target_transform`). ConfigError if a
+    ``log1p`` twin of the cheapest tree candidate (:mod:`automl.candidates.target_transform`);
+    high-cardinality categorical columns (``encoded``), a twin of the cheapest candidate on the
+    ``tree_native`` recipe on ``tree_target``, which adds their out-of-fold target encodings. ConfigError if a
     name is not installed.
     """
     extend = bool(families) and families[0] == "+"
@@ -48,7 +53,17 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
             specs.append(spec)
     if not specs and families is not None:
         raise ConfigError(f"none of the families {', '.join(named)} handles {shape.task} tasks")
-    return offer_transform(sorted(specs, key=lambda s: s.cost), shape)
+    specs = _target_encoded(sorted(specs, key=lambda s: s.cost), encoded)
+    return offer_transform(specs, shape)
+
+
+def _target_encoded(specs: list[CandidateSpec], encoded) -> list[CandidateSpec]:
+    native = [s for s in specs if s.recipe == "tree_native"]
+    if not encoded or not native:
+        return specs
+    twin = replace(native[0], name=f"{native[0].name}_te", recipe="tree_target",
+                   cost=native[0].cost + TWIN_COST, recipe_options={"encoded": list(encoded)})
+    return sorted([*specs, twin], key=lambda s: s.cost)
 
 
 def _offered(family, shape: DataShape) -> bool:

@@ -5,6 +5,11 @@
 * ``tree_ordinal``: numbers as they are, categories as ordinal codes (random forest, extra trees).
 * ``linear``: numbers imputed (with missing indicators) and standardised, categories one-hot
   encoded with rare levels grouped (linear models, k-nearest neighbours).
+* ``tree_target``: as ``tree_native``, plus the out-of-fold target encoding (scikit-learn's
+  ``TargetEncoder``: a shrunk mean of the target per category, one column per class for
+  multiclass) of the high-cardinality categories (``encoded``), next to their codes. Its
+  ``fit_transform`` encodes each training row from the other folds' rows (cross fitting), so
+  the model does not learn from its own target; new rows get the encoding of all training rows.
 * ``linear_counts``: as ``linear``, except that count columns (whole, non-negative, mostly
   zero: a bag of words, event tallies) become unit-length rows of ``log1p`` frequencies, the
   way text models read term counts. The generator offers it when most features are counts.
@@ -16,8 +21,9 @@ from __future__ import annotations
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold
 from sklearn.pipeline import FunctionTransformer, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, TargetEncoder
 
 from automl.candidates.transformers import (
     CategoryCodes,
@@ -29,19 +35,24 @@ from automl.candidates.transformers import (
 )
 from automl.data.schema import InputSchema
 
-RECIPES = ("tree_native", "tree_ordinal", "linear", "linear_counts")
+RECIPES = ("tree_native", "tree_target", "tree_ordinal", "linear", "linear_counts")
 MAX_CATEGORIES = 200
+ENCODING_FOLDS = 5
+HIGH_CARDINALITY = 10  # levels from which a categorical column is target-encoded
 
 
 def build_preprocessor(recipe: str, schema: InputSchema, seed: int = 0,
-                       counts: list[str] | tuple[str, ...] = ()) -> ColumnTransformer:
+                       counts: list[str] | tuple[str, ...] = (),
+                       encoded: list[str] | tuple[str, ...] = ()) -> ColumnTransformer:
     """The preprocessing step of recipe ``recipe`` for ``schema``'s columns.
 
     ``counts`` names the count columns (``linear_counts`` only; see
-    :func:`automl.candidates.transformers.count_columns`).
+    :func:`automl.candidates.transformers.count_columns`); ``encoded`` the categorical columns
+    to target-encode (``tree_target`` only).
     """
     builders = {"tree_native": _tree_native, "tree_ordinal": _tree_ordinal, "linear": _linear,
-                "linear_counts": lambda schema, seed: _linear(schema, seed, counts)}
+                "linear_counts": lambda schema, seed: _linear(schema, seed, counts),
+                "tree_target": lambda schema, seed: _tree_native(schema, seed, encoded)}
     if recipe not in builders:
         raise ValueError(f"unknown recipe {recipe!r}; known: {RECIPES}")
     return builders[recipe](schema, seed)
@@ -70,13 +81,18 @@ def _dates(schema: InputSchema, impute: bool) -> list[tuple]:
     return [("dates", pipe, names)]
 
 
-def _tree_native(schema: InputSchema, seed: int) -> ColumnTransformer:
+def _tree_native(schema: InputSchema, seed: int, encoded=()) -> ColumnTransformer:
     parts = [("num", "passthrough", _numbers(schema))]
     if schema.names_of("categorical"):
         cat = make_pipeline(CategoryCodes(MAX_CATEGORIES), FunctionTransformer(to_category, feature_names_out="one-to-one"))
         parts.append(("cat", cat, schema.names_of("categorical")))
+    targeted = [n for n in schema.names_of("categorical") if n in set(encoded)]
+    if targeted:
+        folds = KFold(ENCODING_FOLDS, shuffle=True, random_state=seed)
+        parts.append(("target", TargetEncoder(cv=folds), targeted))
     parts += _dates(schema, impute=False) + _text(schema, seed, dense=True)
-    ct = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    # target encodings are named as their columns: prefixed then, so no two outputs share a name
+    ct = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=bool(targeted))
     return ct.set_output(transform="pandas")
 
 

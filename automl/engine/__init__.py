@@ -17,6 +17,7 @@ import pandas as pd
 
 from automl.candidates.base import DataShape
 from automl.candidates.generator import generate_candidates
+from automl.candidates.recipes import HIGH_CARDINALITY
 from automl.candidates.registry import check_families
 from automl.candidates.transformers import bag_of_words_columns
 from automl.config import Settings
@@ -152,7 +153,8 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
     skewed = profile.task == "regression" and skewed_positive(data.y)
     shape = DataShape(profile.n_rows, len(data.schema.columns), profile.task, data.n_classes,
                       skewed_target=skewed)
-    specs = generate_candidates(shape, settings.families, counts=bag_of_words_columns(data.X))
+    specs = generate_candidates(shape, settings.families, counts=bag_of_words_columns(data.X),
+                                encoded=high_cardinality(profile))
     budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout,
                     grace=fallback_s(settings.time_budget))
     progress = Progress(ctx.start, ctx.deadline, ctx.metric)
@@ -171,6 +173,12 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
                     should_stop=ctx.callbacks.should_stop, on_submit=on_submit, prior=prior)
     budget.reserve = lambda: ctx.costs.reserve(search.results, ctx.metric)  # grows with trials
     return search
+
+
+def high_cardinality(profile: DatasetProfile) -> list[str]:
+    """The categorical columns with at least ``HIGH_CARDINALITY`` levels (target-encoded)."""
+    return [c.name for c in profile.columns
+            if c.role == "categorical" and c.n_unique >= HIGH_CARDINALITY]
 
 
 def _parallelism(settings: Settings, executor: TrialExecutor) -> int:

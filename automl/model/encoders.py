@@ -21,7 +21,7 @@ from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, TargetEncoder
 from sklearn.utils import check_array
 
 from automl.candidates.transformers import (
@@ -61,6 +61,8 @@ def _part(transformer, inputs: list[int]):
         return _Codes(first, inputs, native=len(steps) == 2)
     if isinstance(first, OneHotCategories) and len(steps) == 1:
         return _OneHot(first, inputs)
+    if isinstance(first, TargetEncoder) and len(steps) == 1:
+        return _TargetEncoded(first, inputs)
     if isinstance(first, CountFrequencies) and len(steps) == 1:
         return _Counts(inputs)
     if isinstance(first, TextSVD):
@@ -247,6 +249,25 @@ class _Codes:
         return np.array([table.get(_key(values[i]), unseen)
                          for i, (table, unseen) in zip(self.inputs, self.tables, strict=True)],
                         dtype=np.float64)
+
+
+class _TargetEncoded:
+    """A fitted ``TargetEncoder`` on one row: a dict lookup per column of its encodings (one per
+    class for multiclass, feature by feature), the target's mean for a category fit never saw."""
+
+    def __init__(self, encoder: TargetEncoder, inputs: list[int]):
+        self.inputs = inputs
+        width = len(encoder.classes_) if encoder.target_type_ == "multiclass" else 1
+        unseen = np.atleast_1d(np.asarray(encoder.target_mean_, dtype=np.float64))
+        self.tables = []
+        for j, categories in enumerate(encoder.categories_):
+            columns = np.column_stack(encoder.encodings_[j * width:(j + 1) * width])
+            table = {_key(c): columns[k] for k, c in enumerate(categories)}
+            self.tables.append((table, unseen))
+
+    def __call__(self, values: list) -> np.ndarray:
+        return np.concatenate([table.get(_key(values[i]), unseen)
+                               for i, (table, unseen) in zip(self.inputs, self.tables, strict=True)])
 
 
 class _OneHot:

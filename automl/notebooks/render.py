@@ -20,6 +20,7 @@ import types
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.model_selection import BaseCrossValidator
 
 from automl.candidates.registry import family_of
 
@@ -122,6 +123,8 @@ def render(value, imports: Imports, indent: int = 0, output: str | None = None) 
         return family.render(value, imports)
     if isinstance(value, BaseEstimator):
         return _estimator(value, imports, indent, output)
+    if isinstance(value, BaseCrossValidator):
+        return _splitter(value, imports)
     if isinstance(value, list | tuple):
         return _sequence(value, imports, indent, output)
     if isinstance(value, dict):
@@ -162,6 +165,13 @@ def _estimator(est: BaseEstimator, imports: Imports, indent: int, output: str | 
     if config and config != output:
         code += f".set_output(transform={config!r})"
     return code
+
+
+def _splitter(cv: BaseCrossValidator, imports: Imports) -> str:
+    """``KFold(n_splits=5, shuffle=True, random_state=0)``: a splitter from its attributes."""
+    names = [k for k in inspect.signature(type(cv).__init__).parameters if k != "self"]
+    args = ", ".join(f"{k}={_scalar(getattr(cv, k), imports)}" for k in names)
+    return f"{imports.add(type(cv))}({args})"
 
 
 def _changed_params(est: BaseEstimator) -> list[tuple[str, object]]:

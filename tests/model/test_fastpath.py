@@ -43,17 +43,20 @@ def rows(task: str, counts: bool = False) -> pd.DataFrame:
     return df
 
 
-def fitted(task: str, family: str, counts: bool = False, log_target: bool = False):
+def fitted(task: str, family: str, counts: bool = False, log_target: bool = False,
+           encoded: tuple[str, ...] = ()):
     """A small pipeline of ``family`` fitted on the first rows, its schema and the held-out
     clean rows (five of them with a category never seen in fit, one with unseen words); with
-    ``log_target``, on a non-negative regression target through the ``log1p`` transform."""
+    ``log_target``, on a non-negative regression target through the ``log1p`` transform; with
+    ``encoded`` columns, on the family's target-encoding twin (``tree_target``)."""
     profile, kept = profile_dataset(rows(task, counts), "y", task=task)
     schema = InputSchema.from_profile(profile)
     X = schema.coerce(kept, strict=False)
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
     n_classes = 0 if task == "regression" else int(y.max()) + 1
     shape = DataShape(len(X), X.shape[1], task, n_classes, skewed_target=log_target)
-    spec = generate_candidates(shape, families=[family])[0]
+    specs = generate_candidates(shape, families=[family], encoded=encoded)
+    spec = next(s for s in specs if s.recipe == "tree_target") if encoded else specs[0]
     if counts:
         spec = replace(spec, recipe="linear_counts", recipe_options={"counts": list(X.columns)})
     params = {k: min(v, SMALL[k]) if k in SMALL else v for k, v in spec.defaults[0].items()}
@@ -98,6 +101,17 @@ def test_a_log_target_model_compiles_to_the_pipelines_numbers(family):
     compiled = compile_row_predictor(model, schema, "regression", 0)
     assert compiled is not None, f"{family} with a log target has no fast path"
     expected = predict_matrix(model, test, "regression", 0)
+    np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_target_encoded_categories_compile_to_the_pipelines_numbers(task):
+    model, schema, test, n_classes = fitted(task, "lightgbm", encoded=("color", "code"))
+    assert "target" in model[0].named_transformers_
+    compiled = compile_row_predictor(model, schema, task, n_classes)
+    assert compiled is not None, "the tree_target recipe has no fast path"
+    expected = predict_matrix(model, test, task, n_classes)
     np.testing.assert_allclose(one_by_one(compiled, test, expected), expected, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(compiled.frame(test), expected, rtol=1e-9, atol=1e-9)
 

@@ -62,3 +62,14 @@ def skewed_job(tmp_path_factory):
     result = automl.fit(path, "price", time_budget=None, max_candidates=2, n_jobs=2,
                         families=["lightgbm"])
     return result.job, path
+
+
+@pytest.fixture(scope="session")
+def encoded_job(tmp_path_factory, sample_data):
+    """A LightGBM job on titanic's rows, whose tickets and cabins have many levels: its first
+    two trials are LightGBM and its target-encoding twin."""
+    path = tmp_path_factory.mktemp("encoded") / "titanic.csv"
+    pd.read_csv(sample_data / "titanic.csv").head(400).to_csv(path, index=False)
+    result = automl.fit(path, "Survived", time_budget=None, max_candidates=2, n_jobs=2,
+                        families=["lightgbm"])
+    return result.job, path

@@ -104,3 +104,15 @@ def test_log_target_candidate_notebook_reproduces_its_score(skewed_job, tmp_path
     nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
     assert "func=np.log1p" in "\n".join(c.source for c in nb.cells)
     _assert_same_4_digits(_run(nb, directory), row.score)
+
+
+def test_target_encoding_candidate_notebook_reproduces_its_score(encoded_job, tmp_path):
+    job, path = encoded_job
+    encoded = [t for t in job.trials.values() if t.spec.recipe == "tree_target"]
+    assert encoded, "a table with high-cardinality categories did not try target encoding"
+    cid = encoded[0].candidate_id
+    row = next(r for r in job.results if r.candidate_id == cid)
+    directory = _notebooks(job, path, tmp_path)
+    nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
+    assert "TargetEncoder(" in "\n".join(c.source for c in nb.cells)
+    _assert_same_4_digits(_run(nb, directory), row.score)
