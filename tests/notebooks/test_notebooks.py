@@ -94,25 +94,24 @@ def test_exploration_notebook_is_executed(awkward_job, tmp_path):
     assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
 
 
+def _first_notebook_reproduces(job, path, out, trials: list, marker: str) -> None:
+    """The first of ``trials`` has a notebook with ``marker`` in its code that re-runs to the
+    trial's leaderboard score."""
+    assert trials, "the search did not try the candidate"
+    cid = trials[0].candidate_id
+    row = next(r for r in job.results if r.candidate_id == cid)
+    nb = nbformat.read(_notebooks(job, path, out) / f"{cid}.ipynb", as_version=4)
+    assert marker in "\n".join(c.source for c in nb.cells)
+    _assert_same_4_digits(_run(nb, out / "notebooks"), row.score)
+
+
 def test_log_target_candidate_notebook_reproduces_its_score(skewed_job, tmp_path):
     job, path = skewed_job
     logged = [t for t in job.trials.values() if t.spec.name == "lightgbm_log1p"]
-    assert logged, "a skewed target's search did not try log1p"
-    cid = logged[0].candidate_id
-    row = next(r for r in job.results if r.candidate_id == cid)
-    directory = _notebooks(job, path, tmp_path)
-    nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
-    assert "func=np.log1p" in "\n".join(c.source for c in nb.cells)
-    _assert_same_4_digits(_run(nb, directory), row.score)
+    _first_notebook_reproduces(job, path, tmp_path, logged, "func=np.log1p")
 
 
 def test_target_encoding_candidate_notebook_reproduces_its_score(encoded_job, tmp_path):
     job, path = encoded_job
     encoded = [t for t in job.trials.values() if t.spec.recipe == "tree_target"]
-    assert encoded, "a table with high-cardinality categories did not try target encoding"
-    cid = encoded[0].candidate_id
-    row = next(r for r in job.results if r.candidate_id == cid)
-    directory = _notebooks(job, path, tmp_path)
-    nb = nbformat.read(directory / f"{cid}.ipynb", as_version=4)
-    assert "TargetEncoder(" in "\n".join(c.source for c in nb.cells)
-    _assert_same_4_digits(_run(nb, directory), row.score)
+    _first_notebook_reproduces(job, path, tmp_path, encoded, "TargetEncoder(")
