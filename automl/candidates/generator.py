@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from sklearn.pipeline import Pipeline
 
 from automl.candidates.base import CandidateSpec, DataShape
 from automl.candidates.recipes import build_preprocessor
 from automl.candidates.registry import FAMILIES, check_families
-from automl.candidates.target_transform import offer_transform, split_transform, with_transform
+from automl.candidates.target_transform import split_transform, with_transform
+from automl.candidates.twins import add_twins, without_twins
 from automl.data.schema import InputSchema
 from automl.exceptions import ConfigError
 
 MIN_COUNT_COLUMNS = 20
-TWIN_COST = 0.06  # a feature twin runs right after its plain candidate
 
 
 def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
@@ -29,12 +28,12 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
     :attr:`~automl.candidates.base.Family.applies` to the data's shape. When most features are
     count columns (``counts``, at least ``MIN_COUNT_COLUMNS``: a bag of words), a family's
     ``on_counts`` gives the specs to try instead (the linear family adds one on term
-    frequencies; the perceptron reads the counts so). A skewed regression target adds a
-    ``log1p`` twin of the cheapest tree candidate (:mod:`automl.candidates.target_transform`);
-    high-cardinality categorical columns (``encoded``), a twin of the cheapest candidate on the
-    ``tree_native`` recipe on ``tree_target``, which adds their out-of-fold target encodings. ConfigError if a
-    name is not installed.
+    frequencies; the perceptron reads the counts so). Feature twins
+    (:mod:`automl.candidates.twins`) come next to their family when on by default or named in
+    ``families``: ``lightgbm_log1p`` for a skewed target, ``lightgbm_te`` for high-cardinality
+    categorical columns (``encoded``). ConfigError if a name is not installed.
     """
+    chosen, families = families, without_twins(families)
     extend = bool(families) and families[0] == "+"
     named = check_families(families) if families is not None else []
     specs = []
@@ -53,17 +52,7 @@ def generate_candidates(shape: DataShape, families: Sequence[str] | None = None,
             specs.append(spec)
     if not specs and families is not None:
         raise ConfigError(f"none of the families {', '.join(named)} handles {shape.task} tasks")
-    specs = _target_encoded(sorted(specs, key=lambda s: s.cost), encoded)
-    return offer_transform(specs, shape)
-
-
-def _target_encoded(specs: list[CandidateSpec], encoded) -> list[CandidateSpec]:
-    native = [s for s in specs if s.recipe == "tree_native"]
-    if not encoded or not native:
-        return specs
-    twin = replace(native[0], name=f"{native[0].name}_te", recipe="tree_target",
-                   cost=native[0].cost + TWIN_COST, recipe_options={"encoded": list(encoded)})
-    return sorted([*specs, twin], key=lambda s: s.cost)
+    return add_twins(specs, shape, encoded, chosen)
 
 
 def _offered(family, shape: DataShape) -> bool:

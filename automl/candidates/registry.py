@@ -30,6 +30,7 @@ from automl.candidates.families import (
     random_forest,
 )
 from automl.candidates.recipes import RECIPES
+from automl.candidates.twins import TWINS
 from automl.exceptions import ConfigError
 from automl.metrics import TASKS
 
@@ -119,14 +120,17 @@ def get_family(name: str) -> Family:
 
 def check_families(families) -> list[str]:
     """The names of :attr:`automl.config.Settings.families` (without its leading ``"+"``), if
-    each is an installed family; else ConfigError naming the installed ones (and why a
+    each is an installed family (feature twins, :mod:`automl.candidates.twins`, are left out
+    of the list and pass); else ConfigError naming the installed ones (and why a
     plug-in of the name was left out), as ``automl families`` lists them."""
     names = list(families[1:] if families and families[0] == "+" else families)
+    names = [n for n in names if n not in TWINS]
     unknown = [n for n in names if n not in FAMILIES]
     if unknown:
         why = "".join(f"; {n} was left out ({REJECTED[n]})" for n in unknown if n in REJECTED)
         raise ConfigError(f"unknown model famil{'y' if len(unknown) == 1 else 'ies'} "
-                          f"{', '.join(unknown)}{why}; installed: {', '.join(FAMILIES)} "
+                          f"{', '.join(unknown)}{why}; installed: {', '.join(FAMILIES)}; "
+                          f"feature twins: {', '.join(TWINS)} "
                           "(see `automl families`)")
     return names
 

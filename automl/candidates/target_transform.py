@@ -1,39 +1,18 @@
-"""A searched target transform for regression: ``log1p`` of a skewed, non-negative target.
+"""A target transform for regression: ``log1p`` of a skewed, non-negative target.
 
-When the job's target is skewed (:attr:`automl.candidates.base.DataShape.skewed_target`), the
-generator adds a second candidate of the cheapest tree family, named ``<family>_log1p``, with
-``target_transform="log1p"`` among its fixed params; cross-validation decides between the two.
-(A separate candidate rather than a choice in the space: its first default then runs in the
-portfolio's first round, where a loaded 60 s job may run all the trials it gets.) A model with ``"log1p"`` is the
-family's estimator inside scikit-learn's ``TransformedTargetRegressor``: it fits on
-``log1p(y)`` and predicts ``expm1`` of the estimator's output (in float64), so scores (RMSE and the rest) are
-on the original scale.
+The ``lightgbm_log1p`` twin (:mod:`automl.candidates.twins`) has ``target_transform="log1p"``
+among its fixed params. A model with ``"log1p"`` is the family's estimator inside
+scikit-learn's ``TransformedTargetRegressor``: it fits on ``log1p(y)`` and predicts ``expm1`` of
+the estimator's output (in float64), so scores (RMSE and the rest) are on the original scale.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
 
-from automl.candidates.base import CandidateSpec, DataShape
-
 PARAM = "target_transform"
 TRANSFORMS = ("none", "log1p")
-LOG_COST = 0.05  # a little dearer than its twin: tried right after it
-
-
-def offer_transform(specs: list[CandidateSpec], shape: DataShape) -> list[CandidateSpec]:
-    """``specs`` and, when the data's target calls for it, a ``log1p`` twin of the cheapest
-    tree candidate, next to it in cost order."""
-    trees = [s for s in specs if s.recipe.startswith("tree")]
-    if shape.task != "regression" or not shape.skewed_target or not trees:
-        return specs
-    first = min(trees, key=lambda s: s.cost)
-    twin = replace(first, name=f"{first.name}_log1p", cost=first.cost + LOG_COST,
-                   fixed_params={**first.fixed_params, PARAM: "log1p"})
-    return sorted([*specs, twin], key=lambda s: s.cost)
 
 
 def split_transform(params: dict) -> tuple[dict, str]:

@@ -55,8 +55,11 @@ def fitted(task: str, family: str, counts: bool = False, log_target: bool = Fals
     y = kept["y"].to_numpy(float) if task == "regression" else pd.factorize(kept["y"], sort=True)[0]
     n_classes = 0 if task == "regression" else int(y.max()) + 1
     shape = DataShape(len(X), X.shape[1], task, n_classes, skewed_target=log_target)
-    specs = generate_candidates(shape, families=[family], encoded=encoded)
-    spec = next(s for s in specs if s.recipe == "tree_target") if encoded else specs[0]
+    if encoded:
+        specs = generate_candidates(shape, families=[family, f"{family}_te"], encoded=encoded)
+        spec = next(s for s in specs if s.recipe == "tree_target")
+    else:
+        spec = generate_candidates(shape, families=[family])[0]
     if counts:
         spec = replace(spec, recipe="linear_counts", recipe_options={"counts": list(X.columns)})
     params = {k: min(v, SMALL[k]) if k in SMALL else v for k, v in spec.defaults[0].items()}

@@ -60,7 +60,7 @@ def skewed_job(tmp_path_factory):
     path = tmp_path_factory.mktemp("skewed") / "prices.csv"
     skewed_frame().to_csv(path, index=False)
     result = automl.fit(path, "price", time_budget=None, max_candidates=2, n_jobs=2,
-                        families=["lightgbm"])
+                        families=["lightgbm_log1p"])
     return result.job, path
 
 
@@ -71,5 +71,5 @@ def encoded_job(tmp_path_factory, sample_data):
     path = tmp_path_factory.mktemp("encoded") / "titanic.csv"
     pd.read_csv(sample_data / "titanic.csv").head(400).to_csv(path, index=False)
     result = automl.fit(path, "Survived", time_budget=None, max_candidates=2, n_jobs=2,
-                        families=["lightgbm"])
+                        families=["lightgbm_te"])
     return result.job, path
