@@ -36,6 +36,7 @@ from suite import REPO, data_dir, read_manifest  # noqa: E402
 sys.path.append(str(REPO))
 from automl.candidates.base import DataShape  # noqa: E402
 from automl.candidates.generator import build_pipeline, generate_candidates  # noqa: E402
+from automl.candidates.twins import TWINS  # noqa: E402
 from automl.data.profile import profile_dataset  # noqa: E402
 from automl.data.schema import InputSchema  # noqa: E402
 from automl.data.target import class_labels, encode_target, skewed_positive  # noqa: E402
@@ -74,7 +75,8 @@ def run_cell(frame: pd.DataFrame, target: str, task: str, seed: int, n_defaults:
     X_test, y_test = schema.coerce(test, strict=False), encode_target(test[target], task, classes)
     shape = DataShape(len(X), len(schema.names), task, len(classes or ()),
                       skewed_target=task == "regression" and skewed_positive(y))
-    specs = generate_candidates(shape, families=["lightgbm"], encoded=high_cardinality(profile))
+    specs = generate_candidates(shape, families=["lightgbm", *TWINS],
+                                encoded=high_cardinality(profile))
     losses = {}
     for spec in specs:
         for k, params in enumerate(spec.defaults[:n_defaults]):
