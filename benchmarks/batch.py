@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     chosen = bundles(data_dir, work)
     if args.subjects:
-        chosen = {k: v for k, v in chosen.items() if k in args.subjects.split(",")}
+        wanted = args.subjects.split(",")  # "ensemble" names "ensemble, text"
+        chosen = {k: v for k, v in chosen.items() if k in wanted or Path(v).name in wanted}
     print(f"load before {os.getloadavg()}; {args.rows} rows, best of {args.repeat}", flush=True)
     failed = 0
     body = None
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         bundle = ModelBundle.load(directory)
         body = body or body_of(bundle, data_dir, args.rows)
         run_once(bundle, body[:body.index(b"\n", 2000) + 1])  # compile, warm caches
-        if args.profile == name:
+        if args.profile in (name, Path(directory).name):
             profiler = cProfile.Profile()
             profiler.runcall(run_once, bundle, body)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
