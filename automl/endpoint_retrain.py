@@ -80,6 +80,8 @@ def start(store: JobStore, settings: ServiceSettings, endpoint: str, request: di
     row = EndpointStore(store.engine).get(endpoint)
     retrain_id = new_id()
     then = then_record(request, retrain_id)
+    if then is not None and trigger is not None and then["action"] != "replace":
+        then["replaces"] = earlier_automatic(settings.data_dir, endpoint, store.engine)
     check_then(store.engine, endpoint, then)
     champion = store.get_job(row["job_id"])
     original = store.get_dataset(champion["dataset_id"])["path"]
@@ -266,10 +268,23 @@ def compare(data_dir, endpoint: str, retrain_id: str, champion: ModelBundle,
 
 def check_then(engine: Engine, endpoint: str, then: dict | None) -> None:
     """Refuse at once what would fail when the challenger goes in: a variant name taken or
-    invalid, or a second shadow (checked again then: the variants may change meanwhile)."""
+    invalid, or a second shadow (checked again then: the variants may change meanwhile); the
+    earlier automatic challenger it replaces (``replaces``) is no obstacle."""
     if then and then["action"] != "replace":
         role = SHADOW if then["action"] == "shadow" else PRODUCTION
-        VariantStore(engine).check_free(endpoint, then["variant"], role)
+        VariantStore(engine).check_free(endpoint, then["variant"], role, then.get("replaces"))
+
+
+def earlier_automatic(data_dir, endpoint: str, engine: Engine) -> str | None:
+    """The variant an earlier automatic retraining put in that still serves beside the primary
+    (never promoted, never removed): the next automatic challenger takes its place, so automatic
+    retrainings neither pile up variants nor find the shadow's place or their name taken."""
+    serving = {v["variant"] for v in VariantStore(engine).list(endpoint) if not v["primary"]}
+    for meta in list_meta(data_dir, endpoint, limit=50):
+        outcome = meta.get("outcome") or {}
+        if meta.get("trigger") and outcome.get("done") and outcome.get("variant") in serving:
+            return outcome["variant"]
+    return None
 
 
 def mark_unfinished(data_dir) -> int:
@@ -417,13 +432,23 @@ def _add_variant(engine: Engine, endpoint: str, then: dict, challenger: dict,
         served = load_bundle(EndpointStore(engine).get(endpoint)["bundle_path"])
         check_schema(endpoint, facts(served)["input_schema"], facts(bundle)["input_schema"],
                      then["accept_schema_change"])
+        _remove_replaced(variants, endpoint, then.get("replaces"))
         variants.add(endpoint, name, SHADOW if shadow else PRODUCTION,
                      then["share"] if shadow else then["weight"], challenger["job_id"],
                      challenger["candidate_id"], str(path))
     what = (f"the shadow variant '{name}' (a copy of {then['share']:.0%} of the requests)"
             if shadow else f"the production variant '{name}' (weight {then['weight']:g})")
+    if then.get("replaces"):
+        what += f", in place of the earlier automatic challenger '{then['replaces']}'"
     return {"action": then["action"], "done": True, "variant": name,
             "message": f"the challenger serves as {what}"}
+
+
+def _remove_replaced(variants: VariantStore, endpoint: str, replaced: str | None) -> None:
+    """Remove the earlier automatic challenger unless it has become the primary since."""
+    current = {v["variant"]: v for v in variants.list(endpoint)}
+    if replaced in current and not current[replaced]["primary"]:
+        variants.remove(endpoint, replaced)
 
 
 def _replace(engine: Engine, endpoint: str, then: dict, champion: dict, challenger: dict,

@@ -71,11 +71,12 @@ class VariantStore:
         _known(name, variant, current)
         return current[variant]
 
-    def check_free(self, name: str, variant: str, role: str) -> None:
+    def check_free(self, name: str, variant: str, role: str, replacing: str | None = None) -> None:
         """Refuse, as :meth:`add` would, a variant name that is invalid or taken, or a second
-        shadow."""
+        shadow; ``replacing`` names a variant that will be removed first."""
         check_name(variant)
-        _refuse_taken(name, variant, role, self.list(name))
+        _refuse_taken(name, variant, role,
+                      [v for v in self.list(name) if v["variant"] != replacing])
 
     def set_weights(self, name: str, weights: dict[str, float]) -> list[dict]:
         """Change production weights at once (names not given keep theirs); the result must

@@ -957,3 +957,50 @@ def test_drift_or_a_quality_drop_starts_the_automatic_retraining_asked_for(app, 
     html = client.get("/endpoints/auto-rt").get_data(as_text=True)
     assert 'id="auto-retrain"' in html and f"retraining {retraining['id']} started" in html
     assert client.patch(url, json={"retrain": None}).json["retrain"] is None
+
+
+def test_the_next_automatic_retraining_takes_the_earlier_automatic_challenger_s_place(
+        app, client, job, settings):
+    from automl.endpoint_retrain import after_run, load_meta, save_meta
+    from automl.store.monitoring import DONE, MonitoringStore
+
+    labelled_endpoint(client, job, "auto-twice")
+    asked = client.patch("/api/v1/endpoints/auto-twice/monitoring",
+                         json={"retrain": {"then": "shadow", "time_budget": 5}})
+    assert asked.status_code == 200, asked.json
+    service, data_dir = app.extensions["automl"], settings.data_dir
+    store = MonitoringStore(service.store.engine)
+    while (left := service.store.claim_next()) is not None:  # cancelled by an earlier test
+        service.store.finish(left["id"], FAILED, error={"code": "x", "message": "left over"})
+
+    def drifted() -> dict:
+        run = store.add_run("auto-twice", "schedule", None, None)
+        store.finish_run(run["id"], DONE, summary={"verdict": "violations", "violations": 1,
+                                                   "violated_checks": ["baseline_drift_check"]})
+        return after_run(service.store, settings, store.run("auto-twice", run["id"]))
+
+    def retrained() -> dict:
+        assert drifted()["started"] is True
+        newest = client.get("/api/v1/endpoints/auto-twice/retrain").json["retrainings"][0]
+        end_challenger_job(app, job, newest)
+        done = next(d for d in finish_retrainings(app) if d["id"] == newest["id"])
+        assert done["outcome"]["done"] is True, done["outcome"]
+        meta = load_meta(data_dir, "auto-twice", done["id"])  # min_interval_s has passed
+        save_meta(data_dir, "auto-twice", done["id"], {**meta, "created_at": 0})
+        return done
+
+    first = retrained()
+    second = retrained()
+    assert second["then"]["replaces"] == first["then"]["variant"] != second["then"]["variant"]
+    assert f"in place of the earlier automatic challenger '{first['then']['variant']}'" in \
+        second["outcome"]["message"]
+    variants = client.get("/api/v1/endpoints/auto-twice/variants").json["variants"]
+    assert [(v["name"], v["role"], v["job_id"]) for v in variants[1:]] == [
+        (second["then"]["variant"], "shadow", second["job_id"])]
+    # a challenger added by hand is never replaced: the next automatic one cannot go in
+    assert client.delete(f"/api/v1/endpoints/auto-twice/variants/{second['then']['variant']}"
+                         ).status_code == 200
+    assert client.post("/api/v1/endpoints/auto-twice/variants", json={
+        "name": "mine", "role": "shadow", "job_id": job["id"]}).status_code == 201
+    refused = drifted()
+    assert refused["started"] is False and "already has a shadow" in refused["message"]
