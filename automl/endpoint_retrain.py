@@ -417,25 +417,30 @@ def put_in(engine: Engine, endpoint: str, then: dict, champion: dict, challenger
     try:
         if action == "replace":
             return _replace(engine, endpoint, then, champion, challenger, bundle, path, result)
-        return _add_variant(engine, endpoint, then, challenger, bundle, path)
+        return _add_variant(engine, endpoint, then, champion, challenger, bundle, path)
     except AutoMLError as exc:
         return {"action": action, "done": False,
                 "message": f"the challenger was not put in: {exc.message}"}
 
 
-def _add_variant(engine: Engine, endpoint: str, then: dict, challenger: dict,
+def _add_variant(engine: Engine, endpoint: str, then: dict, champion: dict, challenger: dict,
                  bundle: ModelBundle, path: Path) -> dict:
+    """Add the challenger as the shadow or a production variant, if the endpoint still serves
+    the champion it was compared with (the comparison says nothing of another model)."""
     variants = VariantStore(engine)
     name, shadow = then["variant"], then["action"] == "shadow"
     there = {v["variant"]: v for v in variants.list(endpoint)}.get(name)
     if there is None or there["bundle_path"] != str(path):  # else: added before a crash
-        served = load_bundle(EndpointStore(engine).get(endpoint)["bundle_path"])
+        row = EndpointStore(engine).get(endpoint)
+        _refuse_another(endpoint, row, champion)  # before any removal; again as it is added
+        served = load_bundle(row["bundle_path"])
         check_schema(endpoint, facts(served)["input_schema"], facts(bundle)["input_schema"],
                      then["accept_schema_change"])
         _remove_replaced(variants, endpoint, then.get("replaces"))
         variants.add(endpoint, name, SHADOW if shadow else PRODUCTION,
                      then["share"] if shadow else then["weight"], challenger["job_id"],
-                     challenger["candidate_id"], str(path))
+                     challenger["candidate_id"], str(path),
+                     also=_still_serving(endpoint, champion))
     what = (f"the shadow variant '{name}' (a copy of {then['share']:.0%} of the requests)"
             if shadow else f"the production variant '{name}' (weight {then['weight']:g})")
     if then.get("replaces"):
@@ -468,18 +473,25 @@ def _replace(engine: Engine, endpoint: str, then: dict, champion: dict, challeng
         new = facts(bundle)
         check_schema(endpoint, served["input_schema"], new["input_schema"],
                      then["accept_schema_change"])
-
-        def still_the_champion(conn) -> None:
-            if not _serves(lock(conn, endpoint), champion):
-                raise Conflict(f"endpoint '{endpoint}' serves another model than the champion "
-                               "the challenger was compared with; retrain again",
-                               {"name": endpoint})
         store.repoint(endpoint, challenger["job_id"], challenger["candidate_id"], str(path),
-                      new, action="retrain", current_facts=served, also=still_the_champion)
+                      new, action="retrain", current_facts=served,
+                      also=_still_serving(endpoint, champion))
     version = store.versions(endpoint)[0]["version"]
     return {"action": "replace", "done": True, "version": version, "message": (
         f"the challenger replaced the champion as version {version} ({result['metric']} "
         f"improvement {gain:+.4g} on the held-out requests, margin {margin:g})")}
+
+
+def _still_serving(endpoint: str, champion: dict):
+    """What refuses, inside the transaction that puts the challenger in, when the endpoint
+    serves another model than the champion the challenger was compared with."""
+    return lambda conn: _refuse_another(endpoint, lock(conn, endpoint), champion)
+
+
+def _refuse_another(endpoint: str, row: dict, champion: dict) -> None:
+    if not _serves(row, champion):
+        raise Conflict(f"endpoint '{endpoint}' serves another model than the champion the "
+                       "challenger was compared with; retrain again", {"name": endpoint})
 
 
 def _serves(row: dict, model: dict) -> bool:

@@ -45,9 +45,10 @@ class VariantStore:
             return _variants(conn, row)
 
     def add(self, name: str, variant: str, role: str, weight: float, job_id: str,
-            candidate_id: str, bundle_path: str) -> list[dict]:
+            candidate_id: str, bundle_path: str, also=None) -> list[dict]:
         """Add a production variant (``weight`` relative to the others) or the shadow
-        (``weight``: the share of requests it gets a copy of, 0 to 1)."""
+        (``weight``: the share of requests it gets a copy of, 0 to 1). ``also(conn)``, when
+        given, runs in the same transaction first and may refuse by raising."""
         check_name(variant)
         values = {"endpoint": name, "variant": variant, "role": role, "weight": float(weight),
                   "job_id": job_id, "candidate_id": candidate_id, "bundle_path": str(bundle_path),
@@ -55,6 +56,8 @@ class VariantStore:
         try:
             with self.engine.begin() as conn:
                 old = touch(conn, name)
+                if also is not None:
+                    also(conn)
                 current = _variants(conn, old)
                 _refuse_taken(name, variant, role, current)
                 if len(current) == 1:

@@ -815,6 +815,24 @@ def test_a_retrained_challenger_goes_in_as_the_shadow_once_compared(app, client,
     assert again.status_code == 409 and "already has a shadow" in again.json["error"]["message"]
 
 
+@pytest.mark.parametrize("then", ["shadow", "variant"])
+def test_a_challenger_compared_with_a_champion_no_longer_served_is_not_put_in(app, client, job,
+                                                                               then):
+    name = f"moved-{then}"
+    labelled_endpoint(client, job, name)
+    started = client.post(f"/api/v1/endpoints/{name}/retrain", json={"then": then}).json
+    moved = client.put(f"/api/v1/endpoints/{name}", json={"job_id": job["id"],
+                                                          "candidate_id": job["other"]})
+    assert moved.status_code == 200, moved.json
+    end_challenger_job(app, job, started)
+    done = next(d for d in finish_retrainings(app) if d["id"] == started["id"])
+    assert done["state"] == "completed" and done["outcome"]["done"] is False
+    assert "serves another model than the champion the challenger was compared with" in \
+        done["outcome"]["message"]
+    variants = client.get(f"/api/v1/endpoints/{name}/variants").json["variants"]
+    assert [v["name"] for v in variants] == ["AllTraffic"]
+
+
 def test_replace_keeps_the_champion_unless_the_challenger_beats_the_margin(app, client, job):
     labelled_endpoint(client, job, "replaced")
     started = client.post("/api/v1/endpoints/replaced/retrain", json={"then": "replace"}).json
