@@ -51,6 +51,8 @@ SEND_BUFFER = 8 << 20
 """Bytes of copies a worker may have in flight (the kernel caps it at ``net.core.wmem_max``);
 a copy larger than what one datagram can carry is dropped and counted."""
 BUNDLES = 8
+MAX_DATAGRAM = 16 << 20
+"""Larger than any datagram the kernel lets a worker send (a 6 MiB body, ``SEND_BUFFER``)."""
 _PREFIX = struct.Struct("!I")
 
 
@@ -211,8 +213,9 @@ class ShadowServer:
         threading.Thread(target=self._receive, daemon=True, name="shadow-receive").start()
 
     def _receive(self) -> None:
+        buffer = memoryview(bytearray(MAX_DATAGRAM))  # recv(n) would allocate n bytes each time
         while True:
-            datagram = self.sock.recv(1 << 24)
+            datagram = bytes(buffer[:self.sock.recv_into(buffer)])
             try:
                 self.copies.put_nowait(datagram)
             except queue.Full:
