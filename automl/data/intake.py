@@ -156,6 +156,10 @@ def _count_even_rows(path: Path, encoding: str, delimiter: str, min_rows: int = 
             lengths = np.fromiter(map(len, reader), dtype=np.int64)
     except csv.Error:
         return None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"the file is not valid {encoding} text ({exc.reason} at byte "
+                           f"{exc.start}); save it as UTF-8 CSV and upload it again",
+                           {"encoding": encoding}) from None
     n_rows = int((lengths == len(header)).sum())
     if not any(header) or n_rows < min_rows or n_rows + int((lengths == 0).sum()) != len(lengths):
         return None
