@@ -32,7 +32,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
 
-    def start(self, timeout: float = 30.0) -> ServiceProcess:
+    def start(self, timeout: float = 60.0) -> ServiceProcess:
         cmd = [sys.executable, "-m", "automl.cli", "serve", "--port", str(self.port),
                "--data-dir", str(self.data_dir), "--workers", "2"]
         with open(self.log, "ab") as log:
