@@ -115,6 +115,9 @@ def test_copies_are_answered_in_an_idle_priority_process_captured_and_compared(l
     wait_answered(service, rows, 1)
     pid = the_shadow_pid(service)
     assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    group = Path(f"/proc/{pid}/autogroup")
+    assert not group.exists() or group.read_text().split()[-1] == "19", \
+        "its own CPU group at the lowest share, not the workers'"
     before = shadow_stats(service)
     for i in range(5):
         answer = invoke(service, rows, f"copy-{i}")
