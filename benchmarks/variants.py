@@ -5,12 +5,14 @@ shadow variant at 100 % of traffic against the p99 without one, in the same run.
     python benchmarks/variants.py [--data sample_data/titanic.csv --target Survived]
 
 Starts ``automl serve`` (gunicorn, 2 workers) on a temporary data directory, runs one job (two
-candidates, no time budget), deploys its winner three times: ``weighted`` with a second variant
-(the other candidate) at weights 0.7 / 0.3, ``solo``, and ``shadowed`` (the same model with the
-other candidate as a shadow copied 100 % of requests). Routing: ``--requests`` single-row CSV
+candidates, no time budget), deploys its winner four times: ``weighted`` with a second variant
+(the other candidate) at weights 0.7 / 0.3, ``solo``, ``control`` (as ``solo``: how much p99
+differs with nothing changed) and ``shadowed`` (the same model with the other candidate as a
+shadow copied 100 % of requests). ``--busy N`` runs N CPU-bound processes (in this process's
+session; the service has a session of its own) from the first measurement to the last. Routing: ``--requests`` single-row CSV
 requests to ``weighted`` from 4 client threads, counted by ``x-Amzn-Invoked-Production-Variant``.
-Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo`` and
-``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each,
+Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo``,
+``control`` and ``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each,
 and the shadow's answered and dropped copies in each. Under ``automl serve`` the shadow answers
 in a shadow process of its own started by the first copy, so ``shadowed`` is invoked until the
 shadow has answered a copy before anything is timed. Clients run in this process, on the same machine.
@@ -36,6 +38,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from contention import busy_processes  # noqa: E402
 from service_process import ServiceProcess  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "variants.jsonl"
@@ -52,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-round", type=int, default=300)
     parser.add_argument("--rate", type=float, default=50.0,
                         help="requests/s of the paced overhead measurement")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="CPU-bound processes to run beside the measurements (after setup)")
     parser.add_argument("--results", default=str(RESULTS))
     return parser.parse_args(argv)
 
@@ -92,10 +98,11 @@ def routing(service: ServiceProcess, bodies: list[bytes], n: int, clients: int =
 
 def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_round: int,
              rate: float | None) -> dict:
-    """p50/p99 of ``solo`` and ``shadowed`` in alternating rounds from one client: back to
-    back (``rate`` None: the worst case, no idle time for the shadow) or paced at ``rate``
-    requests per second (an endpoint below saturation)."""
-    times: dict[str, list[float]] = {"solo": [], "shadowed": []}
+    """p50/p99 of ``solo``, ``control`` and ``shadowed`` in alternating rounds from one client:
+    back to back (``rate`` None: the worst case, no idle time for the shadow) or paced at
+    ``rate`` requests per second (an endpoint below saturation). ``control`` serves the same
+    model as ``solo`` without a shadow: its ratio to ``solo`` is what p99 varies by alone."""
+    times: dict[str, list[float]] = {"solo": [], "control": [], "shadowed": []}
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
     for _ in range(rounds):
         for name in times:
@@ -111,6 +118,7 @@ def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_roun
     figures = {f"{name}_{q}_ms": float(np.percentile(t, p))
                for name, t in times.items() for q, p in (("p50", 50), ("p99", 99))}
     figures["shadow_p99_ratio"] = figures["shadowed_p99_ms"] / figures["solo_p99_ms"]
+    figures["control_p99_ratio"] = figures["control_p99_ms"] / figures["solo_p99_ms"]
     return figures
 
 
@@ -139,7 +147,7 @@ def setup(service: ServiceProcess, data: Path, target: str) -> None:
     job = service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"), 600)
     board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]
     other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")
-    for name in ("weighted", "solo", "shadowed"):
+    for name in ("weighted", "solo", "control", "shadowed"):
         service.post("/api/v1/endpoints", json={"name": name, "job_id": job["id"]}).raise_for_status()
     second = {"job_id": job["id"], "candidate_id": other}
     service.post("/api/v1/endpoints/weighted/variants", json={
@@ -150,6 +158,19 @@ def setup(service: ServiceProcess, data: Path, target: str) -> None:
         "name": "shadow", "role": "shadow", "share": 1.0, **second}).raise_for_status()
 
 
+def measure(service: ServiceProcess, bodies: list[bytes], args: argparse.Namespace) -> dict:
+    """Routing, then the shadow's overhead back to back and paced."""
+    figures = {"routing": routing(service, bodies, args.requests)}
+    warm_shadow(service, bodies)
+    for label, rate in (("back_to_back", None), (f"paced_{args.rate:g}_per_s", args.rate)):
+        before = shadow_counts(service)
+        figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds, args.per_round, rate)
+        after = shadow_counts(service)
+        figures[f"shadow_{label}"].update({k: after[k] - before[k] for k in ("requests", "dropped")},
+                                          agreement=after["agreement"])
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rows = pd.read_csv(args.data).drop(columns=args.target).head(200)
@@ -158,18 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
         try:
             setup(service, Path(args.data), args.target)
-            figures = {"routing": routing(service, bodies, args.requests)}
-            warm_shadow(service, bodies)
-            for label, rate in (("back_to_back", None), (f"paced_{args.rate:g}_per_s", args.rate)):
-                before = shadow_counts(service)
-                figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds,
-                                                      args.per_round, rate)
-                after = shadow_counts(service)
-                figures[f"shadow_{label}"].update(
-                    {k: after[k] - before[k] for k in ("requests", "dropped")},
-                    agreement=after["agreement"])
+            with busy_processes(args.busy):
+                figures = measure(service, bodies, args)
         finally:
             service.stop()
+    figures["busy"] = args.busy
     figures["targets"] = TARGETS
     figures["load_at_end"] = os.getloadavg()
     figures["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
