@@ -72,13 +72,14 @@ def shadow_stats(service: ServiceProcess) -> dict:
 
 
 def shadow_pids(service: ServiceProcess) -> list[int]:
-    """The service's shadow processes (in its process group)."""
+    """The service's shadow processes: started by one of its workers (in its process group;
+    a shadow process has a session of its own)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            if b"web.shadow_process" in cmdline and os.getpgid(int(entry.name)) == \
-                    service.proc.pid:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if b"web.shadow_process" in cmdline and os.getpgid(parent) == service.proc.pid:
                 found.append(int(entry.name))
         except (ValueError, OSError):
             continue
