@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 from werkzeug.exceptions import HTTPException
+from werkzeug.test import create_environ
 
-from automl.serving.fastpath import InvocationDispatcher, is_invocation
+from automl.serving.fastpath import (
+    InvocationDispatcher,
+    endpoint_name,
+    is_endpoint_invocation,
+    is_invocation,
+)
 from automl.serving.server import create_model_app
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
@@ -194,3 +200,13 @@ def test_is_invocation_matches_the_flask_routes(titanic, path, method, expected)
     except HTTPException:  # 404, 405, or a redirect to another path: not the invocation view
         endpoint = None
     assert (endpoint in ("invocations", "endpoint_invocations")) == expected
+
+
+@pytest.mark.parametrize("name", ["a.b-c_d", "caf\u00e9", "\u6a21\u578b"])
+def test_endpoint_name_is_the_name_flask_routes(titanic, name):
+    environ = create_environ(f"/endpoints/{name}/invocations", method="POST")
+    adapter = create_model_app(titanic, fast_path=False).url_map.bind_to_environ(environ)
+    assert is_endpoint_invocation(environ) and not is_endpoint_invocation(
+        {**environ, "PATH_INFO": "/invocations"})
+    assert adapter.match() == ("endpoint_invocations", {"name": endpoint_name(environ)})
+    assert endpoint_name(environ) == name
