@@ -6,16 +6,19 @@ expires after ``AUTOML_SESSION_MAX_AGE_S``; ``POST /logout`` ends it.
 Model invocations (``POST /endpoints/<name>/invocations``) need the token too, answered 401 in
 JSON like the API, unless ``AUTOML_PUBLIC_ENDPOINTS=1`` opens them (SageMaker clients sign with
 SigV4, which this service does not check; a boto3 client can add the bearer header with an
-event hook, as the endpoint page shows). ``GET /ping`` is always open, for health checks."""
+event hook, as the endpoint page shows): :func:`invocation_allowed` is that check, made by the
+invocation handler itself (:mod:`web.invocations`), which may answer without Flask.
+``GET /ping`` is always open, for health checks."""
 
 from __future__ import annotations
 
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
-from flask import Flask, redirect, request, url_for
+from flask import Flask, current_app, redirect, request, url_for
 
 from automl.service_config import ServiceSettings
 from web.errors import error_response
@@ -24,12 +27,14 @@ from web.security import (
     bearer_token,
     check_browser_request,
     csrf_field,
+    parse_bearer,
     session_valid,
 )
 
 OPEN_ENDPOINTS = {"pages.login", "static", "endpoints.ping"}
 INVOCATIONS = "endpoints.invocations"
 MACHINE_ENDPOINTS = {INVOCATIONS, "endpoints.ping"}  # SageMaker clients, not browser forms
+TOKEN_MESSAGE = "missing or wrong API token; send 'Authorization: Bearer <token>'"
 
 
 def secret_key(data_dir: str) -> bytes:
@@ -53,6 +58,25 @@ def token_ok(token: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(token.encode(), given.encode())
 
 
+def invocation_allowed(settings: ServiceSettings, authorization: str | None,
+                       session_ok: Callable[[], bool] | None = None) -> bool:
+    """Whether an invocation may be answered: always without a token or with
+    ``AUTOML_PUBLIC_ENDPOINTS``; else with the token in ``authorization`` (the header's value)
+    or, when the request came through Flask with a cookie, a logged-in session (``session_ok``)."""
+    if not settings.api_token or settings.public_endpoints:
+        return True
+    if session_ok is not None and session_ok():
+        return True
+    return token_ok(settings.api_token, parse_bearer(authorization))
+
+
+def logged_in() -> bool:
+    """Whether the current request (in Flask) has a valid logged-in session."""
+    settings = current_app.extensions["automl"].settings
+    return session_valid(current_app.secret_key, settings.api_token or "",
+                         settings.session_max_age_s)
+
+
 def init_auth(app: Flask, settings: ServiceSettings) -> None:
     """Install the checks before every request: the browser checks always (CSRF tokens on
     forms, same origin for state changes), the token check when a token is configured."""
@@ -68,10 +92,8 @@ def init_auth(app: Flask, settings: ServiceSettings) -> None:
             check_browser_request(is_api=request.path.startswith("/api/"))
         if not token or request.endpoint in open_endpoints:
             return None
-        if session_valid(app.secret_key, token, settings.session_max_age_s) or \
-                token_ok(token, bearer_token()):
+        if logged_in() or token_ok(token, bearer_token()):
             return None
         if request.path.startswith("/api/") or request.endpoint == INVOCATIONS:
-            return error_response("unauthorized", "missing or wrong API token; send "
-                                  "'Authorization: Bearer <token>'", status=401)
+            return error_response("unauthorized", TOKEN_MESSAGE, status=401)
         return redirect(url_for("pages.login", next=request.full_path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +28,8 @@ from automl.exceptions import (  # noqa: F401 - re-exported for the views
 log = logging.getLogger("automl.web")
 
 STATUS_BY_CODE = HTTP_STATUS  # the one table lives in automl.exceptions
+REQUEST_ID = "X-Request-Id"
+_REQUEST_ID_KEY = "automl.request_id"
 
 
 def code_for_http(status: int | None) -> str:
@@ -45,9 +47,17 @@ def error_response(code: str, message: str, details: dict | None = None, status:
 
 
 def request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
-    return g.request_id
+    return request_id_of(request.environ)
+
+
+def request_id_of(environ: dict) -> str:
+    """The request's id, kept in its WSGI environ (so a request answered without Flask has one
+    too): the client's ``X-Request-Id`` (at most 64 characters) or a new one."""
+    found = environ.get(_REQUEST_ID_KEY)
+    if found is None:
+        found = environ[_REQUEST_ID_KEY] = \
+            environ.get("HTTP_X_REQUEST_ID", "")[:64] or secrets.token_hex(8)
+    return found
 
 
 def validation_details(exc: ValidationError) -> dict:
@@ -84,7 +94,7 @@ def register_error_handlers(app: Flask, wants_json) -> None:
 
     @app.after_request
     def add_request_id(response):
-        response.headers["X-Request-Id"] = request_id()
+        response.headers[REQUEST_ID] = request_id()
         return response
 
 

@@ -100,8 +100,13 @@ def has_bearer() -> bool:
 
 
 def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer`` header (scheme in any case, RFC 7235)."""
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    """The token of the request's ``Authorization: Bearer`` header."""
+    return parse_bearer(request.headers.get("Authorization"))
+
+
+def parse_bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header value (scheme in any case, RFC 7235)."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return value.strip()
