@@ -40,12 +40,13 @@ _ENV = {
     "monitor_interval_s": "AUTOML_MONITOR_INTERVAL_S",
     "webhook_allow_private": "AUTOML_WEBHOOK_ALLOW_PRIVATE",
     "monitor_attribution": "AUTOML_MONITOR_ATTRIBUTION",
+    "flask_invocations": "AUTOML_FLASK_INVOCATIONS",
 }
 _INTS = {"max_upload_bytes", "max_concurrent_jobs", "port", "workers", "max_invocation_bytes",
          "max_explain_rows", "session_max_age_s", "login_attempts", "max_columns",
          "max_field_bytes", "capture_retention_bytes", "monitor_interval_s"}
 _FLOATS = {"capture_percent", "capture_retention_days"}
-_BOOLS = {"public_endpoints", "webhook_allow_private", "monitor_attribution"}
+_BOOLS = {"public_endpoints", "webhook_allow_private", "monitor_attribution", "flask_invocations"}
 MIN_MONITOR_INTERVAL_S = 10
 
 
@@ -74,6 +75,7 @@ class ServiceSettings:
     monitor_interval_s: int = 3600  # scheduled monitoring of a new endpoint: hourly
     webhook_allow_private: bool = False  # webhooks to loopback/private addresses (see alerts)
     monitor_attribution: bool = True  # attribution drift in runs: SHAP of the window, seconds
+    flask_invocations: bool = False  # invocations through Flask, not the fast path (to compare)
 
     @property
     def db_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask
 
 from automl.service_config import ServiceSettings, apply_process_limits, resolve_service_settings
 from automl.store import JobStore
@@ -30,6 +30,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_service(app, settings)
     _register(app, settings)
     init_auth(app, settings)
+    if not settings.flask_invocations:
+        from web.invocations import fast_path
+
+        app.wsgi_app = fast_path(app, app.extensions["automl_invocations"])
     logging.getLogger("automl.web").setLevel(logging.INFO)
     return app
 
@@ -53,4 +57,4 @@ def _register(app: Flask, settings: ServiceSettings) -> None:
     app.register_blueprint(monitoring_views.api)
     app.register_blueprint(monitoring_views.bp)
     app.register_blueprint(retrain_views.api)
-    register_error_handlers(app, wants_json=lambda: request.path.startswith("/api/"))
+    register_error_handlers(app, wants_json=endpoints.machine_request)

@@ -79,12 +79,13 @@ def logged_in() -> bool:
 
 def init_auth(app: Flask, settings: ServiceSettings) -> None:
     """Install the checks before every request: the browser checks always (CSRF tokens on
-    forms, same origin for state changes), the token check when a token is configured."""
+    forms, same origin for state changes), the token check when a token is configured
+    (invocations check it themselves: :func:`invocation_allowed`)."""
     app.session_interface = HttpsAwareSessions()
     app.config["PERMANENT_SESSION_LIFETIME"] = settings.session_max_age_s
     app.jinja_env.globals["csrf_field"] = csrf_field
     token = settings.api_token
-    open_endpoints = OPEN_ENDPOINTS | ({INVOCATIONS} if settings.public_endpoints else set())
+    open_endpoints = OPEN_ENDPOINTS | {INVOCATIONS}
 
     @app.before_request
     def guard():
@@ -94,6 +95,6 @@ def init_auth(app: Flask, settings: ServiceSettings) -> None:
             return None
         if logged_in() or token_ok(token, bearer_token()):
             return None
-        if request.path.startswith("/api/") or request.endpoint == INVOCATIONS:
+        if request.path.startswith("/api/"):
             return error_response("unauthorized", TOKEN_MESSAGE, status=401)
         return redirect(url_for("pages.login", next=request.full_path))

@@ -1,20 +1,17 @@
 """Model endpoints (DESIGN 3 and 4b): the JSON API under ``/api/v1/endpoints``, the SageMaker
 Runtime compatible ``POST /endpoints/<name>/invocations`` and ``GET /ping``, and the pages.
 
-Views are thin: they parse, call :class:`web.endpoint_service.Endpoints` or
-:func:`automl.serving.invocation.invoke`, and answer. Invocations, ``/ping`` and the API always
+Views are thin: they parse, call :class:`web.endpoint_service.Endpoints` or (invocations)
+:class:`web.invocations.InvocationHandler`, and answer. Invocations, ``/ping`` and the API always
 answer errors as JSON; the pages answer them as HTML.
 """
 
 from __future__ import annotations
 
-import time
-
 from flask import (
     Blueprint,
     Response,
     current_app,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -24,13 +21,10 @@ from flask import (
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from automl import endpoint_metrics
 from automl.exceptions import AutoMLError
-from automl.serving.invocation import PayloadTooLarge, invoke, read_body
-from automl.serving.server import wants_explanation
-from automl.serving.variants import INVOKED_VARIANT, TARGET_VARIANT
 from automl.store.endpoints import EndpointExists
 from web.api import CSV_BODY, csv_predictions, spec
+from web.auth import logged_in
 from web.endpoint_schemas import (
     Endpoint,
     EndpointCreate,
@@ -51,6 +45,7 @@ from web.errors import (
     no_content,
     status_for,
 )
+from web.invocations import InvocationHandler
 from web.monitoring_views import page_context
 from web.observe import INFERENCE_ID, inference_id
 from web.retrain_views import form_fields, retrainings, start_retraining
@@ -63,8 +58,12 @@ MACHINE_ROUTES = {"endpoints.invocations", "endpoints.ping"}
 
 @bp.record_once
 def _attach(state) -> None:
-    state.app.extensions["automl_endpoints"] = Endpoints(state.app.extensions["automl"])
-    state.app.extensions["automl_variants"] = Variants(state.app.extensions["automl_endpoints"])
+    extensions = state.app.extensions
+    extensions["automl_endpoints"] = Endpoints(extensions["automl"])
+    extensions["automl_variants"] = Variants(extensions["automl_endpoints"])
+    extensions["automl_invocations"] = InvocationHandler(
+        extensions["automl_variants"], extensions["automl"].settings,
+        state.app.config["SESSION_COOKIE_NAME"])
 
 
 def endpoints() -> Endpoints:
@@ -181,52 +180,11 @@ bp.register_blueprint(api)
 
 @bp.post("/endpoints/<name>/invocations")
 def invocations(name: str):
-    """InvokeEndpoint: the body goes to :func:`invoke` with the bundle of the variant the
-    client names, or of one drawn by weight; a share of requests is copied to the shadow."""
-    started = time.perf_counter()
-    settings = current_app.extensions["automl"].settings
-    route = variants().route(name)
-    g.endpoint_found = True
-    variant = route.pick(request.headers.get(TARGET_VARIANT))
-    bundle = variant.bundle
-    try:
-        body = read_body(request.stream, request.content_length, settings.max_invocation_bytes,
-                         "AUTOML_MAX_INVOCATION_BYTES")
-    except PayloadTooLarge as exc:  # unread bytes are not drained: close the connection
-        response, status = error_response(exc.code, exc.message, exc.details)
-        response.headers["Connection"] = "close"
-        return response, status
-    with variants().shadows.serving():
-        answer = invoke(bundle, body, request.content_type, request.headers.get("Accept"),
-                        explain=wants_explanation(), max_explain_rows=settings.max_explain_rows)
-    inference = inference_id(request.headers)
-    if answer.status == 200:
-        endpoints().observer.capture(name, body, request.content_type, answer.body,
-                                     answer.content_type, inference, variant.name)
-        if route.copies():
-            variants().shadows.submit(name, route.shadow, body, request.content_type, answer,
-                                      inference)
-    variants().answered(name, variant.name, answer.status, time.perf_counter() - started)
-    return Response(answer.body, status=answer.status, content_type=answer.content_type,
-                    headers={INFERENCE_ID: inference, INVOKED_VARIANT: variant.name})
-
-
-@bp.before_request
-def _start_clock() -> None:
-    if request.endpoint == "endpoints.invocations":
-        g.invocation_started = time.perf_counter()
-
-
-@bp.after_request
-def _count_invocation(response: Response) -> Response:
-    """Requests, errors by status and latency of every invocation (see automl.endpoint_metrics);
-    names that are not endpoints are counted as one, so guessing cannot add series."""
-    started = g.pop("invocation_started", None)
-    if started is not None:
-        name = request.view_args.get("name") if request.view_args else None
-        known = name if g.pop("endpoint_found", False) else endpoint_metrics.UNKNOWN
-        endpoint_metrics.observe(known, response.status_code, time.perf_counter() - started)
-    return response
+    """InvokeEndpoint through Flask (the fast path in front of the app answers the same):
+    :class:`web.invocations.InvocationHandler` reads the name from the path itself."""
+    handler = current_app.extensions["automl_invocations"]
+    status, body, media_type, extra = handler(request.environ, session_ok=logged_in)
+    return Response(body, status=status, content_type=media_type, headers=extra)
 
 
 @bp.get("/ping")
@@ -369,13 +327,15 @@ def _example_value(value, role: str):
 
 # Errors: JSON for machines, HTML for people ---------------------------------------------------
 
-def _machine() -> bool:
+def machine_request() -> bool:
+    """Whether the current request is a machine's (the API, invocations, ``/ping``): its errors
+    are answered in JSON."""
     return request.path.startswith("/api/") or request.endpoint in MACHINE_ROUTES
 
 
 @bp.errorhandler(AutoMLError)
 def on_error(exc: AutoMLError):
-    if _machine():
+    if machine_request():
         return error_response(exc.code, exc.message, exc.details)
     status = status_for(exc.code)
     return render_template("error.html", status=status, message=exc.message), status
@@ -383,4 +343,4 @@ def on_error(exc: AutoMLError):
 
 @bp.errorhandler(HTTPException)
 def on_http_error(exc: HTTPException):
-    return http_error_response(exc, as_json=_machine())
+    return http_error_response(exc, as_json=machine_request())

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from flask import request
 
 from automl.jobs.execute import execute
 from automl.model.bundle import ModelBundle
@@ -1022,3 +1023,161 @@ def test_the_next_automatic_retraining_takes_the_earlier_automatic_challenger_s_
         "name": "mine", "role": "shadow", "job_id": job["id"]}).status_code == 201
     refused = drifted()
     assert refused["started"] is False and "already has a shadow" in refused["message"]
+
+
+# Fast path and Flask path ---------------------------------------------------------------------
+
+TOKEN, LIMIT, BOTH = "s3cret", 4096, "/endpoints/both-paths/invocations"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+GENERATED = ("x-request-id", "x-amzn-sagemaker-inference-id")
+
+
+@pytest.fixture(scope="module")
+def paths(settings, job) -> dict:
+    """Two apps on the module's data with a token and a 4 KB body limit: invocations answered
+    in front of Flask (the default) and through it (AUTOML_FLASK_INVOCATIONS=1); each records
+    the requests its Flask hooks saw."""
+    secured = replace(settings, api_token=TOKEN, max_invocation_bytes=LIMIT)
+    out = {}
+    for name, flask in (("fast", False), ("flask", True)):
+        app = create_app({"TESTING": True,
+                          "SERVICE_SETTINGS": replace(secured, flask_invocations=flask)})
+        seen: list[str] = []
+        app.before_request(lambda seen=seen: seen.append(request.path))
+        out[name] = {"client": app.test_client(), "seen": seen}
+    assert out["fast"]["client"].post("/api/v1/endpoints", headers=BEARER, json={
+        "name": "both-paths", "job_id": job["id"]}).status_code == 201
+    return out
+
+
+def _path_cases(rows: pd.DataFrame) -> dict[str, tuple[str, dict, str]]:
+    """name: (path, headers, body), good and bad."""
+    one = rows.head(1).to_csv(header=False, index=False)
+    record = rows.head(1).to_dict(orient="records")[0]
+    csv_in, json_in = {"Content-Type": "text/csv", **BEARER}, {"Content-Type": "application/json",
+                                                               **BEARER}
+    return {
+        "ok csv": (BOTH, csv_in, one),
+        "ok json": (BOTH, json_in, json.dumps({"instances": [record]})),
+        "ok, the client's ids": (BOTH, {**csv_in, "X-Amzn-SageMaker-Inference-Id": "client-7",
+                                        "X-Request-Id": "request-7"}, one),
+        "wrong content type": (BOTH, {**BEARER, "Content-Type": "text/xml"}, "<a/>"),
+        "schema mismatch": (BOTH, csv_in, "1,2,3\n"),
+        "unparseable number": (BOTH, json_in, json.dumps([{**record, "Age": "old"}])),
+        "too large": (BOTH, csv_in, "1," * LIMIT),
+        "no token": (BOTH, {"Content-Type": "text/csv"}, one),
+        "wrong token": (BOTH, {"Content-Type": "text/csv", "Authorization": "Bearer nope"}, one),
+        "unknown endpoint": ("/endpoints/no-such-endpoint/invocations", csv_in, one),
+        "unknown target variant": (BOTH, {**csv_in, "X-Amzn-SageMaker-Target-Variant": "nope"},
+                                   one),
+    }
+
+
+def _answer(client, path: str, headers: dict, body: str) -> tuple:
+    """Status line, headers (the ones the server made up shown as present) and body bytes."""
+    response = client.post(path, data=body, headers=headers)
+    sent = {k.lower() for k in headers}
+    shown = sorted((k.lower(), "<made>" if k.lower() in GENERATED and k.lower() not in sent
+                    else v) for k, v in response.headers.items())
+    return response.status, shown, response.get_data()
+
+
+@pytest.mark.parametrize("case", ["ok csv", "ok json", "ok, the client's ids",
+                                  "wrong content type", "schema mismatch", "unparseable number",
+                                  "too large", "no token", "wrong token", "unknown endpoint",
+                                  "unknown target variant"])
+def test_the_fast_path_answers_as_flask_does(paths, rows, case):
+    path, headers, body = _path_cases(rows)[case]
+    fast = _answer(paths["fast"]["client"], path, headers, body)
+    assert fast == _answer(paths["flask"]["client"], path, headers, body)
+    status, shown, answer = fast
+    names = dict(shown)
+    assert names["x-request-id"] and names["content-length"] == str(len(answer))
+    if case.startswith("ok"):
+        assert status == "200 OK" and names["x-amzn-invoked-production-variant"] == "AllTraffic"
+        assert len(json.loads(answer)["predictions"]) == 1
+    else:
+        assert status[0] == "4" and json.loads(answer)["error"]["message"]
+    if case == "ok, the client's ids":
+        assert (names["x-amzn-sagemaker-inference-id"], names["x-request-id"]) == \
+            ("client-7", "request-7")
+    expected = {"too large": "413 REQUEST ENTITY TOO LARGE", "no token": "401 UNAUTHORIZED",
+                "unknown endpoint": "404 NOT FOUND", "unknown target variant": "400 BAD REQUEST"}
+    assert status == expected.get(case, status)
+    assert (names.get("connection") == "close") == (case == "too large")
+
+
+def test_only_the_flask_path_runs_flask_for_invocations(paths, rows):
+    path, headers, body = _path_cases(rows)["ok csv"]
+    for name, through_flask in (("fast", 0), ("flask", 1)):
+        seen = paths[name]["seen"]
+        before = len(seen)
+        assert paths[name]["client"].post(path, data=body, headers=headers).status_code == 200
+        assert len(seen) - before == through_flask
+        assert paths[name]["client"].get("/ping").status_code == 200
+        assert seen[-1] == "/ping"
+    sticky = paths["fast"]["client"].application.test_client()
+    sticky.set_cookie("AWSALB", "x")  # a load balancer's cookie is no session: still fast
+    before = len(paths["fast"]["seen"])
+    assert sticky.post(path, data=body, headers=headers).status_code == 200
+    assert len(paths["fast"]["seen"]) == before
+
+
+def _metric(client, series: str) -> float:
+    found = [line.rsplit(" ", 1)[1] for line in client.get("/metrics", headers=BEARER)
+             .get_data(as_text=True).splitlines() if line.startswith(series + " ")]
+    return float(found[0]) if found else 0.0
+
+
+def test_both_paths_count_what_they_answer(paths, rows):
+    cases = _path_cases(rows)
+    ok = 'automl_endpoint_requests_total{endpoint="both-paths",status="200"}'
+    unknown = 'automl_endpoint_errors_total{endpoint="(unknown)",status="404"}'
+    for name in ("fast", "flask"):
+        client = paths[name]["client"]
+        before = (_metric(client, ok), _metric(client, unknown), _variant_requests(client))
+        for case in ("ok csv", "unknown endpoint"):
+            client.post(cases[case][0], data=cases[case][2], headers=cases[case][1])
+        after = (_metric(client, ok), _metric(client, unknown), _variant_requests(client))
+        assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1], name
+
+
+def _variant_requests(client) -> int:
+    return client.get("/api/v1/endpoints/both-paths/variants",
+                      headers=BEARER).json["variants"][0]["requests"]
+
+
+def test_a_logged_in_browser_invokes_through_flask(paths, rows):
+    client = paths["fast"]["client"].application.test_client()  # a browser of its own
+    assert client.post("/login", data={"token": TOKEN, "csrf_token": csrf(client, "/login")}
+                       ).status_code == 302
+    seen = paths["fast"]["seen"]
+    before = len(seen)
+    answer = client.post(BOTH, data=rows.head(1).to_csv(header=False, index=False),
+                         content_type="text/csv")
+    assert answer.status_code == 200 and len(seen) == before + 1
+
+
+def test_a_fault_is_the_apps_500_on_both_paths(paths, rows, monkeypatch, caplog):
+    path, headers, body = _path_cases(rows)["ok csv"]
+    headers = {**headers, "X-Request-Id": "fault-1"}
+    faults = 'automl_endpoint_errors_total{endpoint="both-paths",status="500"}'
+    answers = []
+    for name in ("fast", "flask"):
+        client = paths[name]["client"]
+        bundle = client.application.extensions["automl_endpoints"].bundle("both-paths")
+        monkeypatch.setattr(bundle, "predict_one", _explode)  # a model failing at predict time
+        monkeypatch.setattr(bundle, "matrix", _explode)
+        before = _metric(client, faults)
+        answers.append(_answer(client, path, headers, body))
+        assert _metric(client, faults) == before + 1
+    assert answers[0] == answers[1]
+    status, shown, answer = answers[0]
+    error = json.loads(answer)["error"]
+    assert status == "500 INTERNAL SERVER ERROR" and error["code"] == "internal_error"
+    assert "fault-1" in error["message"] and dict(shown)["x-request-id"] == "fault-1"
+    assert caplog.text.count("RuntimeError: boom") == 2, "logged with the traceback each time"
+
+
+def _explode(*args, **kwargs):
+    raise RuntimeError("boom")
