@@ -18,6 +18,12 @@ whole run; every HTTP figure alternates between it and the model server in ``ROU
 (medians kept), so the ratio holds on a loaded machine even where absolute figures do not.
 Clients are threads in this process, on the same machine. Prints a table and appends one JSON
 line per run to benchmarks/results/serving.jsonl (or --results).
+
+``--service`` measures the service's endpoints instead: ``automl serve`` (a temporary data
+directory) runs a ``--job-budget`` job on each of ``--datasets`` and deploys its winner; a copy of
+that data directory is served by a second ``automl serve`` with ``AUTOML_FLASK_INVOCATIONS=1``.
+Single-row keep-alive p50/p99 of ``POST /endpoints/<name>/invocations`` on one connection per
+round, the fast path and the Flask path alternating in ``ROUNDS`` rounds (medians kept).
 """
 
 from __future__ import annotations
@@ -68,6 +74,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--flask-path", action="store_true",
                         help="also measure each model through Flask's full request handling "
                              "(serve-model --flask-invocations), in the same rounds")
+    parser.add_argument("--service", action="store_true",
+                        help="measure `automl serve` endpoints (a job's winner on each of "
+                             "--datasets), fast path against AUTOML_FLASK_INVOCATIONS=1")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--constant-server", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -272,6 +281,109 @@ def measure_http(args: argparse.Namespace, bundle_dir: Path, constant: subproces
             stop(proc)
 
 
+def keepalive_latency(port: int, path: str, bodies: list[bytes], n: int) -> dict:
+    """Single-row p50/p99 of ``n`` requests on one kept-alive connection."""
+    conn, times = http.client.HTTPConnection("127.0.0.1", port, timeout=30), []
+    try:
+        for i in range(n):
+            t = time.perf_counter()
+            conn.request("POST", path, bodies[i % len(bodies)],
+                         {"Content-Type": "text/csv", "Accept": "application/json"})
+            answer = conn.getresponse()
+            answer.read()
+            times.append((time.perf_counter() - t) * 1000)
+            assert answer.status == 200, answer.status
+    finally:
+        conn.close()
+    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def service_endpoints(service, data_dir: Path, names: list[str], budget: float) -> dict:
+    """Run a ``budget``-second job on each dataset through ``service``'s API and deploy its
+    winner: ``{endpoint name: {"family", "bodies"}}``."""
+    out = {}
+    for name in names:
+        target = target_of(data_dir, name)
+        with open(data_dir / f"{name}.csv", "rb") as fh:
+            dataset = service.post("/api/v1/datasets", files={"file": (f"{name}.csv", fh)}).json()
+        job = service.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": target,
+                                                 "time_budget": budget}).json()
+        service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"),
+                         3 * budget + 300)
+        winner = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"][0]
+        endpoint = name.replace("_", "-")
+        service.post("/api/v1/endpoints", json={"name": endpoint, "job_id": job["id"]}
+                     ).raise_for_status()
+        rows = pd.read_csv(data_dir / f"{name}.csv", dtype=str, keep_default_na=False)
+        lines = rows.drop(columns=target).head(200).to_csv(header=False, index=False)
+        out[endpoint] = {"family": winner.get("family"),
+                         "bodies": [r.encode() for r in lines.splitlines()]}
+    return out
+
+
+def measure_service(args: argparse.Namespace) -> dict:
+    """The service's endpoints on the fast path and through Flask (two ``automl serve`` on
+    copies of one data directory), in alternating rounds."""
+    import shutil
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from service_process import ServiceProcess
+
+    work = Path(tempfile.mkdtemp(prefix="automl-serving-service-"))
+    (work / "fast").mkdir()
+    fast = ServiceProcess(work / "fast" / "data").start()
+    services = {"fast": fast}
+    try:
+        endpoints = service_endpoints(fast, Path(args.data_dir),
+                                      list(filter(None, args.datasets.split(","))),
+                                      args.job_budget)
+        fast.stop()
+        shutil.copytree(work / "fast", work / "flask")
+        services = {"fast": fast.start(), "flask": ServiceProcess(
+            work / "flask" / "data", env={"AUTOML_FLASK_INVOCATIONS": "1"}).start()}
+        ports = {name: service.port for name, service in services.items()}
+        return {endpoint: {"family": found["family"], **alternate(
+            ports, f"/endpoints/{endpoint}/invocations", found["bodies"], args.requests)}
+            for endpoint, found in endpoints.items()}
+    finally:
+        for service in services.values():
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def alternate(ports: dict[str, int], path: str, bodies: list[bytes], n: int) -> dict:
+    """Keep-alive p50/p99 of each server after a warm-up, alternating in ``ROUNDS`` rounds of
+    ``n // ROUNDS`` requests: the median of the rounds per server."""
+    for port in ports.values():
+        keepalive_latency(port, path, bodies, 50)
+    runs = {name: [] for name in ports}
+    for _ in range(ROUNDS):
+        for name, port in ports.items():
+            runs[name].append(keepalive_latency(port, path, bodies, n // ROUNDS))
+    return {name: {k: float(np.median([r[k] for r in rs])) for k in ("p50_ms", "p99_ms")}
+            for name, rs in runs.items()}
+
+
+def service_main(args: argparse.Namespace) -> int:
+    """``--service``: print the figures and append them to the results as one JSON line."""
+    run = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
+           "load_before": [round(x, 2) for x in os.getloadavg()], "service": True,
+           "requests": args.requests, "job_budget": args.job_budget}
+    run["endpoints"] = measure_service(args)
+    run["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    for endpoint, figures in run["endpoints"].items():
+        print(f"{endpoint} ({figures['family']}): keep-alive single row, " + "; ".join(
+            f"{name} p50 {figures[name]['p50_ms']:.2f} ms p99 {figures[name]['p99_ms']:.2f} ms"
+            for name in ("fast", "flask")))
+    print(f"targets p50 <= {TARGETS['p50_ms']} ms, p99 <= {TARGETS['p99_ms']} ms; load average "
+          f"before {run['load_before']}, after {run['load_after']}")
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.results, "a") as fh:
+        fh.write(json.dumps(run) + "\n")
+    return 0
+
+
 def measure_in_process(bundle, rows: pd.DataFrame, bodies: list[bytes]) -> dict:
     """Single-row ``invoke`` p50 (and the pandas route it replaced: ``predict_proba`` of a
     one-row frame through the pipeline), and batch rows/s streamed CSV to CSV."""
@@ -382,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.constant_server:
         run_constant_server(args)
         return 0
+    if args.service:
+        return service_main(args)
     from automl.model.bundle import ModelBundle
 
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"automl-serving-bench-{os.getpid()}"
