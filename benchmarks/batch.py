@@ -4,10 +4,14 @@
     python benchmarks/batch.py --save /tmp/batch-ref          # figures, and each output saved
     python benchmarks/batch.py --compare /tmp/batch-ref       # figures, and each output compared
     python benchmarks/batch.py --profile lightgbm --rows 100000
+    python benchmarks/batch.py --distinct --save /tmp/batch-ref   # every text value distinct
 
 The subjects are ``serving.py``'s forced winners of every family on titanic and its ensemble with
 the ``Name`` text column (built once into ``--work`` and reused). The rows are ``--rows`` titanic
-rows drawn with replacement (seed 0), the model's input columns only, as a CSV; each subject's
+rows drawn with replacement (seed 0), the model's input columns only, as a CSV. Drawn so, a text
+value repeats about ``rows / 891`` times, which flatters the batch path's once-per-distinct-text
+work; ``--distinct`` appends the row's number to every text value (a token no vocabulary has, so
+the model reads the same words), making each one distinct as in real data. Each subject's
 ``stream_predictions`` runs ``--repeat`` times and the best is reported, by the wall clock
 and by CPU time (the process's, every thread: steadier than wall time on a loaded machine,
 though a library that spreads a batch over threads shows its whole cost there). ``--compare`` fails
@@ -37,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--subjects", help="comma-separated names (default: all)")
+    parser.add_argument("--distinct", action="store_true",
+                        help="make every text value distinct (the row's number appended)")
     parser.add_argument("--work", default=str(Path(os.environ.get("TMPDIR", "/tmp"))
                                               / "automl-batch-bench"))
     parser.add_argument("--data-dir", default=str(DATASETS))
@@ -55,10 +61,17 @@ def bundles(data_dir: Path, work: Path) -> dict[str, Path]:
     return dict(line.split("\t") for line in index.read_text().splitlines())
 
 
-def body_of(bundle, data_dir: Path, n: int) -> bytes:
+def body_of(bundle, data_dir: Path, n: int, distinct: bool = False) -> bytes:
+    """``n`` titanic rows drawn with replacement as a CSV; with ``distinct``, each text value
+    has `` <row number>`` appended."""
     rows = pd.read_csv(data_dir / "titanic.csv", dtype=str, keep_default_na=False)
     rows = rows[[c for c in bundle.schema.names if c in rows.columns]]
-    return rows.sample(n, replace=True, random_state=0).to_csv(index=False).encode()
+    rows = rows.sample(n, replace=True, random_state=0).reset_index(drop=True)
+    if distinct:
+        numbers = " " + pd.Series(range(n), dtype=str)
+        for name in bundle.schema.names_of("text"):
+            rows[name] = rows[name] + numbers
+    return rows.to_csv(index=False).encode()
 
 
 def run_once(bundle, body: bytes) -> tuple[float, float, bytes]:
@@ -80,12 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.subjects:
         wanted = args.subjects.split(",")  # "ensemble" names "ensemble, text"
         chosen = {k: v for k, v in chosen.items() if k in wanted or Path(v).name in wanted}
-    print(f"load before {os.getloadavg()}; {args.rows} rows, best of {args.repeat}", flush=True)
+    print(f"load before {os.getloadavg()}; {args.rows} rows"
+          f"{' (distinct text)' if args.distinct else ''}, best of {args.repeat}", flush=True)
     failed = 0
     body = None
     for name, directory in chosen.items():
         bundle = ModelBundle.load(directory)
-        body = body or body_of(bundle, data_dir, args.rows)
+        body = body or body_of(bundle, data_dir, args.rows, args.distinct)
         run_once(bundle, body[:body.index(b"\n", 2000) + 1])  # compile, warm caches
         if args.profile in (name, Path(directory).name):
             profiler = cProfile.Profile()
@@ -97,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         best, out = min(r[0] for r in runs), runs[0][2]
         cpu = min(r[1] for r in runs)
         verdict = ""
-        file = f"{name.replace(', ', '-')}-{args.rows}.csv"
+        file = f"{name.replace(', ', '-')}-{args.rows}{'-distinct' * args.distinct}.csv"
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
             (Path(args.save) / file).write_bytes(out)
