@@ -11,6 +11,9 @@ codes the way of missing values. Trees are summed in the library's order.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -83,12 +86,35 @@ class Forest:
                           else np.asarray(known_idx, dtype=np.int64))
 
     def add(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``out`` (n x width, float64) plus every tree's leaf values for the rows of ``X``."""
+        """``out`` (n x width, float64) plus every tree's leaf values for the rows of ``X``.
+
+        From ``PARALLEL_FROM_ROWS`` rows, the rows are split among the process's cores (the
+        kernel releases the GIL; each row's sum is the same whichever thread walks it)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
+        parts = _row_parts(len(X))
+        if len(parts) == 1:
+            return self._add(X, out)
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(lambda part: self._add(X[part], out[part]), parts))
+        return out
+
+    def _add(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         _walk(X, self.f32, self.roots, self.tree_col, self.kind, self.feature, self.threshold,
               self.left, self.right, self.missing_left, self.bitset_idx, self.left_bitsets,
               self.known_bitsets, self.known_idx, self.values, out)
         return out
+
+
+PARALLEL_FROM_ROWS = 20_000
+
+
+def _row_parts(n_rows: int) -> list[slice]:
+    """``n_rows`` in one slice per core, or one slice below ``PARALLEL_FROM_ROWS`` rows."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = min(cores or 1, n_rows // (PARALLEL_FROM_ROWS // 2)) if n_rows >= PARALLEL_FROM_ROWS \
+        else 1
+    bounds = np.linspace(0, n_rows, max(parts, 1) + 1).astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _sklearn_tree(tree, classification: bool) -> dict:

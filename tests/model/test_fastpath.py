@@ -4,6 +4,7 @@ codes, flags, dates, text, counts) for every task, one row at a time and as a fr
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import replace
 
@@ -204,6 +205,23 @@ def test_bundle_gives_one_row_what_the_pipeline_gives(family):
         one = test.iloc[[k]]
         np.testing.assert_allclose(bundle.matrix(one), predict_matrix(model, one, "multiclass", n_classes),
                                    rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "random_forest"])
+def test_a_large_frame_is_walked_on_every_core_with_the_same_numbers(family, monkeypatch):
+    """From ``PARALLEL_FROM_ROWS`` rows the tree kernel splits the rows among the cores; every
+    row gets the numbers one thread gives it (lowered here so a small frame is large)."""
+    from automl.candidates import trees
+
+    model, schema, test, n_classes = fitted("multiclass", family)
+    compiled = compile_row_predictor(model, schema, "multiclass", n_classes)
+    one_thread = compiled.frame(test)
+    monkeypatch.setattr(trees, "PARALLEL_FROM_ROWS", 8)
+    cores = len(os.sched_getaffinity(0))
+    assert len(trees._row_parts(len(test))) == min(cores, len(test) // 4)
+    np.testing.assert_array_equal(compiled.frame(test), one_thread)
+    np.testing.assert_allclose(one_thread, predict_matrix(model, test, "multiclass", n_classes),
+                               rtol=1e-9, atol=1e-9)
 
 
 def test_one_row_runs_on_one_openmp_thread_and_the_threads_are_given_back():
