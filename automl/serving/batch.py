@@ -56,7 +56,12 @@ def prediction_csv(bundle: ModelBundle, rows: pd.DataFrame, header: bool) -> str
 
 
 def _floats(values: np.ndarray) -> list[str]:
-    return [repr(v) if v == v else "" for v in np.asarray(values, dtype=float).tolist()]
+    """Each value's shortest repr, "" where missing."""
+    values = np.asarray(values, dtype=float)
+    text = list(map(float.__repr__, values.tolist()))
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        text[i] = ""
+    return text
 
 
 def _csv_field(text: str) -> str:
