@@ -20,10 +20,11 @@ Clients are threads in this process, on the same machine. Prints a table and app
 line per run to benchmarks/results/serving.jsonl (or --results).
 
 ``--service`` measures the service's endpoints instead: ``automl serve`` (a temporary data
-directory) runs a ``--job-budget`` job on each of ``--datasets`` and deploys its winner; a copy of
-that data directory is served by a second ``automl serve`` with ``AUTOML_FLASK_INVOCATIONS=1``.
+directory) runs a ``--job-budget`` job on each of ``--datasets`` and deploys its winner; copies of
+that data directory are served by two ``automl serve``, one with ``AUTOML_FLASK_INVOCATIONS=1``.
 Single-row keep-alive p50/p99 of ``POST /endpoints/<name>/invocations`` on one connection per
-round, the fast path and the Flask path alternating in ``ROUNDS`` rounds (medians kept).
+server, requests to the fast path and the Flask path interleaved one by one (the service that
+ran the jobs is not measured: both measured ones start alike, from copies of its data).
 """
 
 from __future__ import annotations
@@ -281,21 +282,14 @@ def measure_http(args: argparse.Namespace, bundle_dir: Path, constant: subproces
             stop(proc)
 
 
-def keepalive_latency(port: int, path: str, bodies: list[bytes], n: int) -> dict:
-    """Single-row p50/p99 of ``n`` requests on one kept-alive connection."""
-    conn, times = http.client.HTTPConnection("127.0.0.1", port, timeout=30), []
-    try:
-        for i in range(n):
-            t = time.perf_counter()
-            conn.request("POST", path, bodies[i % len(bodies)],
-                         {"Content-Type": "text/csv", "Accept": "application/json"})
-            answer = conn.getresponse()
-            answer.read()
-            times.append((time.perf_counter() - t) * 1000)
-            assert answer.status == 200, answer.status
-    finally:
-        conn.close()
-    return {"p50_ms": float(np.percentile(times, 50)), "p99_ms": float(np.percentile(times, 99))}
+def timed_post(conn: http.client.HTTPConnection, path: str, body: bytes) -> float:
+    """One single-row invocation on a kept-alive connection, in ms."""
+    t = time.perf_counter()
+    conn.request("POST", path, body, {"Content-Type": "text/csv", "Accept": "application/json"})
+    answer = conn.getresponse()
+    answer.read()
+    assert answer.status == 200, answer.status
+    return (time.perf_counter() - t) * 1000
 
 
 def service_endpoints(service, data_dir: Path, names: list[str], budget: float) -> dict:
@@ -323,7 +317,7 @@ def service_endpoints(service, data_dir: Path, names: list[str], budget: float) 
 
 def measure_service(args: argparse.Namespace) -> dict:
     """The service's endpoints on the fast path and through Flask (two ``automl serve`` on
-    copies of one data directory), in alternating rounds."""
+    copies of the data directory a third one ran the jobs in), requests interleaved."""
     import shutil
     import tempfile
 
@@ -331,17 +325,16 @@ def measure_service(args: argparse.Namespace) -> dict:
     from service_process import ServiceProcess
 
     work = Path(tempfile.mkdtemp(prefix="automl-serving-service-"))
-    (work / "fast").mkdir()
-    fast = ServiceProcess(work / "fast" / "data").start()
-    services = {"fast": fast}
+    (work / "job").mkdir()
+    services = {"job": ServiceProcess(work / "job" / "data").start()}
     try:
-        endpoints = service_endpoints(fast, Path(args.data_dir),
+        endpoints = service_endpoints(services["job"], Path(args.data_dir),
                                       list(filter(None, args.datasets.split(","))),
                                       args.job_budget)
-        fast.stop()
-        shutil.copytree(work / "fast", work / "flask")
-        services = {"fast": fast.start(), "flask": ServiceProcess(
-            work / "flask" / "data", env={"AUTOML_FLASK_INVOCATIONS": "1"}).start()}
+        services.pop("job").stop()  # both measured services start alike, from copies
+        for name, env in (("fast", {}), ("flask", {"AUTOML_FLASK_INVOCATIONS": "1"})):
+            shutil.copytree(work / "job", work / name)
+            services[name] = ServiceProcess(work / name / "data", env=env).start()
         ports = {name: service.port for name, service in services.items()}
         return {endpoint: {"family": found["family"], **alternate(
             ports, f"/endpoints/{endpoint}/invocations", found["bodies"], args.requests)}
@@ -353,16 +346,23 @@ def measure_service(args: argparse.Namespace) -> dict:
 
 
 def alternate(ports: dict[str, int], path: str, bodies: list[bytes], n: int) -> dict:
-    """Keep-alive p50/p99 of each server after a warm-up, alternating in ``ROUNDS`` rounds of
-    ``n // ROUNDS`` requests: the median of the rounds per server."""
-    for port in ports.values():
-        keepalive_latency(port, path, bodies, 50)
-    runs = {name: [] for name in ports}
-    for _ in range(ROUNDS):
-        for name, port in ports.items():
-            runs[name].append(keepalive_latency(port, path, bodies, n // ROUNDS))
-    return {name: {k: float(np.median([r[k] for r in rs])) for k in ("p50_ms", "p99_ms")}
-            for name, rs in runs.items()}
+    """Keep-alive p50/p99 of each server (one connection each) after 50 warm-up requests:
+    ``n`` requests each, interleaved one by one in turn (the order reversed every other turn),
+    so whatever else the machine does falls on every server alike."""
+    conns = {name: http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+             for name, port in ports.items()}
+    times: dict[str, list[float]] = {name: [] for name in ports}
+    try:
+        for i in range(50 + n):
+            for name in (list(conns) if i % 2 else list(conns)[::-1]):
+                took = timed_post(conns[name], path, bodies[i % len(bodies)])
+                if i >= 50:
+                    times[name].append(took)
+    finally:
+        for conn in conns.values():
+            conn.close()
+    return {name: {"p50_ms": float(np.percentile(t, 50)), "p99_ms": float(np.percentile(t, 99))}
+            for name, t in times.items()}
 
 
 def service_main(args: argparse.Namespace) -> int:
