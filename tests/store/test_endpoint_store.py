@@ -40,6 +40,23 @@ def test_endpoints_round_trip(store):
         endpoints.repoint("churn-v1", "job_a", "x", "/p")
 
 
+def test_a_workers_stamp_follows_changes_made_by_another(store):
+    """What a worker checks on every request: the same ``updated_at`` as the row, and each
+    change another worker makes is seen at once on the connection it keeps (no old snapshot),
+    also after that connection broke."""
+    worker, other = EndpointStore(store.engine), EndpointStore(store.engine)
+    assert worker.stamp("churn") is None
+    made = other.add("churn", "job_a", "lgbm_003", "/data/jobs/job_a/model")
+    assert worker.stamp("churn") == made["updated_at"]
+    moved = other.repoint("churn", "job_b", "rf_001", "/data/jobs/job_b/model")
+    assert worker.stamp("churn") == moved["updated_at"] == worker.get("churn")["updated_at"]
+    worker._stamps._local.held[1].invalidate()  # as when the database server restarted
+    again = other.repoint("churn", "job_a", "lgbm_003", "/data/jobs/job_a/model")
+    assert worker.stamp("churn") == again["updated_at"]
+    other.remove("churn")
+    assert worker.stamp("churn") is None
+
+
 def test_endpoint_names_are_unique_under_races(store):
     endpoints = EndpointStore(store.engine)
     outcomes: list[str] = []
