@@ -33,11 +33,14 @@ class Variants:
 
     # routing --------------------------------------------------------------------------------
     def route(self, name: str) -> Route:
-        """What ``name`` serves now: its production variants and shadow, bundles loaded."""
-        row = self.endpoints._row(name)
+        """What ``name`` serves now: its production variants and shadow, bundles loaded.
+        Each request reads only the endpoint's ``updated_at`` (:meth:`EndpointStore.stamp`);
+        the variants are read again when it moved."""
         cached = self._routes.get(name)
-        if cached is not None and cached[0] == row["updated_at"]:
+        if cached is not None and isinstance(name, str) and \
+                cached[0] == self.endpoints.store.stamp(name):
             return cached[1]
+        row = self.endpoints._row(name)
         rows = self.store.list(name)
         load = self.endpoints.cache.load
         production = tuple(Variant(v["variant"], v["weight"], load(v["bundle_path"]))
@@ -118,14 +121,15 @@ def answered(name: str, variant: str, status: int, seconds: float) -> None:
 
 def record_shadow(observer, result: ShadowResult) -> None:
     """Count the shadow's answer and its agreement; capture it under the shadow's name with
-    the production request's inference id, so the two can be joined."""
-    answered(result.endpoint, result.variant, result.answer.status, result.seconds)
+    the production request's inference id, so the two can be joined. The answer is counted
+    last: whoever sees it counted sees its capture and compared rows too."""
     if result.answer.status == 200:
         observer.capture(result.endpoint, result.body, result.content_type, result.answer.body,
                          result.answer.content_type, result.inference_id, result.variant)
     rows = endpoint_metrics.SHADOW_ROWS
     rows.labels(result.endpoint, result.variant, "agree").inc(result.agreed)
     rows.labels(result.endpoint, result.variant, "disagree").inc(result.rows - result.agreed)
+    answered(result.endpoint, result.variant, result.answer.status, result.seconds)
 
 
 def shadow_dropped(name: str, variant: str) -> None:
