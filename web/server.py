@@ -26,10 +26,29 @@ from automl.store import JobStore
 PR_SET_PDEATHSIG = 1
 
 
+UNIX_PATH_MAX = 107  # bytes of a Unix socket's path (sun_path, less its terminating NUL)
+
+
 def gunicorn_command(s: ServiceSettings) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "web.wsgi:app", "--bind", f"{s.host}:{s.port}",
             "--workers", str(s.workers), "--worker-class", "gthread", "--threads", "8",
-            "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-"]
+            "--timeout", "120", "--graceful-timeout", "5", "--access-logfile", "-",
+            *control_socket_options(s.data_dir)]
+
+
+def control_socket_options(data_dir: str) -> list[str]:
+    """gunicorn's control socket (gunicorn >= 25.1, ``gunicornc -s PATH``) in the service's own
+    ``run/`` directory: its default, ``~/.gunicorn/gunicorn.ctl``, is one path for every service
+    of the user, so each start took it from the one before and each stop removed it for all.
+    None when the path would be too long for a Unix socket."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    if not any(setting.name == "control_socket" for setting in KNOWN_SETTINGS):
+        return []
+    path = Path(data_dir).resolve() / "run" / "gunicorn.ctl"
+    if len(os.fsencode(path)) > UNIX_PATH_MAX:
+        return ["--no-control-socket"]
+    return ["--control-socket", str(path)]
 
 
 def runner_command() -> list[str]:

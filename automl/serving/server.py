@@ -172,6 +172,9 @@ def gunicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",
+        # No control socket (gunicorn >= 25.1): its default path is one per user, shared by
+        # every gunicorn of the machine; a model server's workers are fixed by its arguments.
+        "control_socket_disable": True,
     }
 
 

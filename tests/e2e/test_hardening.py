@@ -125,3 +125,13 @@ def test_api_refuses_cross_site_browser_requests(open_service):
     assert form.status_code == 415
     same = upload(open_service, headers={"Origin": open_service.url})
     assert same.status_code == 201
+
+
+def test_each_service_has_its_own_gunicorn_control_socket(locked, open_service):
+    """``gunicornc -s DATA_DIR/run/gunicorn.ctl`` reaches that service's gunicorn, not whichever
+    service of the user started last (gunicorn's default path is one per user)."""
+    client = pytest.importorskip("gunicorn.ctl.client", reason="gunicorn < 25.1: no control socket")
+    for service in (locked, open_service):
+        with client.ControlClient(str(service.data_dir / "run" / "gunicorn.ctl"), 10) as ctl:
+            listeners = ctl.send_command("show listeners")["listeners"]
+        assert [entry["address"] for entry in listeners] == [f"http://127.0.0.1:{service.port}"]
