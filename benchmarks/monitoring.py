@@ -142,11 +142,10 @@ def drifted(frame, baseline, schema) -> set[str]:
     return set(check_window(frame, baseline, schema).report["dataset"]["drifted_columns"])
 
 
-def fitted(name: str, meta: dict, args) -> dict:
-    """A short job on the dataset's 75/25 split: the bundle, its baseline and what the
-    replays need (monitored columns, training standard deviations)."""
+def fitted(name: str, meta: dict, args, out: Path) -> dict:
+    """A short job on the dataset's 75/25 split, saved to ``out``: the bundle, its baseline and
+    what the replays need (monitored columns, training standard deviations)."""
     train, test = load_split(data_dir(), name, meta["target"], meta["task"])
-    out = Path(tempfile.mkdtemp(prefix=f"monitor-{name}-"))
     t0 = time.time()
     result = automl.fit(train, meta["target"], time_budget=None, max_candidates=args.max_candidates,
                         seed=0, output=out)
@@ -174,8 +173,13 @@ def fitted(name: str, meta: dict, args) -> dict:
 
 
 def dataset_run(name: str, meta: dict, args) -> dict:
-    """One dataset, in process (``--mode inprocess``) or over HTTP (``--mode http``)."""
-    fit = fitted(name, meta, args)
+    """One dataset, in process (``--mode inprocess``) or over HTTP (``--mode http``); its job's
+    output is removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"monitor-{name}-") as out:
+        return _dataset_run(fitted(name, meta, args, Path(out)), meta, args)
+
+
+def _dataset_run(fit: dict, meta: dict, args) -> dict:
     if args.mode == "http":
         return {**fit["line"], **http_run(fit, meta, args)}
     baseline, schema, test = fit["baseline"], fit["schema"], fit["test"]
@@ -487,9 +491,10 @@ def overhead(bundle_dir: str | None, requests: int) -> dict:
     from automl.serving.server import create_model_app
 
     if bundle_dir is None:
-        bundle_dir = tempfile.mkdtemp(prefix="monitor-overhead-")
-        automl.fit(HERE.parent / "sample_data" / "titanic.csv", "Survived", time_budget=None,
-                   max_candidates=2, seed=0, output=bundle_dir)
+        with tempfile.TemporaryDirectory(prefix="monitor-overhead-") as bundle_dir:
+            automl.fit(HERE.parent / "sample_data" / "titanic.csv", "Survived",
+                       time_budget=None, max_candidates=2, seed=0, output=bundle_dir)
+            return overhead(bundle_dir, requests)
     rows = automl.load(bundle_dir).background  # clean training rows kept with the bundle
     bodies = [rows.iloc[[i % len(rows)]].to_csv(index=False, header=False) for i in range(200)]
     failed = 0
