@@ -97,7 +97,7 @@ class ServiceProcess:
             job = self.get(f"/api/v1/jobs/{job_id}").json()
             if predicate(job):
                 return job
-            time.sleep(0.5)
+            time.sleep(0.2)
         raise AssertionError(f"job {job_id} did not reach the state in {timeout} s: {job}")
 
 
