@@ -176,6 +176,19 @@ def settled(service: ServiceProcess, timeout: float = 90.0) -> dict:
     raise AssertionError(f"the shadow's counts kept moving for {timeout} s: {stats}")
 
 
+def stopped(pid: int, timeout: float = 30.0) -> None:
+    """Wait until every thread of ``pid`` is stopped (SIGSTOP is delivered asynchronously: a
+    thread still running may take one more copy off the socket)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        states = [(task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                  for task in Path(f"/proc/{pid}/task").iterdir()]
+        if all(state == "T" for state in states):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} did not stop: {states}")
+
+
 def test_copies_a_stopped_shadow_cannot_take_are_dropped_and_counted(live, rows):
     service = live["service"]
     wait_answered(service, rows, 1)
@@ -185,6 +198,7 @@ def test_copies_a_stopped_shadow_cannot_take_are_dropped_and_counted(live, rows)
     sent = queued + 20
     os.kill(pid, signal.SIGSTOP)
     try:
+        stopped(pid)
         for _ in range(sent):
             invoke(service, rows.head(1))
     finally:
