@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,16 +31,10 @@ class ServiceProcess:
         self.env.update(env or {})
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
-        self.tmpdir: Path | None = None
-        self.left_in_tmpdir: list[str] = []
 
     def start(self, timeout: float = 60.0) -> ServiceProcess:
         cmd = [sys.executable, "-m", "automl.cli", "serve", "--port", str(self.port),
                "--data-dir", str(self.data_dir), "--workers", "2"]
-        # A TMPDIR of its own (short: Unix sockets live there), removed when the service is
-        # stopped or killed: what its processes leave there does not pile up in /tmp.
-        self.tmpdir = Path(tempfile.mkdtemp(prefix="automl-svc-"))
-        self.env["TMPDIR"] = str(self.tmpdir)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
@@ -64,11 +56,8 @@ class ServiceProcess:
         """SIGKILL the whole process group: server, runner, job processes."""
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
-        self._remove_tmpdir()
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL to the group; ``left_in_tmpdir``: what its processes left in
-        their TMPDIR (before it is removed)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -78,12 +67,6 @@ class ServiceProcess:
         if self.proc:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-        self._remove_tmpdir()
-
-    def _remove_tmpdir(self) -> None:
-        if self.tmpdir is not None and self.tmpdir.is_dir():
-            self.left_in_tmpdir = sorted(p.name for p in self.tmpdir.iterdir())
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def get(self, path: str, **kw) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kw)
