@@ -24,7 +24,7 @@ def test_upload_pick_target_run_and_open_candidate(browser, tmp_path, sample_dat
         options = page.eval_on_selector_all("#target option", "els => els.map(e => e.value)")
         assert options[1:3] == ["Survived", "Pclass"]
         page.select_option("#target", "Survived")
-        page.fill("input[name=time_budget]", "12")
+        page.fill("input[name=time_budget]", "20")
         page.click("#start")
         page.wait_for_url("**/jobs/job_*")
         first_row = page.wait_for_selector("#leaderboard tbody tr td a", timeout=150_000)
