@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from automl.config import Settings
-from automl.engine.context import JobContext
+from automl.engine.context import Callbacks, JobContext
 from automl.engine.finish import affordable_ensemble
 from automl.metrics import METRICS
 from automl.search.evaluate import TrainingData
@@ -50,17 +50,21 @@ def test_nothing_completed_in_time_ends_with_a_fast_model_that_says_so(sample_da
     data, _, metric = prepare_data(sample_data / "titanic.csv", "Survived", settings)
     cut = TrialResult("lightgbm_000", 0, "lightgbm", "trees", {}, TrialState.TIMED_OUT,
                       reason="trial stopped at the job's time budget", fit_s=19.0)
-    executor = LocalExecutor(1)
+    executor, reported = LocalExecutor(1), []
     try:
         ref = executor.prepare_data(data.save(tmp_path / "data.pkl"))
         trials: dict = {}
-        ctx = JobContext(data, metric, settings, executor=executor, data_ref=ref)
+        watch = Callbacks(on_trial=lambda result, progress: reported.append((result, progress)))
+        ctx = JobContext(data, metric, settings, executor=executor, data_ref=ref, callbacks=watch)
         results = with_fallback([cut], trials, ctx)
     finally:
         executor.shutdown()
     fast = results[-1]
     assert fast.candidate_id == FALLBACK_ID and fast.ok and 0.5 < fast.score <= 1.0
     assert FALLBACK_ID in trials  # the refit finds its spec
+    [(shown, progress)] = reported  # the job page's chart and counts include it
+    assert shown is fast and progress["trials_completed"] == 1
+    assert progress["best_score"] == fast.score
     codes = [w["code"] for w in diagnose(results, fast, metric, data.task, 20)]
     assert codes[0] == "fallback_model"
 

@@ -30,7 +30,6 @@ from automl.engine.artifacts import write_artifacts, write_leaderboard
 from automl.engine.background import Background
 from automl.engine.context import Callbacks, JobContext, JobResult
 from automl.engine.finish import finish
-from automl.engine.progress import Progress
 from automl.layout import JobLayout
 from automl.metrics import Metric, get_metric
 from automl.search.budget import Budget, fallback_s
@@ -157,7 +156,7 @@ def _search(ctx: JobContext, background: Background, prior: list[TrialResult]) -
                                 encoded=high_cardinality(profile))
     budget = Budget(ctx.deadline, settings.max_candidates, settings.trial_timeout,
                     grace=fallback_s(settings.time_budget))
-    progress = Progress(ctx.start, ctx.deadline, ctx.metric)
+    progress = ctx.progress
     for result in prior:
         progress.update(result)
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from automl.config import Settings
 from automl.data.profile import DatasetProfile
+from automl.engine.progress import Progress
 from automl.finalize import baggable
 from automl.metrics import Metric
 from automl.model.bundle import ModelBundle
@@ -52,6 +53,11 @@ class JobContext:
     output: Path | None = None
     start: float = 0.0
     deadline: float | None = None
+
+    @cached_property
+    def progress(self) -> Progress:
+        """The job's counts and best score as callers see them (:mod:`automl.engine.progress`)."""
+        return Progress(self.start, self.deadline, self.metric)
 
     @cached_property
     def costs(self) -> EndCosts:

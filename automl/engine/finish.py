@@ -57,7 +57,8 @@ def finish(ctx: JobContext, results: list[TrialResult], trials: dict[str, TrialS
 
 def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
                   ctx: JobContext, search_s: float | None = None) -> list[TrialResult]:
-    """``results``, plus the fast model of :mod:`automl.search.fallback` when none completed;
+    """``results``, plus the fast model of :mod:`automl.search.fallback` when none completed
+    (reported to the callbacks like any trial, so progress and the live leaderboard count it);
     an error when no model can be fitted at all."""
     if needs_fallback(results):
         spec, fast = fallback_trial(ctx.data, ctx.data_ref, ctx.metric, ctx.executor,
@@ -65,6 +66,7 @@ def with_fallback(results: list[TrialResult], trials: dict[str, TrialSpec],
                                     None if search_s is None else ctx.costs.time_left(search_s))
         trials[spec.candidate_id] = spec
         results = results + [fast]
+        ctx.callbacks.on_trial(fast, ctx.progress.update(fast))
     if not any(r.ok for r in results):
         reasons = sorted({r.reason for r in results if r.reason})[:3]
         raise AutoMLError("no candidate completed" + (f" ({'; '.join(reasons)})" if reasons else "")
