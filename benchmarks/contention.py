@@ -11,7 +11,10 @@ with the seed; the test part is the same). Prints one line per job:
     trials completed / timed out (of which cut by their own limit rather than the job's
     deadline), whether a gradient-boosting trial completed, the winner's
     family, the test score (AUC for binary, log loss for multiclass, RMSE for regression),
-    wall time over budget, seconds to the first completed trial, the job's warnings
+    wall time over budget, seconds to the first completed trial, the job's warnings, the
+    trials cut by their own limit (``cut``: seconds each ran) and the completed ones' run times
+    (``ran_s``), and ``cut_quick``: the cut trials that completed in under 5 s on the first
+    (quiet) load level of the same dataset and setting
 
 and, per dataset and setting, the score's gap to the quiet run's. Figures measured on a shared
 machine include whatever else runs there: say so when quoting them.
@@ -46,6 +49,7 @@ from run_one import (  # noqa: E402
 GRADIENT_BOOSTING = {"lightgbm", "hist_gradient_boosting"}
 METRIC_KEY = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
 BUSY_LOOP = "while True: pass"
+QUICK_S = 5.0
 
 
 @contextlib.contextmanager
@@ -108,6 +112,8 @@ def run_job(train, test, target: str, task: str, budget: float, seed: int) -> di
     line["completed"] = sum(r.ok for r in trials)
     line["timed_out"] = sum(r.state.value == "timed-out" for r in trials)
     line["cut_by_limit"] = sum("ran past" in r.reason for r in trials)  # not by the deadline
+    line["cut"] = {_key(r): round(r.run_s, 1) for r in trials if "ran past" in r.reason}
+    line["ran_s"] = {_key(r): round(r.run_s, 1) for r in trials if r.ok}
     line["gbm"] = any(r.ok and r.family in GRADIENT_BOOSTING for r in trials)
     line["winner"] = result.job.winner.family
     line["first_s"] = round(first[0], 1) if first else None
@@ -117,6 +123,12 @@ def run_job(train, test, target: str, task: str, budget: float, seed: int) -> di
     return line
 
 
+def _key(result) -> str:
+    """A trial as two runs can both name it: its family and parameters (the candidate number
+    depends on the order trials came back in)."""
+    return f"{result.family} {json.dumps(result.params, sort_keys=True, default=str)}"
+
+
 def gap(task: str, quiet: float | None, value: float | None) -> str:
     """The score's gap to the quiet run's: AUC points, or relative for losses (+ = worse)."""
     if quiet is None or value is None:
@@ -124,6 +136,17 @@ def gap(task: str, quiet: float | None, value: float | None) -> str:
     if task == "binary":
         return f"{quiet - value:+.4f}"
     return f"{(value - quiet) / quiet:+.2%}"
+
+
+def cut_quick(line: dict, quiet: dict | None) -> list[str]:
+    """The trials ``line``'s job cut by their own limit that completed on the quiet run in
+    under :data:`QUICK_S` (issue 18's target: none with four busy processes), with how long
+    each ran quietly and before it was cut."""
+    if not quiet:
+        return []
+    done = quiet.get("ran_s", {})
+    return [f"{key}: {done[key]} s quiet, cut at {ran} s" for key, ran in line.get("cut", {}).items()
+            if key in done and done[key] < QUICK_S]
 
 
 def settings(args: argparse.Namespace) -> list[tuple[str, float, int | None]]:
@@ -147,14 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         for label, budget, rows in settings(args):
             train = train_all if rows is None or rows >= len(train_all) else \
                 _sample(train_all, rows, target, task, args.seed)
-            quiet = None
+            quiet: dict | None = None
             for n_busy in loads:
                 with busy_processes(n_busy):
                     line = run_job(train, test, target, task, budget, args.seed)
                 if n_busy == loads[0]:
-                    quiet = line.get("score")
+                    quiet = line
                 line = {"dataset": name, "setting": label, "budget": budget, "busy": n_busy,
-                        **line, "gap_to_quiet": gap(task, quiet, line.get("score"))}
+                        **line, "gap_to_quiet": gap(task, (quiet or {}).get("score"),
+                                                    line.get("score")),
+                        "cut_quick": cut_quick(line, quiet)}
                 print(json.dumps(line), flush=True)
     return 0
 
