@@ -14,6 +14,7 @@ import hashlib
 import io
 import os
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from automl.exceptions import DatasetError
 NA_VALUES = ["", "?", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", "<NA>"]
 DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 64 * 1024
+_ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "cp1252": "Windows-1252"}
 
 
 def read_table(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
@@ -95,18 +97,44 @@ def detect_encoding(path: Path, head: bytes) -> str:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                if not (has_utf8_sequences or _has_multibyte(chunk[: exc.start])):
+                if not (has_utf8_sequences or _has_multibyte(exc.object[: exc.start])):
                     return "cp1252"
-                line_no = lines_before + chunk.count(b"\n", 0, exc.start) + 1
-                raise DatasetError(
-                    f"line {line_no}: byte 0x{chunk[exc.start]:02x} is not valid UTF-8; "
-                    "re-save the file as UTF-8",
-                    {"line": line_no, "byte_offset": offset + exc.start},
-                ) from None
+                raise _undecodable(exc, "UTF-8", offset + len(chunk), lines_before) from None
             has_utf8_sequences = has_utf8_sequences or _has_multibyte(chunk)
             offset += len(chunk)
             lines_before += chunk.count(b"\n")
     return "utf-8-sig"
+
+
+def _undecodable(exc: UnicodeDecodeError, encoding: str, read: int, lines_before: int
+                 ) -> DatasetError:
+    """The 400 for the byte ``exc`` stopped at, placed in the file: ``read`` bytes were read
+    when it was raised, ``lines_before`` lines before the bytes it was decoding (an incremental
+    decoder's error counts from the start of the bytes it held back, not of the file)."""
+    offset = read - len(exc.object) + exc.start
+    before = exc.object[: exc.start].decode(exc.encoding, "replace")
+    line_no = lines_before + before.count("\n") + 1
+    return DatasetError(
+        f"line {line_no}: byte 0x{exc.object[exc.start]:02x} is not valid {encoding} "
+        f"({exc.reason}); re-save the file as UTF-8",
+        {"line": line_no, "byte_offset": offset, "encoding": encoding},
+    )
+
+
+def _decoding_error(path: Path, encoding: str) -> DatasetError:
+    """:func:`_undecodable` for the first byte of ``path`` that ``encoding`` cannot decode."""
+    shown = _ENCODING_NAMES.get(encoding, encoding)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    read, lines = 0, 0
+    with open(path, "rb") as fh:
+        for chunk in chain(iter(lambda: fh.read(1 << 20), b""), [b""]):  # b"": the end
+            read += len(chunk)
+            try:
+                lines += decoder.decode(chunk, final=not chunk).count("\n")
+            except UnicodeDecodeError as exc:
+                return _undecodable(exc, shown, read, lines)
+    return DatasetError(f"the file is not valid {shown} text; re-save the file as UTF-8",
+                        {"encoding": shown})
 
 
 def _has_multibyte(data: bytes) -> bool:
@@ -156,10 +184,8 @@ def _count_even_rows(path: Path, encoding: str, delimiter: str, min_rows: int = 
             lengths = np.fromiter(map(len, reader), dtype=np.int64)
     except csv.Error:
         return None
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"the file is not valid {encoding} text ({exc.reason} at byte "
-                           f"{exc.start}); save it as UTF-8 CSV and upload it again",
-                           {"encoding": encoding}) from None
+    except UnicodeDecodeError:  # counted from the reader's last chunk: placed in the file
+        raise _decoding_error(path, encoding) from None
     n_rows = int((lengths == len(header)).sum())
     if not any(header) or n_rows < min_rows or n_rows + int((lengths == 0).sum()) != len(lengths):
         return None

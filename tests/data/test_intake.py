@@ -48,6 +48,40 @@ def test_utf16_with_bom(tmp_path):
     assert df.shape == (2, 2)
 
 
+def _bad_byte_at(path, offset: int) -> tuple[int, int]:
+    """The line and byte of ``path`` at ``offset``, as a user's editor would find them."""
+    data = path.read_bytes()
+    return data.count(b"\n", 0, offset) + 1, data[offset]
+
+
+def test_a_byte_windows_1252_lacks_is_placed_by_its_line_in_the_file(tmp_path):
+    """Past the first chunk a text reader decodes, the error still names the file's line."""
+    rows = "city,y\n" + "".join(f"M\u00fcnchen {i},{i % 2}\n" for i in range(3000))
+    data = rows.encode("cp1252")
+    at = len(data) - 20
+    path = write(tmp_path, "w.csv", data[:at] + b"\x81" + data[at:])
+    with pytest.raises(DatasetError) as caught:
+        read_table(path)
+    line, byte = _bad_byte_at(path, at)
+    assert caught.value.message.startswith(f"line {line}: byte 0x{byte:02x} is not valid Windows-1252")
+    assert caught.value.details["byte_offset"] == at and line > 2900
+
+
+def test_broken_utf8_right_after_a_character_split_between_reads(tmp_path):
+    """The first MiB read ends inside a two-byte character; the next ends on a byte UTF-8
+    never uses: a 400 naming that byte's line, not a server error."""
+    mib = 1 << 20
+    head = ("name,n\n" + "".join(f"caf\u00e9 {i},{i}\n" for i in range(100))).encode()
+    data = head + b"a,1\n" * ((mib - 1 - len(head)) // 4)
+    data += b"b" * (mib - 1 - len(data)) + "\u00e9".encode() + b",1\n" + b"a,1\n" * 10 + b"\xff"
+    path = write(tmp_path, "split.csv", data)
+    with pytest.raises(DatasetError) as caught:
+        read_table(path)
+    line, byte = _bad_byte_at(path, len(data) - 1)
+    assert caught.value.message.startswith(f"line {line}: byte 0x{byte:02x} ")
+    assert caught.value.details["byte_offset"] == len(data) - 1
+
+
 def test_parquet(tmp_path):
     frame = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": ["x", "y", None], "y": [0, 1, 0]})
     path = tmp_path / "t.parquet"
