@@ -115,13 +115,9 @@ def describe(bundle: ModelBundle) -> dict[str, Any]:
     }
 
 
-def wants_explanation() -> bool:
-    """``?explain=true`` or ``X-Amzn-SageMaker-Custom-Attributes: explain=true``."""
-    return explain_requested(request.environ)
-
-
 def explain_requested(environ: dict[str, Any]) -> bool:
-    """:func:`wants_explanation` of a WSGI environ (the query parsed only when there is one)."""
+    """``?explain=true`` or ``X-Amzn-SageMaker-Custom-Attributes: explain=true`` in a WSGI
+    environ (the query parsed only when there is one)."""
     if environ.get("QUERY_STRING") and \
             WerkzeugRequest(environ).args.get("explain", "").lower() in ("1", "true", "yes"):
         return True

@@ -13,8 +13,9 @@ import boto3
 import numpy as np
 import pytest
 import requests
+from werkzeug.test import create_environ
 
-from automl.serving.server import create_model_app, wants_explanation
+from automl.serving.server import create_model_app, explain_requested
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 from service_process import ModelServer  # noqa: E402
@@ -86,13 +87,10 @@ def test_invocations_path_and_status_codes(server, titanic_rows):
 def test_explain_flag_from_query_and_custom_attributes(titanic, titanic_rows):
     app = create_model_app(titanic)
     client = app.test_client()
-    with app.test_request_context("/invocations?explain=true"):
-        assert wants_explanation()
+    assert explain_requested(create_environ("/invocations?explain=true"))
     headers = {"X-Amzn-SageMaker-Custom-Attributes": "trace=1,explain=true"}
-    with app.test_request_context("/invocations", headers=headers):
-        assert wants_explanation()
-    with app.test_request_context("/invocations"):
-        assert not wants_explanation()
+    assert explain_requested(create_environ("/invocations", headers=headers))
+    assert not explain_requested(create_environ("/invocations"))
     one = titanic_rows.head(1).to_csv(header=False, index=False)
     with warnings.catch_warnings():  # importing shap -> matplotlib warns (not ours to fix)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
