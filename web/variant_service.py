@@ -37,8 +37,7 @@ class Variants:
         Each request reads only the endpoint's ``updated_at`` (:meth:`EndpointStore.stamp`);
         the variants are read again when it moved."""
         cached = self._routes.get(name)
-        if cached is not None and isinstance(name, str) and \
-                cached[0] == self.endpoints.store.stamp(name):
+        if cached is not None and cached[0] == self.endpoints.store.stamp(name):
             return cached[1]
         row = self.endpoints._row(name)
         rows = self.store.list(name)
