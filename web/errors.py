@@ -47,6 +47,7 @@ def error_response(code: str, message: str, details: dict | None = None, status:
 
 
 def request_id() -> str:
+    """The current request's id (:func:`request_id_of` its environ)."""
     return request_id_of(request.environ)
 
 

@@ -48,8 +48,9 @@ _TARGET_VARIANT_KEY = "HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT"  # X-Amzn-SageMaker
 
 class InvocationHandler:
     """``handler(environ, session_ok=None)`` -> (status, body, media type, extra headers) of one
-    invocation; raises only on server faults (counted as 500 first). ``session_ok`` (Flask
-    only) says whether the request's browser session (cookie ``session_cookie``) is logged in."""
+    invocation; raises only on server faults, counted first (500, or an HTTPException's own
+    status). ``session_ok`` (Flask only) says whether the request's browser session (cookie
+    ``session_cookie``) is logged in."""
 
     def __init__(self, variants: Variants, settings: ServiceSettings, session_cookie: str):
         self.variants, self.settings, self.session_cookie = variants, settings, session_cookie

@@ -109,7 +109,8 @@ PARALLEL_FROM_ROWS = 20_000
 
 
 def _row_parts(n_rows: int) -> list[slice]:
-    """``n_rows`` in one slice per core, or one slice below ``PARALLEL_FROM_ROWS`` rows."""
+    """``n_rows`` in slices of at least ``PARALLEL_FROM_ROWS // 2`` rows, at most one per core;
+    one slice below ``PARALLEL_FROM_ROWS`` rows."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = min(cores or 1, n_rows // (PARALLEL_FROM_ROWS // 2)) if n_rows >= PARALLEL_FROM_ROWS \
         else 1

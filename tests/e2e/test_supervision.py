@@ -58,7 +58,7 @@ def test_killing_any_part_takes_the_rest_down_and_restart_works(live, victim):
     os.kill(parts[victim].pid, signal.SIGKILL)
     assert all_gone(everyone, timeout=30), [p for p in everyone if p.is_running()]
     service.proc.wait(timeout=5)
-    service.stop()  # nothing left to stop: removes its TMPDIR
+    service.stop()  # nothing left to stop: kills whatever of its process group outlived it
     service = live["service"] = ServiceProcess(service.data_dir, port=service.port,
                                                env=ENV).start()
     dataset = service.post("/api/v1/datasets", files={"file": ("d.csv", SMALL)}).json()
