@@ -21,18 +21,3 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip("../shared/datasets is not beside the checkout")
     return SHARED_DATASETS
-
-
-def pytest_configure(config) -> None:
-    """Under ``-n 2 --dist loadfile``, xdist hands out files in the order of collection rather
-    than re-sorted by their number of tests (its default put the one-test end-to-end files, the
-    longest ones, at the end, where one worker ran them while the other had nothing left)."""
-    if getattr(config.option, "loadscopereorder", False):
-        config.option.loadscopereorder = False
-
-
-def pytest_collection_modifyitems(items) -> None:
-    """Files with ``slow`` tests first (whole services, whole jobs), each file's tests kept
-    together and in order: the short files fill in at the end on whichever worker is free."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
