@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from automl.exceptions import AutoMLError
 from automl.store.endpoints import EndpointExists
 from web.api import CSV_BODY, csv_predictions, spec
-from web.auth import logged_in
+from web.auth import MACHINE_ENDPOINTS, logged_in
 from web.endpoint_schemas import (
     Endpoint,
     EndpointCreate,
@@ -53,7 +53,6 @@ from web.variant_service import Variants
 
 bp = Blueprint("endpoints", __name__)
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-MACHINE_ROUTES = {"endpoints.invocations", "endpoints.ping"}
 
 
 @bp.record_once
@@ -330,7 +329,7 @@ def _example_value(value, role: str):
 def machine_request() -> bool:
     """Whether the current request is a machine's (the API, invocations, ``/ping``): its errors
     are answered in JSON."""
-    return request.path.startswith("/api/") or request.endpoint in MACHINE_ROUTES
+    return request.path.startswith("/api/") or request.endpoint in MACHINE_ENDPOINTS
 
 
 @bp.errorhandler(AutoMLError)
