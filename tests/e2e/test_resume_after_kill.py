@@ -15,7 +15,8 @@ from service_process import ServiceProcess  # noqa: E402
 from tests.store.conftest import postgres_schema  # noqa: E402
 
 pytestmark = pytest.mark.slow
-N_TRIALS = 16  # on tiny data: each a fraction of a second, so the kill lands mid-search
+N_TRIALS = 10  # on tiny data: each a fraction of a second, so the kill lands mid-search
+FAMILIES = ["lightgbm", "linear", "knn"]  # the cheapest: the suite runs this job twice
 TINY = b"x,z,label\n" + b"".join(b"%d,%d,%s\n" % (i, (i * 7) % 11, b"ab"[(i % 5 > 1):(i % 5 > 1) + 1])
                                  for i in range(120))
 
@@ -39,7 +40,7 @@ def test_a_job_killed_mid_search_resumes_and_completes(tmp_path, store_env):
         dataset = service.post("/api/v1/datasets", files={"file": ("tiny.csv", TINY)}).json()
         job = service.post("/api/v1/jobs", json={
             "dataset_id": dataset["id"], "target": "label", "time_budget": None,
-            "max_candidates": N_TRIALS}).json()
+            "max_candidates": N_TRIALS, "families": FAMILIES}).json()
         service.wait_for(job["id"], lambda j: _recorded(j) >= 2, 90)
         before = {t["candidate_id"] for t in _trials(service, job["id"])}
         service.kill9()
