@@ -9,13 +9,16 @@ candidates, no time budget), deploys its winner four times: ``weighted`` with a 
 (the other candidate) at weights 0.7 / 0.3, ``solo``, ``control`` (as ``solo``: how much p99
 differs with nothing changed) and ``shadowed`` (the same model with the other candidate as a
 shadow copied 100 % of requests). ``--busy N`` runs N CPU-bound processes (in this process's
-session; the service has a session of its own) from the first measurement to the last. Routing: ``--requests`` single-row CSV
-requests to ``weighted`` from 4 client threads, counted by ``x-Amzn-Invoked-Production-Variant``.
-Overhead: ``--rounds`` alternating rounds of ``--per-round`` sequential requests to ``solo``,
-``control`` and ``shadowed``, back to back and then paced at ``--rate`` requests/s; p99 over all rounds of each,
-and the shadow's answered and dropped copies in each. Under ``automl serve`` the shadow answers
-in a shadow process of its own started by the first copy, so ``shadowed`` is invoked until the
-shadow has answered a copy before anything is timed. Clients run in this process, on the same machine.
+session; the service has a session of its own) from the first measurement to the last.
+Routing: ``--requests`` single-row CSV requests to ``weighted`` from 4 client threads, counted
+by ``x-Amzn-Invoked-Production-Variant``. Overhead: ``--rounds`` short rounds of sequential
+requests to ``solo``, ``control`` and ``shadowed`` in rotating order, ``--per-round`` each back
+to back and then ``--paced-per-round`` each paced at ``--rate`` requests/s; p50 and p99 over all
+rounds, the ratios to ``solo`` with 95 % bootstrap intervals over rounds (``control``'s shows
+the noise floor), the seconds spent letting the shadow's backlog settle after its rounds, and
+the shadow's answered and dropped copies. Under ``automl serve`` the shadow answers in a shadow
+process of its own started by the first copy, so ``shadowed`` is invoked until the shadow has
+answered a copy before anything is timed. Clients run in this process, on the same machine.
 Prints the figures and appends a JSON line to benchmarks/results/variants.jsonl.
 """
 
@@ -52,10 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", default=str(ROOT / "sample_data" / "titanic.csv"))
     parser.add_argument("--target", default="Survived")
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--per-round", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--per-round", type=int, default=150,
+                        help="requests per endpoint and round, back to back")
+    parser.add_argument("--paced-per-round", type=int, default=50,
+                        help="requests per endpoint and round, paced at --rate")
     parser.add_argument("--rate", type=float, default=50.0,
-                        help="requests/s of the paced overhead measurement")
+                        help="requests/s of the paced overhead measurement (all three endpoints)")
     parser.add_argument("--busy", type=int, default=0,
                         help="CPU-bound processes to run beside the measurements (after setup)")
     parser.add_argument("--results", default=str(RESULTS))
@@ -96,30 +102,97 @@ def routing(service: ServiceProcess, bodies: list[bytes], n: int, clients: int =
             "max_gap_points": max(gaps.values())}
 
 
+ENDPOINTS = ("solo", "control", "shadowed")
+
+
 def overhead(service: ServiceProcess, bodies: list[bytes], rounds: int, per_round: int,
              rate: float | None) -> dict:
-    """p50/p99 of ``solo``, ``control`` and ``shadowed`` in alternating rounds from one client:
-    back to back (``rate`` None: the worst case, no idle time for the shadow) or paced at
-    ``rate`` requests per second (an endpoint below saturation). ``control`` serves the same
-    model as ``solo`` without a shadow: its ratio to ``solo`` is what p99 varies by alone."""
-    times: dict[str, list[float]] = {"solo": [], "control": [], "shadowed": []}
+    """Latencies of ``solo``, ``control`` and ``shadowed`` from one client in ``rounds`` short
+    rounds of ``per_round`` requests to each. Back to back (``rate`` None: the worst case, no
+    idle time for the shadow) a round sends its requests to one endpoint after the other, in
+    rotating order, and after the ``shadowed`` ones lets the shadow's backlog settle, so that
+    it runs only beside the requests it copies. Paced at ``rate`` requests per second (an
+    endpoint below saturation) the three take turns request by request, so all three meet the
+    same moments of the machine. ``control`` serves the same model as ``solo`` without a
+    shadow: its ratio to ``solo`` is what the figures vary by with nothing changed (the noise
+    floor). Slow drifts of the machine's load fall on the three alike in either way."""
+    times = {name: [] for name in ENDPOINTS}
+    expected, settle_s = shadow_total(service), 0.0
+    for r in range(rounds):
+        order = ENDPOINTS[r % 3:] + ENDPOINTS[:r % 3]
+        if rate:
+            runs = [[order[k % 3] for k in range(3 * per_round)]]
+        else:
+            runs = [[name] * per_round for name in order]
+        for run in runs:
+            for name, took in timed_run(service, run, bodies, rate).items():
+                times[name].append(took)
+            expected += run.count("shadowed")
+            if "shadowed" in run:
+                settle_s += settle(service, expected)
+    return {**summary(times), "settle_s": settle_s}
+
+
+def timed_run(service: ServiceProcess, names: list[str], bodies: list[bytes],
+              rate: float | None) -> dict[str, np.ndarray]:
+    """Milliseconds of sequential requests to ``names`` (one each), by endpoint, on a
+    connection of their own (the server closes one idle for 2 s) that one untimed request to
+    ``solo`` opens. Each endpoint gets the rows of ``bodies`` in the same order."""
     conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
-    for _ in range(rounds):
-        for name in times:
-            next_at = time.perf_counter()
-            for i in range(per_round):
-                if rate:
-                    time.sleep(max(0.0, next_at - time.perf_counter()))
-                    next_at += 1.0 / rate
-                started = time.perf_counter()
-                invoke(conn, name, bodies[i % len(bodies)])
-                times[name].append(1000 * (time.perf_counter() - started))
+    invoke(conn, "solo", bodies[-1])
+    took, sent = np.empty(len(names)), Counter()
+    next_at = time.perf_counter()
+    for i, name in enumerate(names):
+        if rate:
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+            next_at += 1.0 / rate
+        body = bodies[sent[name] % len(bodies)]  # each endpoint gets the same rows in turn
+        sent[name] += 1
+        started = time.perf_counter()
+        invoke(conn, name, body)
+        took[i] = 1000 * (time.perf_counter() - started)
     conn.close()
-    figures = {f"{name}_{q}_ms": float(np.percentile(t, p))
-               for name, t in times.items() for q, p in (("p50", 50), ("p99", 99))}
-    figures["shadow_p99_ratio"] = figures["shadowed_p99_ms"] / figures["solo_p99_ms"]
-    figures["control_p99_ratio"] = figures["control_p99_ms"] / figures["solo_p99_ms"]
+    return {name: took[[n == name for n in names]] for name in set(names)}
+
+
+def settle(service: ServiceProcess, expected: int, timeout: float = 10.0) -> float:
+    """Seconds until the shadow has answered or dropped ``expected`` copies in all."""
+    started = time.perf_counter()
+    while shadow_total(service) < expected and time.perf_counter() - started < timeout:
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+def shadow_total(service: ServiceProcess) -> int:
+    counts = shadow_counts(service)
+    return counts["requests"] + counts["dropped"]
+
+
+def summary(times: dict[str, list[np.ndarray]], resamples: int = 2000) -> dict:
+    """p50 and p99 of each endpoint over all rounds, and the ratios of ``shadowed`` and
+    ``control`` to ``solo`` with 95 % bootstrap intervals: rounds are drawn with replacement
+    (one draw picks the same rounds of all three endpoints, which ran side by side)."""
+    figures = {"requests_each": int(sum(map(len, times["solo"])))}
+    for name, rounds in times.items():
+        joined = np.concatenate(rounds)
+        figures.update({f"{name}_p50_ms": float(np.percentile(joined, 50)),
+                        f"{name}_p99_ms": float(np.percentile(joined, 99))})
+    rng = np.random.default_rng(0)
+    n = len(times["solo"])
+    draws = [rng.integers(0, n, n) for _ in range(resamples)]
+    for q in (50, 99):
+        base = _quantiles(times["solo"], draws, q)
+        for name in ("shadowed", "control"):
+            ratio = _quantiles(times[name], draws, q) / base
+            key = f"{'shadow' if name == 'shadowed' else name}_p{q}_ratio"
+            figures[key] = figures[f"{name}_p{q}_ms"] / figures[f"solo_p{q}_ms"]
+            figures[f"{key}_ci95"] = [float(v) for v in np.percentile(ratio, [2.5, 97.5])]
     return figures
+
+
+def _quantiles(rounds: list[np.ndarray], draws: list[np.ndarray], q: float) -> np.ndarray:
+    """The ``q``-th percentile of the rounds each draw picks."""
+    return np.array([np.percentile(np.concatenate([rounds[i] for i in d]), q) for d in draws])
 
 
 def warm_shadow(service: ServiceProcess, bodies: list[bytes], timeout: float = 120.0) -> None:
@@ -162,9 +235,10 @@ def measure(service: ServiceProcess, bodies: list[bytes], args: argparse.Namespa
     """Routing, then the shadow's overhead back to back and paced."""
     figures = {"routing": routing(service, bodies, args.requests)}
     warm_shadow(service, bodies)
-    for label, rate in (("back_to_back", None), (f"paced_{args.rate:g}_per_s", args.rate)):
+    for label, rate, per_round in (("back_to_back", None, args.per_round),
+                                   (f"paced_{args.rate:g}_per_s", args.rate, args.paced_per_round)):
         before = shadow_counts(service)
-        figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds, args.per_round, rate)
+        figures[f"shadow_{label}"] = overhead(service, bodies, args.rounds, per_round, rate)
         after = shadow_counts(service)
         figures[f"shadow_{label}"].update({k: after[k] - before[k] for k in ("requests", "dropped")},
                                           agreement=after["agreement"])
