@@ -156,8 +156,9 @@ def timed_run(service: ServiceProcess, names: list[str], bodies: list[bytes],
     return {name: took[[n == name for n in names]] for name in set(names)}
 
 
-def settle(service: ServiceProcess, expected: int, timeout: float = 10.0) -> float:
-    """Seconds until the shadow has answered or dropped ``expected`` copies in all."""
+def settle(service: ServiceProcess, expected: int, timeout: float = 1.0) -> float:
+    """Seconds until the shadow has answered or dropped ``expected`` copies in all, at most
+    ``timeout`` (beside busy processes a starved shadow would hold every round up)."""
     started = time.perf_counter()
     while shadow_total(service) < expected and time.perf_counter() - started < timeout:
         time.sleep(0.02)
