@@ -23,11 +23,14 @@ client cannot create series by guessing names.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
+
+from automl.exceptions import ServerFault
 
 UNKNOWN = "(unknown)"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -78,15 +81,34 @@ def registry() -> CollectorRegistry:
     return merged
 
 
+READ_TRIES = 5
+
+
+def collect() -> list:
+    """Every metric family of every process. Another process may be writing its metrics file
+    at that moment and a read can come out torn (a kill -9 mid-write, a new label set being
+    added): read again, up to :data:`READ_TRIES` times 0.05 s apart."""
+    for attempt in range(READ_TRIES):
+        try:
+            return list(registry().collect())
+        except Exception as exc:  # noqa: BLE001 - prometheus_client raises whatever the bytes cause
+            if attempt == READ_TRIES - 1:
+                raise ServerFault("the endpoints' request counters could not be read; "
+                                  "try again in a moment") from exc
+            time.sleep(0.05)
+    return []
+
+
 def exposition(drift_scores: dict[str, float]) -> bytes:
     """The text format of every metric, the drift gauge made from ``drift_scores``."""
     gauge = GaugeMetricFamily("automl_endpoint_drift_score", "Highest column drift score of "
                               "the newest monitoring run", labels=["endpoint"])
     for name, score in sorted(drift_scores.items()):
         gauge.add_metric([name], score)
-    extra = CollectorRegistry()
+    every, extra = CollectorRegistry(), CollectorRegistry()
+    every.register(_Fixed(collect()))
     extra.register(_Fixed([gauge]))
-    return generate_latest(registry()) + generate_latest(extra)
+    return generate_latest(every) + generate_latest(extra)
 
 
 class _Fixed:
@@ -102,7 +124,7 @@ def read_totals() -> dict[str, dict]:
     and capture counts by outcome, summed over every process."""
     totals: dict[str, dict] = defaultdict(lambda: {"requests": 0.0, "errors": 0.0,
                                                    "latency_buckets": {}, "capture": {}})
-    for family in registry().collect():
+    for family in collect():
         for sample in family.samples:
             _add_sample(totals, sample)
     return dict(totals)

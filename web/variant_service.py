@@ -153,7 +153,7 @@ def variant_stats(name: str) -> dict[str, dict[str, float]]:
     """Per variant of ``name``: answers by outcome, latency sum and count, shadow rows and
     agreeing rows, over every worker of this service."""
     found: dict[str, dict[str, float]] = {}
-    for metric in endpoint_metrics.registry().collect():
+    for metric in endpoint_metrics.collect():
         for sample in metric.samples:
             labels = sample.labels
             if labels.get("endpoint") != name or "variant" not in labels:
