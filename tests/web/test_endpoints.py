@@ -216,10 +216,10 @@ def test_repoint_is_atomic_under_concurrent_invocations(app, settings, client, j
     assert deploy(client, "swap", job["id"]).status_code == 201
     body = rows.to_csv(index=False)
     winner = labels_of(client, "swap", rows)
+    if deploy(client, "swap-other", job["id"], job["other"]).status_code != 201:
+        pytest.fail("could not deploy the other candidate")  # its bundle is refitted here
     other = [max(p, 1 - p) for p in ModelBundle.load(
         job["dir"] / "candidates" / job["other"] / "model").predict_proba(rows)[1]]
-    if deploy(client, "swap-other", job["id"], job["other"]).status_code != 201:
-        pytest.fail("could not deploy the other candidate")
     assert winner != pytest.approx(other)
     worker2 = create_app({"TESTING": True, "SERVICE_SETTINGS": settings}).test_client()
     outcomes: list[str] = []
