@@ -302,8 +302,12 @@ def service_endpoints(service, data_dir: Path, names: list[str], budget: float) 
             dataset = service.post("/api/v1/datasets", files={"file": (f"{name}.csv", fh)}).json()
         job = service.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": target,
                                                  "time_budget": budget}).json()
-        service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"),
-                         3 * budget + 300)
+        done = service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"),
+                                3 * budget + 300)
+        if done["status"] != "completed":
+            print(f"{name}: the job {done['status']}: {(done.get('error') or {}).get('message')}",
+                  file=sys.stderr)
+            continue
         winner = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"][0]
         endpoint = name.replace("_", "-")
         service.post("/api/v1/endpoints", json={"name": endpoint, "job_id": job["id"]}
