@@ -16,7 +16,9 @@ import uuid
 from pathlib import Path
 
 from automl.config import resolve_settings
+from automl.engine import prepare_data
 from automl.exceptions import NotFound, NotReady
+from automl.finalize import assemble_ensemble, fit_member
 from automl.layout import JobLayout
 from automl.model.bundle import METADATA_FILE, ModelBundle, provenance
 from automl.search.records import CandidateResult, TrialSpec, bundle_fields, result_from_dict
@@ -60,9 +62,6 @@ def ensure_bundle(job_dir: Path, candidate_id: str, dataset: str | Path, target:
         raise NotReady(f"candidate '{candidate_id}' did not complete ({result.state}: "
                        f"{result.reason or 'no reason recorded'}); deploy a completed one",
                        {"candidate_id": candidate_id, "state": result.state.value})
-    from automl.engine import prepare_data  # the engine, only when a refit is due
-    from automl.finalize import assemble_ensemble, fit_member
-
     settings = resolve_settings(**{k: job_settings.get(k) for k in _SETTINGS}, n_jobs=1)
     data, _, metric = prepare_data(str(dataset), target, settings)
 

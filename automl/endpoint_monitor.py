@@ -29,16 +29,7 @@ from automl.layout import JobLayout
 from automl.model.bundle import ModelBundle
 from automl.monitoring.alerts import alert_payload, deliver_async
 from automl.monitoring.baseline import Baseline
-from automl.monitoring.capture import (
-    DEFAULT_VARIANT,
-    Retention,
-    capture_dir,
-    capture_root,
-    enforce_retention,
-    hour_path,
-    retention,
-    run_dir,
-)
+from automl.monitoring.capture import DEFAULT_VARIANT, Retention, enforce_retention, hour_path
 from automl.monitoring.quality import GroundTruthStore, encode_labels, parse_ground_truth
 from automl.monitoring.reader import read_window
 from automl.monitoring.run import MonitoringRun, run_monitoring, write_run
@@ -50,6 +41,24 @@ from automl.store.variants import VariantStore
 
 log = logging.getLogger("automl.monitoring")
 ON_DEMAND_HOURS = 24
+
+
+def capture_root(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "capture"
+
+
+def capture_dir(data_dir: str | Path, endpoint: str, variant: str = DEFAULT_VARIANT) -> Path:
+    return capture_root(data_dir) / endpoint / variant
+
+
+def run_dir(data_dir: str | Path, endpoint: str, run_id: str) -> Path:
+    return Path(data_dir) / "monitoring" / endpoint / run_id
+
+
+def retention(settings: ServiceSettings) -> Retention:
+    """The capture retention of the service's settings (0 means no limit)."""
+    return Retention(days=settings.capture_retention_days or None,
+                     max_bytes=settings.capture_retention_bytes or None)
 
 
 def model_outputs(bundle: ModelBundle) -> Callable:

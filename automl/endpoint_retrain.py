@@ -31,9 +31,10 @@ from sqlalchemy import Engine
 
 from automl.data.intake import read_table
 from automl.deploy import bundle_dir, winner_id
+from automl.endpoint_monitor import capture_root
 from automl.exceptions import AutoMLError, Conflict, NotFound, ServerFault
 from automl.model.bundle import ModelBundle
-from automl.monitoring.capture import DEFAULT_VARIANT, capture_root
+from automl.monitoring.capture import DEFAULT_VARIANT
 from automl.monitoring.quality import GroundTruthStore
 from automl.monitoring.reader import read_window
 from automl.monitoring.retrain import (

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn import metrics as skm
 
 from automl.exceptions import ConfigError
 
@@ -40,30 +41,20 @@ class Metric:
         return a > b if self.greater_is_better else a < b
 
 
-def _sk(name: str, **kw) -> Callable:
-    """scikit-learn's metric ``name``, imported on its first call (the web service reads
-    metrics by name without loading scikit-learn)."""
-    def call(y: np.ndarray, p: np.ndarray) -> float:
-        from sklearn import metrics
-
-        return getattr(metrics, name)(y, p, **kw)
-    return call
-
-
 def _labels(pred: np.ndarray) -> np.ndarray:
     return pred.argmax(axis=1) if pred.ndim == 2 else pred
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
     if p.ndim == 2 and p.shape[1] == 2:
-        return _sk("roc_auc_score")(y, p[:, 1])
-    return _sk("roc_auc_score", multi_class="ovr", labels=np.arange(p.shape[1]))(y, p)
+        return skm.roc_auc_score(y, p[:, 1])
+    return skm.roc_auc_score(y, p, multi_class="ovr", labels=np.arange(p.shape[1]))
 
 
 def _logloss(y: np.ndarray, p: np.ndarray) -> float:
     p = np.clip(p, 1e-15, 1.0)
     p = p / p.sum(axis=1, keepdims=True)
-    return _sk("log_loss", labels=np.arange(p.shape[1]))(y, p)
+    return skm.log_loss(y, p, labels=np.arange(p.shape[1]))
 
 
 def _label_metric(fn: Callable, **kw) -> Callable:
@@ -77,16 +68,16 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric("auc", True, _CLF, True, _auc),
         Metric("logloss", False, _CLF, True, _logloss),
-        Metric("accuracy", True, _CLF, False, _label_metric(_sk("accuracy_score"))),
-        Metric("balanced_accuracy", True, _CLF, False, _label_metric(_sk("balanced_accuracy_score"))),
-        Metric("f1", True, _BIN, False, _label_metric(_sk("f1_score", zero_division=0))),
-        Metric("f1_macro", True, _CLF, False, _label_metric(_sk("f1_score", average="macro", zero_division=0))),
-        Metric("precision", True, _BIN, False, _label_metric(_sk("precision_score", zero_division=0))),
-        Metric("recall", True, _BIN, False, _label_metric(_sk("recall_score", zero_division=0))),
-        Metric("rmse", False, _REG, False, _sk("root_mean_squared_error")),
-        Metric("mse", False, _REG, False, _sk("mean_squared_error")),
-        Metric("mae", False, _REG, False, _sk("mean_absolute_error")),
-        Metric("r2", True, _REG, False, _sk("r2_score")),
+        Metric("accuracy", True, _CLF, False, _label_metric(skm.accuracy_score)),
+        Metric("balanced_accuracy", True, _CLF, False, _label_metric(skm.balanced_accuracy_score)),
+        Metric("f1", True, _BIN, False, _label_metric(skm.f1_score, zero_division=0)),
+        Metric("f1_macro", True, _CLF, False, _label_metric(skm.f1_score, average="macro", zero_division=0)),
+        Metric("precision", True, _BIN, False, _label_metric(skm.precision_score, zero_division=0)),
+        Metric("recall", True, _BIN, False, _label_metric(skm.recall_score, zero_division=0)),
+        Metric("rmse", False, _REG, False, lambda y, p: skm.root_mean_squared_error(y, p)),
+        Metric("mse", False, _REG, False, skm.mean_squared_error),
+        Metric("mae", False, _REG, False, skm.mean_absolute_error),
+        Metric("r2", True, _REG, False, skm.r2_score),
     )
 }
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from automl.candidates.registry import check_families
 from automl.config import job_fields, resolve_settings
 from automl.data.profile import target_not_found
 from automl.exceptions import ConfigError, DatasetError, NotFound, NotReady, ServerFault
@@ -116,8 +117,6 @@ class Service:
                                     max_latency_ms=body.max_latency_ms,
                                     families=body.families)
         if settings.families is not None:
-            from automl.candidates.registry import check_families  # imports every family
-
             check_families(settings.families)
         return self.job_view(self.store.create_job(dataset["id"], body.target,
                                                    job_fields(settings)))

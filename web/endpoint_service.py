@@ -18,11 +18,11 @@ from pathlib import Path
 
 from automl import endpoint_metrics
 from automl.deploy import ensure_bundle, winner_id
+from automl.endpoint_monitor import capture_dir
 from automl.endpoint_retrain import check_then, new_id, then_record
 from automl.exceptions import AutoMLError, DatasetError, NotFound, NotReady
 from automl.model.bundle import METADATA_FILE, ModelBundle
 from automl.monitoring.alerts import check_webhook_url
-from automl.monitoring.capture import capture_dir
 from automl.serving.compat import check_schema, facts
 from automl.serving.server import load_bundle
 from automl.store import COMPLETED

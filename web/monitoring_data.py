@@ -9,7 +9,8 @@ import math
 import time
 from pathlib import Path
 
-from automl.monitoring.capture import REPORT_FILE, run_dir
+from automl.endpoint_monitor import run_dir
+from automl.monitoring.run import REPORT_FILE
 from automl.store.monitoring import DONE, MonitoringStore
 from automl.store.variants import PRIMARY
 from web.core import iso

@@ -5,7 +5,6 @@ the work is in :mod:`automl.endpoint_monitor` and :mod:`web.monitoring_data`."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from flask import (
     Blueprint,
@@ -20,6 +19,7 @@ from flask import (
 from pydantic import ValidationError
 
 from automl import endpoint_metrics
+from automl.endpoint_monitor import EndpointMonitor, add_ground_truth
 from automl.exceptions import AutoMLError, NotFound
 from automl.serving.invocation import PayloadTooLarge, read_body
 from automl.store.variants import PRIMARY, VariantStore
@@ -40,9 +40,6 @@ from web.endpoint_service import Endpoints
 from web.errors import InvalidRequest, error_response
 from web.retrain_views import form_fields
 
-if TYPE_CHECKING:
-    from automl.endpoint_monitor import EndpointMonitor
-
 api = Blueprint("monitoring_api", __name__, url_prefix="/api/v1")
 bp = Blueprint("monitoring", __name__)
 FIGURES = ("traffic", "latency", "drift", "worst", "quality")
@@ -62,10 +59,6 @@ def endpoints() -> Endpoints:
 
 
 def monitor() -> EndpointMonitor:
-    """The monitor of this service's endpoints (its module loads the drift tests' libraries,
-    so a worker imports it on the first monitoring request, not at start)."""
-    from automl.endpoint_monitor import EndpointMonitor
-
     ep = endpoints()
     return EndpointMonitor(ep.monitoring_store, ep.service.settings)
 
@@ -101,8 +94,6 @@ def ground_truth(name: str):
     except PayloadTooLarge as exc:
         return error_response(exc.code, exc.message, exc.details)
     endpoints().observer.flush(2.0)
-    from automl.endpoint_monitor import add_ground_truth  # see monitor()
-
     return jsonify(add_ground_truth(_data_dir(), name, bundle, body, request.content_type)), 201
 
 

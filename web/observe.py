@@ -19,7 +19,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from automl import endpoint_metrics
-from automl.monitoring.capture import DEFAULT_VARIANT, CaptureWriter, capture_root, retention
+from automl.endpoint_monitor import capture_root, retention
+from automl.monitoring.capture import DEFAULT_VARIANT, CaptureWriter
 from automl.service_config import ServiceSettings
 from automl.store.monitoring import MonitoringStore
 

@@ -19,6 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from automl.candidates.registry import family_libraries
 from automl.data.schema import InputSchema
 from automl.exceptions import NotFound
 from automl.jsonable import dumps
@@ -35,8 +36,6 @@ def library_versions(families=None) -> dict[str, str]:
     """Python's version and those of this package, the searched families' libraries (see
     :attr:`Family.libraries <automl.candidates.base.Family>`; the default set's and those of
     the job's ``families`` setting) and the data stack."""
-    from automl.candidates.registry import family_libraries  # imports every family
-
     versions = {"python": platform.python_version()}
     for name in dict.fromkeys((*_CORE, *family_libraries(families), *_DATA)):
         try:

@@ -17,6 +17,9 @@ The calibrator is plain data (JSON: the method and its numbers) kept in ``predic
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize_scalar
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 FOLDS = 5
 EPS = 1e-6
@@ -70,8 +73,6 @@ def _cross_validated_brier(method: str, p: np.ndarray, y: np.ndarray) -> float:
 
 
 def _fit_isotonic(p: np.ndarray, y: np.ndarray) -> dict:
-    from sklearn.isotonic import IsotonicRegression  # fitting only: applying is numpy
-
     columns = [1] if p.shape[1] == 2 else range(p.shape[1])
     maps = []
     for k in columns:
@@ -96,8 +97,6 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _fit_platt(p: np.ndarray, y: np.ndarray) -> dict:
-    from sklearn.linear_model import LogisticRegression
-
     model = LogisticRegression(C=1e6).fit(_logit(p[:, 1]).reshape(-1, 1), y)
     return {"slope": float(model.coef_[0, 0]), "intercept": float(model.intercept_[0])}
 
@@ -118,8 +117,6 @@ def _fit_temperature(p: np.ndarray, y: np.ndarray) -> dict:
     def nll(log_t: float) -> float:
         q = _tempered(p, float(np.exp(log_t)))
         return float(-np.log(np.clip(q[np.arange(len(y)), y], EPS, 1.0)).mean())
-
-    from scipy.optimize import minimize_scalar
 
     best = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
     return {"temperature": float(np.exp(best.x))}

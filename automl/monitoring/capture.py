@@ -42,8 +42,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from automl.service_config import ServiceSettings
-
 log = logging.getLogger(__name__)
 
 EVENT_VERSION = "0"
@@ -364,28 +362,3 @@ def _remove(path: Path, directory: Path) -> None:
             parent = parent.parent
     except OSError:
         pass
-
-
-REPORT_FILE = "report.json"
-"""A monitoring run's report, in its :func:`run_dir`."""
-
-
-def capture_root(data_dir: str | Path) -> Path:
-    """Where a service keeps every endpoint's captured requests."""
-    return Path(data_dir) / "capture"
-
-
-def capture_dir(data_dir: str | Path, endpoint: str, variant: str = DEFAULT_VARIANT) -> Path:
-    """The captures of one variant of one endpoint (hourly files below it)."""
-    return capture_root(data_dir) / endpoint / variant
-
-
-def run_dir(data_dir: str | Path, endpoint: str, run_id: str) -> Path:
-    """The files of one monitoring run (its :data:`REPORT_FILE` and violations)."""
-    return Path(data_dir) / "monitoring" / endpoint / run_id
-
-
-def retention(settings: ServiceSettings) -> Retention:
-    """The capture retention of the service's settings (0 means no limit)."""
-    return Retention(days=settings.capture_retention_days or None,
-                     max_bytes=settings.capture_retention_bytes or None)

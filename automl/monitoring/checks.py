@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from automl.data.schema import ColumnSchema, InputSchema, _blank
 from automl.monitoring.baseline import (
@@ -275,8 +276,6 @@ def _chance_level(method: str, bins: int, n_window: float, n_base: float,
     if bins < 2:
         return 0.0
     n = 1.0 / (1.0 / n_window + 1.0 / max(n_base, 1.0))
-    from scipy.stats import chi2  # scipy.stats takes a second to import: only when used
-
     q = chi2.ppf(confidence, bins - 1) / n
     return float(q if method == "psi" else np.sqrt(q / (8 * np.log(2))))
 

@@ -22,7 +22,6 @@ from automl.jsonable import dumps
 from automl.metrics import get_metric
 from automl.monitoring.baseline import Baseline
 from automl.monitoring.calibration import calibrate
-from automl.monitoring.capture import REPORT_FILE
 from automl.monitoring.checks import CheckResult, check_window, violation
 from automl.monitoring.quality import (
     estimate_quality,
@@ -32,7 +31,7 @@ from automl.monitoring.quality import (
 from automl.monitoring.reader import read_window
 from automl.monitoring.settings import Thresholds
 
-VIOLATIONS_FILE = "constraint_violations.json"
+VIOLATIONS_FILE, REPORT_FILE = "constraint_violations.json", "report.json"
 Predict = Callable[[pd.DataFrame], np.ndarray | None]
 
 
