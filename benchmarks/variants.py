@@ -19,7 +19,9 @@ rounds, the ratios to ``solo`` with 95 % bootstrap intervals over rounds (``cont
 the noise floor), the seconds spent letting the shadow's backlog settle after its rounds, and
 the shadow's answered and dropped copies. Under ``automl serve`` the shadow answers in a shadow
 process of its own started by the first copy, so ``shadowed`` is invoked until the shadow has
-answered a copy before anything is timed. Clients run in this process, on the same machine.
+answered a copy before anything is timed (and before the busy processes start). The shadow
+answers a copy only while no production request is in flight and a core is free, so the
+``requests`` and ``dropped`` it reports say how much of the copied traffic it could answer. Clients run in this process, on the same machine.
 Prints the figures and appends a JSON line to benchmarks/results/variants.jsonl.
 """
 
@@ -247,7 +249,6 @@ def setup(service: ServiceProcess, data: Path, target: str) -> None:
 def measure(service: ServiceProcess, bodies: list[bytes], args: argparse.Namespace) -> dict:
     """Routing, then the shadow's overhead back to back and paced."""
     figures = {"routing": routing(service, bodies, args.requests)}
-    warm_shadow(service, bodies)
     for label, rate, per_round in (("back_to_back", None, args.per_round),
                                    (f"paced_{args.rate:g}_per_s", args.rate, args.paced_per_round)):
         before = shadow_counts(service)
@@ -266,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         service = ServiceProcess(Path(tmp) / "data").start(timeout=60)
         try:
             setup(service, Path(args.data), args.target)
+            warm_shadow(service, bodies)  # beside busy processes an idle shadow may never load
             with busy_processes(args.busy):
                 figures = measure(service, bodies, args)
         finally:

@@ -1,9 +1,11 @@
 """The shadow process of a service: ``python -m web.shadow_process --parent PID``.
 
 Started by a web worker (:class:`~automl.serving.shadows.ShadowClient`) when its first shadow
-copy finds nobody listening; answers every worker's copies at the lowest CPU priority and
-records them exactly as a worker would (:func:`web.variant_service.record_shadow`): Prometheus
-counts in the service's multiprocess directory, captures under the shadow variant's name.
+copy finds nobody listening; loads the first copy's model, then answers every worker's copies at
+the lowest CPU priority, each when no worker is answering a production request and a core is
+free (:mod:`automl.serving.inflight`), and records them exactly as a worker would
+(:func:`web.variant_service.record_shadow`): Prometheus counts in the service's multiprocess
+directory, captures under the shadow variant's name.
 Settings come from the ``AUTOML_*`` variables the worker was started with.
 """
 
@@ -11,13 +13,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
 from automl.service_config import resolve_service_settings
+from automl.serving.inflight import InFlight, board_path, cores_taken
 from automl.serving.shadows import ShadowServer, address, bind, lowest_priority
 
 log = logging.getLogger("automl.shadow")
+WARM_NICE = 10
+"""The shadow's priority while it imports and loads its first model (within its worker's CPU
+group, behind the workers); then :func:`lowest_priority`. Loading at the lowest priority
+beside other busy programs took minutes, and every copy meanwhile was dropped."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,15 +35,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="exit when this process (the worker that started us) is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s shadow %(message)s")
-    priority = lowest_priority()
+    os.nice(WARM_NICE)
     settings = resolve_service_settings()
     sock = bind(address(settings.data_dir))
     if sock is None:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server = ShadowServer(sock, _loader(), _recorder(settings), _dropper(), parent=args.parent)
+    board = InFlight(board_path(settings.data_dir))
+    server = ShadowServer(sock, _loader(), _recorder(settings), _dropper(), parent=args.parent,
+                          busy=lambda: board.busy() or cores_taken())
     server.start_receiving()
-    log.info("shadow process %s ready (%s)", settings.data_dir, priority)
+    if not server.warm():
+        return 0
+    log.info("shadow process %s ready (%s)", settings.data_dir, lowest_priority())
     server.run()
     return 0
 

@@ -14,6 +14,7 @@ import threading
 
 from automl import endpoint_metrics
 from automl.serving.compat import check_schema, facts
+from automl.serving.inflight import InFlight, board_path
 from automl.serving.shadows import ShadowClient, address
 from automl.serving.variants import Route, ShadowResult, ShadowRunner, Variant
 from automl.store.variants import PRIMARY, PRODUCTION, SHADOW, VariantStore
@@ -107,8 +108,9 @@ def shadow_answerer(endpoints: Endpoints) -> ShadowRunner | ShadowClient:
     if endpoint_metrics.multiprocess_dir() is None:
         observer = endpoints.observer
         return ShadowRunner(lambda result: record_shadow(observer, result), shadow_dropped)
-    return ShadowClient(address(endpoints.service.settings.data_dir),
-                        [sys.executable, "-m", "web.shadow_process"], shadow_dropped)
+    data_dir = endpoints.service.settings.data_dir
+    return ShadowClient(address(data_dir), [sys.executable, "-m", "web.shadow_process"],
+                        shadow_dropped, InFlight(board_path(data_dir)))
 
 
 def answered(name: str, variant: str, status: int, seconds: float) -> None:

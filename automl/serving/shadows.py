@@ -9,12 +9,13 @@ counted; when nobody listens (not started yet, or killed) it is dropped and coun
 client starts a shadow process (at most one every :data:`SPAWN_INTERVAL_S` per worker; a second
 one exits at once because the name is taken).
 
-The shadow process (:class:`ShadowServer`) runs under ``SCHED_IDLE`` (``nice 19`` where that is
-refused), so it only gets a core no production request wants. A reader thread moves datagrams
-into a bounded queue (:data:`SHADOW_QUEUE`; when full the copy is dropped and counted); the main
-thread answers them with :func:`~automl.serving.variants.answer_shadow`, loading each bundle the
-first time a copy names its path (so a change of the endpoint's shadow is followed on its next
-copy). It exits when the worker that started it is gone or after :data:`IDLE_EXIT_S` without a
+The shadow process (:class:`ShadowServer`) loads the model its first copy names, then runs under
+``SCHED_IDLE`` (``nice 19`` where that is refused). A reader thread moves datagrams into a
+bounded queue (:data:`SHADOW_QUEUE`; when full the copy is dropped and counted); the main thread
+answers them with :func:`~automl.serving.variants.answer_shadow`, each only when ``busy()`` says
+no production request is in flight and a core is free (:mod:`automl.serving.inflight`: the
+workers mark their answers on a shared board), loading each bundle the first time a copy names
+its path (so a change of the endpoint's shadow is followed on its next copy). It exits when the worker that started it is gone or after :data:`IDLE_EXIT_S` without a
 copy; the next copy starts another.
 
 Chosen by measurement (``benchmarks/shadow_handoff.py``): a datagram costs the sender about the
@@ -41,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from automl.model.bundle import ModelBundle
+from automl.serving.inflight import InFlight
 from automl.serving.invocation import Response
 from automl.serving.variants import SHADOW_QUEUE, ShadowResult, Variant, answer_shadow
 
@@ -52,6 +54,8 @@ SEND_BUFFER = 8 << 20
 """Bytes of copies a worker may have in flight (the kernel caps it at ``net.core.wmem_max``);
 a copy larger than what one datagram can carry is dropped and counted."""
 BUNDLES = 8
+QUIET_POLL_S = 0.002
+"""How often a waiting shadow looks again whether production is answering."""
 MAX_DATAGRAM = 16 << 20
 """Larger than any datagram the kernel lets a worker send (a 6 MiB body, ``SEND_BUFFER``)."""
 _PREFIX = struct.Struct("!I")
@@ -100,8 +104,9 @@ class ShadowClient:
     :class:`~automl.serving.variants.ShadowRunner`. Fork-safe (a socket per process)."""
 
     def __init__(self, name: str, command: list[str],
-                 on_drop: Callable[[str, str], None] = lambda endpoint, variant: None):
-        self.name, self.command, self.on_drop = name, command, on_drop
+                 on_drop: Callable[[str, str], None] = lambda endpoint, variant: None,
+                 board: InFlight | None = None):
+        self.name, self.command, self.on_drop, self.board = name, command, on_drop, board
         self._sock: socket.socket | None = None
         self._pid: int | None = None
         self._child: subprocess.Popen | None = None
@@ -109,8 +114,8 @@ class ShadowClient:
         self._lock = threading.Lock()
 
     def serving(self):
-        """Production requests need not be marked: the shadow is in another process."""
-        return _NOTHING
+        """Mark a production request in flight on the board the shadow process reads."""
+        return _NOTHING if self.board is None else self.board.serving()
 
     def submit(self, endpoint: str, shadow: Variant, body: bytes, content_type: str | None,
                production: Response, inference_id: str = "") -> bool:
@@ -227,11 +232,13 @@ class ShadowServer:
     def __init__(self, sock: socket.socket, loader: Callable[[str], ModelBundle],
                  on_result: Callable[[ShadowResult], None],
                  on_drop: Callable[[str, str], None], parent: int | None = None,
-                 size: int = SHADOW_QUEUE, idle_exit: float = IDLE_EXIT_S):
+                 size: int = SHADOW_QUEUE, idle_exit: float = IDLE_EXIT_S,
+                 busy: Callable[[], bool] = lambda: False):
         self.sock, self.loader, self.on_result, self.on_drop = sock, loader, on_result, on_drop
-        self.parent, self.idle_exit = parent, idle_exit
+        self.parent, self.idle_exit, self.busy = parent, idle_exit, busy
         self.copies: queue.Queue = queue.Queue(size)
         self._bundles: OrderedDict[str, ModelBundle] = OrderedDict()
+        self._first: bytes | None = None
 
     def start_receiving(self) -> None:
         """Start the reader thread."""
@@ -247,18 +254,45 @@ class ShadowServer:
                 copy = decode(datagram)
                 self.on_drop(copy.endpoint, copy.variant)
 
+    def warm(self) -> bool:
+        """Load the model the first copy names (wait at most ``idle_exit`` s for it), so that
+        it loads at the priority the process started with; False when no copy came."""
+        try:
+            self._first = self.copies.get(timeout=self.idle_exit)
+        except queue.Empty:
+            return False
+        with contextlib.suppress(Exception):  # answering it says what was wrong
+            self.bundle(decode(self._first).source)
+        return True
+
     def run(self) -> None:
-        """Answer copies until the parent worker is gone or none came for ``idle_exit`` s."""
+        """Answer copies, each when ``busy()`` is false, until the parent worker is gone or
+        none came for ``idle_exit`` s."""
         last = time.monotonic()
-        while time.monotonic() - last < self.idle_exit:
-            if self.parent is not None and os.getppid() != self.parent:
-                return
+        while time.monotonic() - last < self.idle_exit and self._parent_alive():
+            datagram, self._first = self._first, None
             try:
-                datagram = self.copies.get(timeout=1.0)
+                datagram = datagram or self.copies.get(timeout=1.0)
             except queue.Empty:
                 continue
             last = time.monotonic()
-            self.answer(decode(datagram))
+            if self._wait_quiet():
+                self.answer(decode(datagram))
+
+    def _wait_quiet(self) -> bool:
+        """Wait until ``busy()`` is false, polling every :data:`QUIET_POLL_S`; False when the
+        parent worker went meanwhile."""
+        checked = time.monotonic()
+        while self.busy():
+            time.sleep(QUIET_POLL_S)
+            if time.monotonic() - checked > 1.0:
+                if not self._parent_alive():
+                    return False
+                checked = time.monotonic()
+        return True
+
+    def _parent_alive(self) -> bool:
+        return self.parent is None or os.getppid() == self.parent
 
     def answer(self, copy: Copy) -> None:
         try:

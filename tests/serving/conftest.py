@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +11,7 @@ import pytest
 
 import automl
 from automl.model.bundle import ModelBundle
+from automl.serving.inflight import InFlight
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -54,3 +57,22 @@ def titanic_rows() -> pd.DataFrame:
 def abalone_rows() -> pd.DataFrame:
     frame = pd.read_csv(SAMPLE_DATA / "abalone.csv", dtype=str, keep_default_na=False)
     return frame.drop(columns="Rings").head(40)
+
+
+def serving_child(path, hold: float) -> int:
+    """Fork a process that answers "a request" for ``hold`` s on the in-flight board at
+    ``path`` (:class:`~automl.serving.inflight.InFlight`); its exit status is 0."""
+    pid = os.fork()
+    if pid == 0:
+        with InFlight(path).serving():
+            time.sleep(hold)
+        os._exit(0)
+    return pid
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    """Whether ``condition()`` became true within ``timeout`` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and not condition():
+        time.sleep(0.01)
+    return condition()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from automl.serving.inflight import InFlight
 from automl.serving.invocation import CSV, JSON, invoke
 from automl.serving.shadows import (
     ShadowClient,
@@ -23,6 +24,7 @@ from automl.serving.shadows import (
     lowest_priority,
 )
 from automl.serving.variants import Variant
+from tests.serving.conftest import serving_child, wait_until
 
 
 def copy_of(titanic, titanic_rows):
@@ -120,3 +122,30 @@ def test_the_shadow_process_priority_is_the_lowest_in_a_cpu_group_of_its_own():
                  and (workers is None or own is None or (own[1] == 19 and own[0] != workers[0]))
                  else 1)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_the_shadow_waits_for_production_to_finish_before_it_answers(tmp_path, titanic,
+                                                                      titanic_rows):
+    board = InFlight(tmp_path / "board")
+    looked, answered_while_busy = [], []
+
+    def busy() -> bool:
+        looked.append(board.busy())
+        return looked[-1]
+
+    name = f"\0automl-test-{uuid.uuid4().hex}"
+    server = ShadowServer(bind(name), lambda path: titanic,
+                          lambda result: answered_while_busy.append((board.busy(), result)),
+                          lambda *names: None, idle_exit=1.0, busy=busy)
+    server.start_receiving()
+    body = titanic_rows.head(2).to_csv(index=False, header=False).encode()
+    pid = serving_child(board.path, hold=1.0)
+    assert wait_until(board.busy)
+    client = ShadowClient(name, [sys.executable, "-c", "pass"])
+    assert client.submit("ep", Variant("dark", 1.0, None, "/m"), body, CSV,
+                         invoke(titanic, body, CSV, JSON), "id-1")
+    server.run()  # answers the copy once the child is done, exits 1 s later
+    os.waitpid(pid, 0)
+    [(busy_then, result)] = answered_while_busy
+    assert looked[0] is True and not busy_then, "it waited, and answered once nobody was"
+    assert result.inference_id == "id-1" and result.answer.status == 200
