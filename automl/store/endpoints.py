@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
@@ -231,21 +232,27 @@ def _insert_version(conn: Connection, row: dict, number: int, action: str, facts
 class _StampReader:
     """``SELECT updated_at FROM endpoints WHERE name = ?`` on a DBAPI connection kept per
     process and thread, compiled once for the engine's dialect. Each read ends its transaction
-    (a kept snapshot would hide other workers' changes); a connection that fails is dropped and
-    the read retried once on a new one."""
+    (a kept snapshot would hide other workers' changes); a connection the dialect finds broken
+    (``is_disconnect``) is dropped and the read retried once on a new one. The connections are detached from the
+    engine's pool, so a worker's request threads do not hold the pool's slots that its other
+    queries need."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         query = select(endpoints.c.updated_at).where(endpoints.c.name == bindparam("name"))
         compiled = query.compile(dialect=engine.dialect)
         self.sql, self.positional = str(compiled), engine.dialect.positional
+        self.driver_error = engine.dialect.loaded_dbapi.Error
         self._local = threading.local()
 
     def read(self, name: str) -> float | None:
         try:
             return self._read(name)
-        except Exception:  # noqa: BLE001 - a broken connection (server restart): a new one
-            self._drop()
+        except self.driver_error as exc:
+            held = getattr(self._local, "held", None)
+            if held is None or not self.engine.dialect.is_disconnect(exc, held.connection, None):
+                raise
+            self._drop()  # a broken connection (a database restart): one new one
             return self._read(name)
 
     def _read(self, name: str) -> float | None:
@@ -261,13 +268,28 @@ class _StampReader:
 
     def _connection(self):
         held = getattr(self._local, "held", None)
-        if held is None or held[0] != os.getpid():  # none yet, or inherited through a fork
-            held = self._local.held = (os.getpid(), self.engine.raw_connection())
-        return held[1]
+        if held is None or held.pid != os.getpid():  # none yet, or inherited through a fork
+            held = self._local.held = _Held(self.engine.raw_connection())
+        return held.connection
 
     def _drop(self) -> None:
-        held = getattr(self._local, "held", None)
-        self._local.held = None
-        if held is not None and held[0] == os.getpid():
-            with contextlib.suppress(Exception):
-                held[1].invalidate()
+        held, self._local.held = getattr(self._local, "held", None), None
+        if held is not None:
+            held.close()
+
+
+class _Held:
+    """A DBAPI connection detached from its pool, closed when this object goes (its thread
+    ended) or on :meth:`close`, and only by the process that opened it (a forked child closing
+    a PostgreSQL connection would end its parent's session)."""
+
+    def __init__(self, connection):
+        connection.detach()
+        self.pid, self.connection = os.getpid(), connection
+        self.close = weakref.finalize(self, _close, connection, self.pid)
+
+
+def _close(connection, pid: int) -> None:
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):  # already broken: nothing left to close
+            connection.close()

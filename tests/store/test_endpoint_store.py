@@ -50,11 +50,48 @@ def test_a_workers_stamp_follows_changes_made_by_another(store):
     assert worker.stamp("churn") == made["updated_at"]
     moved = other.repoint("churn", "job_b", "rf_001", "/data/jobs/job_b/model")
     assert worker.stamp("churn") == moved["updated_at"] == worker.get("churn")["updated_at"]
-    worker._stamps._local.held[1].invalidate()  # as when the database server restarted
+    worker._stamps._local.held.connection.dbapi_connection.close()  # as when the database restarted
     again = other.repoint("churn", "job_a", "lgbm_003", "/data/jobs/job_a/model")
     assert worker.stamp("churn") == again["updated_at"]
     other.remove("churn")
     assert worker.stamp("churn") is None
+
+
+def test_stamp_readers_of_many_threads_hold_none_of_the_pools_connections(store):
+    """Each request thread keeps its stamp connection; the worker's other queries still find
+    the whole pool free (they used to wait for a slot: 8 threads held 8 of its 15)."""
+    worker = EndpointStore(store.engine)
+    worker.add("churn", "job_a", "lgbm_003", "/data/jobs/job_a/model")
+    read, done = threading.Barrier(9), threading.Event()
+
+    def request_thread() -> None:  # a gunicorn thread: it lives on after its request
+        worker.stamp("churn")
+        read.wait()
+        done.wait()
+
+    threads = [threading.Thread(target=request_thread) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    read.wait()
+    try:
+        assert store.engine.pool.checkedout() == 0
+        assert worker.get("churn")["job_id"] == "job_a"
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+
+
+def test_a_stamp_read_that_is_not_a_broken_connection_is_not_retried(store):
+    """A mistake of ours (here a bad query) is not a broken connection: the driver's error
+    comes out at once, and the connection is kept rather than thrown away and opened again."""
+    worker = EndpointStore(store.engine)
+    assert worker.stamp("churn") is None
+    kept = worker._stamps._local.held
+    worker._stamps.sql = "SELECT nothing FROM nowhere"
+    with pytest.raises(store.engine.dialect.loaded_dbapi.Error):
+        worker.stamp("churn")
+    assert worker._stamps._local.held is kept
 
 
 def test_endpoint_names_are_unique_under_races(store):
