@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from automl.exceptions import AutoMLError
+from automl.serving.invocation import INFERENCE_ID, inference_id
 from automl.store.endpoints import EndpointExists
 from web.api import CSV_BODY, csv_predictions, spec
 from web.auth import MACHINE_ENDPOINTS, logged_in
@@ -47,7 +48,6 @@ from web.errors import (
 )
 from web.invocations import InvocationHandler
 from web.monitoring_views import page_context
-from web.observe import INFERENCE_ID, inference_id
 from web.retrain_views import form_fields, retrainings, start_retraining
 from web.variant_service import Variants
 
@@ -166,7 +166,7 @@ def promote_variant(name: str, variant: str):
             responses={200: "text/csv"}, request_content=CSV_BODY)
 def batch(name: str):
     bundle = endpoints().bundle(name)
-    inference = inference_id(request.headers)
+    inference = inference_id(request.headers.get(INFERENCE_ID))
     response = csv_predictions(bundle, endpoints().observer.batch(name, inference))
     response.headers[INFERENCE_ID] = inference
     return response

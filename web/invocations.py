@@ -34,12 +34,18 @@ from automl.serving.fastpath import (
     endpoint_name,
     is_endpoint_invocation,
 )
-from automl.serving.invocation import PayloadTooLarge, error_response, invoke, read_body
+from automl.serving.invocation import (
+    INFERENCE_ID,
+    PayloadTooLarge,
+    error_response,
+    inference_id,
+    invoke,
+    read_body,
+)
 from automl.serving.server import explain_requested
 from automl.serving.variants import INVOKED_VARIANT, Route
 from web.auth import TOKEN_MESSAGE, invocation_allowed
 from web.errors import REQUEST_ID, request_id_of
-from web.observe import INFERENCE_ID, inference_id
 from web.variant_service import Variants
 
 Answer = tuple[int, bytes, str, Headers]
@@ -99,7 +105,7 @@ class InvocationHandler:
             answer = invoke(variant.bundle, body, content_type, environ.get("HTTP_ACCEPT"),
                             explain=explain_requested(environ),
                             max_explain_rows=self.settings.max_explain_rows)
-        inference = inference_id(EnvironHeaders(environ))
+        inference = inference_id(EnvironHeaders(environ).get(INFERENCE_ID))
         if answer.status == 200:
             self.observer.capture(name, body, content_type, answer.body, answer.content_type,
                                   inference, variant.name)

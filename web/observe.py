@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import threading
 import time
-import uuid
 from collections.abc import Callable
 
 import pandas as pd
@@ -25,7 +24,6 @@ from automl.service_config import ServiceSettings
 from automl.store.monitoring import MonitoringStore
 
 SETTINGS_TTL_S = 2.0
-INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 
 
 class Observer:
@@ -120,9 +118,3 @@ class Observer:
     def close(self) -> None:
         for writer in list(self._writers.values()):
             writer.close(timeout=2.0)
-
-
-def inference_id(headers) -> str:
-    """The client's ``X-Amzn-SageMaker-Inference-Id`` (boto3 ``InferenceId``), else a new one."""
-    given = (headers.get(INFERENCE_ID) or "").strip()
-    return given[:64] if given else str(uuid.uuid4())

@@ -36,10 +36,14 @@ class Variants:
     def route(self, name: str) -> Route:
         """What ``name`` serves now: its production variants and shadow, bundles loaded.
         Each request reads only the endpoint's ``updated_at`` (:meth:`EndpointStore.stamp`);
-        the variants are read again when it moved."""
+        the variants are read again when it moved. An endpoint deleted (by any worker) leaves
+        nothing behind in this one: route, bundles, capture writers."""
         cached = self._routes.get(name)
-        if cached is not None and cached[0] == self.endpoints.store.stamp(name):
+        stamp = self.endpoints.store.stamp(name)
+        if cached is not None and cached[0] == stamp:
             return cached[1]
+        if cached is not None and stamp is None:
+            self._forget(name)
         row = self.endpoints._row(name)
         rows = self.store.list(name)
         load = self.endpoints.cache.load
@@ -52,6 +56,12 @@ class Variants:
             if cached is None or cached[0] < row["updated_at"]:
                 self._routes[name] = (row["updated_at"], route)
         return route
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._routes.pop(name, None)
+        self.endpoints.observer.forget(name)
+        self.endpoints.cache.forget(name)
 
     def _shadow_bundle(self, path: str):
         """The shadow's bundle when this process answers it; a shadow process loads its own

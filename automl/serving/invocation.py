@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,9 @@ MAX_ROWS = 10_000
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's limit for real-time invocations
 MAX_EXPLAIN_ROWS = 100
 MAX_FIELDS_SHOWN = 20
+INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+"""The request and answer header that names a request in data capture (boto3 ``InferenceId``)."""
+MAX_INFERENCE_ID = 64  # SageMaker's limit
 
 
 @dataclass(frozen=True)
@@ -457,3 +461,8 @@ def _shown(names: Sequence[str]) -> str:
 def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
+
+def inference_id(given: str | None) -> str:
+    """The client's ``X-Amzn-SageMaker-Inference-Id`` (at most 64 characters), else a new one."""
+    given = (given or "").strip()
+    return given[:MAX_INFERENCE_ID] if given else str(uuid.uuid4())

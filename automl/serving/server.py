@@ -24,12 +24,19 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from automl.exceptions import AutoMLError, NotFound, error_body
 from automl.model.bundle import ModelBundle, find_bundle
 from automl.serving.fastpath import Handler, InvocationDispatcher
-from automl.serving.invocation import MAX_BODY_BYTES, MAX_ROWS, error_response, invoke, read_body
+from automl.serving.invocation import (
+    INFERENCE_ID,
+    MAX_BODY_BYTES,
+    MAX_ROWS,
+    error_response,
+    inference_id,
+    invoke,
+    read_body,
+)
 
 log = logging.getLogger("automl.serving")
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _CUSTOM_ATTRIBUTES_KEY = "HTTP_" + CUSTOM_ATTRIBUTES.upper().replace("-", "_")  # WSGI environ
-INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 _INFERENCE_ID_KEY = "HTTP_" + INFERENCE_ID.upper().replace("-", "_")
 
 
@@ -93,9 +100,9 @@ def _invocation_handler(bundle: ModelBundle, max_rows: int, max_body_bytes: int,
                         explain=explain_requested(environ), max_rows=max_rows)
         if capture is None or answer.status != 200:
             return answer.status, answer.body, answer.content_type, []
-        inference_id = environ.get(_INFERENCE_ID_KEY) or str(uuid.uuid4())
-        capture.capture(body, content_type, answer.body, answer.content_type, inference_id)
-        return answer.status, answer.body, answer.content_type, [(INFERENCE_ID, inference_id)]
+        inference = inference_id(environ.get(_INFERENCE_ID_KEY))
+        capture.capture(body, content_type, answer.body, answer.content_type, inference)
+        return answer.status, answer.body, answer.content_type, [(INFERENCE_ID, inference)]
 
     return handle
 

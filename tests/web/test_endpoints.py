@@ -162,6 +162,21 @@ def test_list_read_put_delete(client, job):
     assert client.delete("/api/v1/endpoints/crud").status_code == 404
 
 
+def test_an_endpoint_another_worker_deleted_leaves_nothing_in_this_one(app, client, job):
+    """Another gunicorn worker deletes the endpoint (straight in the store here): this worker
+    answers 404 and no longer holds its route, model or capture writer."""
+    assert deploy(client, "elsewhere", job["id"]).status_code == 201
+    assert invoke_csv(client, "elsewhere", ROW_CSV).status_code == 200
+    variants = app.extensions["automl_variants"]
+    assert "elsewhere" in variants._routes
+    EndpointStore(variants.endpoints.store.engine).remove("elsewhere")
+    answer = invoke_csv(client, "elsewhere", ROW_CSV)
+    assert answer.status_code == 404 and answer.json["error"]["code"] == "endpoint_not_found"
+    assert "elsewhere" not in variants._routes
+    assert "elsewhere" not in variants.endpoints.cache._entries
+    assert not [key for key in variants.endpoints.observer._writers if key[0] == "elsewhere"]
+
+
 @pytest.mark.parametrize("name", ["-bad", "bad-", "under_score", "dot.name", "x" * 64, "spa ce"])
 def test_bad_names_are_400(client, job, name):
     response = deploy(client, name, job["id"])
