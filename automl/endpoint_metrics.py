@@ -22,9 +22,11 @@ client cannot create series by guessing names.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -33,6 +35,8 @@ from prometheus_client.exposition import generate_latest
 from automl.exceptions import ServerFault
 
 UNKNOWN = "(unknown)"
+log = logging.getLogger(__name__)
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -86,17 +90,58 @@ READ_TRIES = 5
 
 def collect() -> list:
     """Every metric family of every process. Another process may be writing its metrics file
-    at that moment and a read can come out torn (a kill -9 mid-write, a new label set being
-    added): read again, up to :data:`READ_TRIES` times 0.05 s apart."""
+    at that moment and a read can come out torn (a new label set being added): read again, up
+    to :data:`READ_TRIES` times 0.05 s apart. A file that stays torn because its process was
+    killed mid-write is set aside (:func:`set_aside_torn`), losing that process's counts
+    rather than every later read."""
     for attempt in range(READ_TRIES):
         try:
             return list(registry().collect())
         except Exception as exc:  # noqa: BLE001 - prometheus_client raises whatever the bytes cause
-            if attempt == READ_TRIES - 1:
+            if attempt == READ_TRIES - 1 and not set_aside_torn():
                 raise ServerFault("the endpoints' request counters could not be read; "
                                   "try again in a moment") from exc
             time.sleep(0.05)
-    return []
+    return list(registry().collect())
+
+
+def set_aside_torn() -> list[str]:
+    """Move the unreadable metrics files of processes that no longer run into ``torn/`` of
+    the metrics directory (logged); the names of those moved."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return []
+    moved = []
+    for path in sorted(Path(directory).glob("*.db")):
+        pid = path.stem.rpartition("_")[2]
+        if _readable(path) or not pid.isdigit() or _running(int(pid)):
+            continue
+        (path.parent / "torn").mkdir(exist_ok=True)
+        path.replace(path.parent / "torn" / path.name)
+        log.warning("metrics file %s of ended process %s was unreadable; set aside", path.name,
+                    pid)
+        moved.append(path.name)
+    return moved
+
+
+def _readable(path: Path) -> bool:
+    from prometheus_client.mmap_dict import MmapedDict
+
+    try:
+        list(MmapedDict.read_all_values_from_file(str(path)))  # a generator: read it all
+    except Exception:  # noqa: BLE001 - whatever the torn bytes cause
+        return False
+    return True
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def exposition(drift_scores: dict[str, float]) -> bytes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 
@@ -35,8 +38,24 @@ def test_a_torn_read_is_read_again(metrics_dir, monkeypatch):
 
 
 def test_a_file_that_stays_unreadable_is_a_clear_error_not_a_crash(metrics_dir):
-    (metrics_dir / "counter_999.db").write_bytes(TORN)
+    """Its process still runs (this one), so the file may yet be completed: kept."""
+    (metrics_dir / f"counter_{os.getpid()}.db").write_bytes(TORN)
     with pytest.raises(ServerFault, match="could not be read; try again"):
         endpoint_metrics.collect()
     with pytest.raises(ServerFault):
         endpoint_metrics.exposition({})
+
+
+def test_a_torn_file_of_a_process_that_ended_is_set_aside_and_the_rest_still_counts(
+        metrics_dir):
+    pid = os.fork()
+    if pid == 0:  # a worker killed mid-write: its file stays torn
+        os._exit(0)
+    os.waitpid(pid, 0)
+    (metrics_dir / f"counter_{pid}.db").write_bytes(TORN)
+    subprocess.run([sys.executable, "-c", "from automl import endpoint_metrics; "  # a worker
+                    "endpoint_metrics.observe('churn', 200, 0.01)"], check=True,
+                   env={**os.environ, endpoint_metrics.MULTIPROC_ENV: str(metrics_dir)})
+    assert endpoint_metrics.read_totals()["churn"]["requests"] == 1
+    assert (metrics_dir / "torn" / f"counter_{pid}.db").read_bytes() == TORN, "kept, aside"
+    assert not (metrics_dir / f"counter_{pid}.db").exists()
