@@ -349,8 +349,10 @@ class Service:
     def job_notebook(self, job_id: str, name: str) -> Path:
         row = self._job(job_id)
         if name not in JobLayout.NOTEBOOKS:
-            raise NotFound(f"no notebook named '{name}'; there are: "
-                           f"{', '.join(JobLayout.NOTEBOOKS)}")
+            raise NotFound(f"no job notebook named '{name}'; there are: "
+                           f"{', '.join(JobLayout.NOTEBOOKS)}; each candidate's own notebook "
+                           f"(the ensemble's too) is at /api/v1/jobs/{row['id']}/candidates/"
+                           "<candidate_id>/notebook (candidate ids: the leaderboard)")
         path = self._layout(row).job_notebook(name)
         if not path.is_file():
             raise NotReady(_not_ready(row, f"notebook '{name}'"), {"status": row["status"]})

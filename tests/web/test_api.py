@@ -210,7 +210,10 @@ def test_results_of_a_queued_job_are_409(client, dataset):
     assert model.status_code == 409 and "queued" in model.json["error"]["message"]
     notebook = client.get(f"/api/v1/jobs/{job['id']}/notebooks/data-exploration")
     assert notebook.status_code == 409
-    assert client.get(f"/api/v1/jobs/{job['id']}/notebooks/other").status_code == 404
+    guessed = client.get(f"/api/v1/jobs/{job['id']}/notebooks/ensemble")
+    assert guessed.status_code == 404
+    hint = guessed.json["error"]["message"]
+    assert "data-exploration" in hint and f"/api/v1/jobs/{job['id']}/candidates/" in hint
 
 
 def test_cancel_queued_then_delete(client, dataset):
