@@ -115,8 +115,14 @@ def exit_now(code: int) -> None:
     temporary directories) but not the interpreter's teardown of every module and object, which
     took 5 s of CPU after a 60 s job on a busy machine, past the job's budget (issue 17)."""
     import atexit
+    import logging
     import os
 
+    # a library's exit handler that fails (nbclient stopping the kernel of a notebook the job
+    # ended without) is logged, not printed as a traceback after the job's results
+    sys.unraisablehook = lambda unraisable: logging.getLogger(__name__).debug(
+        "at exit: %s", unraisable.err_msg, exc_info=(
+            unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback))
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -79,6 +80,22 @@ def test_data_every_model_fails_on_is_an_error_without_a_fallback():
                          reason="ValueError: the target has one class")
     with pytest.raises(AutoMLError, match="no candidate completed.*one class"):
         with_fallback([failed], {}, JobContext(None, METRICS["auc"], Settings()))
+
+
+def test_an_exploration_that_fails_is_a_warning_of_the_job_not_a_traceback(sample_data, tmp_path,
+                                                                          caplog):
+    from automl.engine import prepare_data
+    from automl.engine.background import Exploration
+
+    _, profile, _ = prepare_data(sample_data / "titanic.csv", "Survived", Settings())
+    output = tmp_path / "not-a-directory"
+    output.write_text("")
+    exploration = Exploration(profile, output, sample_data / "titanic.csv")
+    exploration.start()
+    [warning] = exploration.join()
+    assert warning["code"] == "exploration_failed"
+    assert "could not be run" in warning["message"] and "Error" in warning["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "no traceback shown"
 
 
 def test_an_exploration_the_budget_cannot_cover_is_saved_without_running(sample_data, tmp_path):

@@ -119,7 +119,7 @@ class JobWarning(BaseModel):
                                   "winner_below_best_single, latency_over_limit; and, when "
                                   "the budget ran out "
                                   "for them, explanations_skipped, exploration_not_run, "
-                                  "exploration_unfinished")
+                                  "exploration_unfinished; exploration_failed")
     message: str
 
 

@@ -72,6 +72,7 @@ class Exploration:
                  until: float | None = None):
         self.enabled = output is not None and data_path is not None
         self.until, self.execute, self.slow = until, True, 1.0
+        self.failure = ""
         self.thread = threading.Thread(target=self._run,
                                        args=(profile, output, data_path, data_name),
                                        name="automl-exploration", daemon=True)
@@ -95,6 +96,10 @@ class Exploration:
             return [{"code": "exploration_unfinished", "message": (
                 "the data-exploration notebook was still running when the time budget ran out, "
                 "and the job ended without it; a larger budget leaves it time")}]
+        if self.failure:
+            return [{"code": "exploration_failed", "message": (
+                f"the data-exploration notebook could not be run ({self.failure}); it was "
+                "saved as far as it got: run it yourself to see the error")}]
         if not self.execute:
             return [{"code": "exploration_not_run", "message": (
                 f"the data-exploration notebook was saved without running it: this machine ran "
@@ -107,8 +112,11 @@ class Exploration:
 
         try:
             write_exploration(profile, output, data_path, self.execute, data_name=data_name)
-        except Exception:  # noqa: BLE001 - a notebook must never fail the job
-            log.exception("the data-exploration notebook could not be executed")
+        except Exception as exc:  # noqa: BLE001 - a notebook must never fail the job
+            # the job reports it as a warning (join); when the job already ended without it,
+            # its kernel was stopped at exit: nothing to report twice
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.debug("the data-exploration notebook could not be executed", exc_info=True)
 
 
 class Background:

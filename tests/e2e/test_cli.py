@@ -161,3 +161,15 @@ def test_the_budget_counts_from_the_moment_the_command_started(sample_data, tmp_
     first = re.search(r"^\s*([\d.]+)s \S+\s+(complete|timed-out|failed)", proc.stderr, re.M)
     assert first is not None, proc.stderr
     assert float(first.group(1)) >= slow_start
+
+
+def test_an_exit_handler_that_fails_after_the_results_prints_no_traceback():
+    """What nbclient's handler does when a job ended without its exploration notebook: it
+    stops a kernel that is already gone, and raises. The user has the results; stderr stays
+    free of tracebacks, and the exit code is the job's."""
+    code = ("import atexit; from automl.cli import exit_now; "
+            "atexit.register(lambda: None.cleanup_resources()); print('saved'); exit_now(0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "saved\n"
+    assert "Traceback" not in done.stderr and "AttributeError" not in done.stderr
