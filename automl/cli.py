@@ -130,6 +130,10 @@ def exit_now(code: int) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if not args.cluster:  # its imports in a process of its own, beside this one's below
+        from automl.search.forkserver import start_early
+
+        start_early()
     from automl.api import fit
     from automl.cli_output import JobProgress, print_leaderboard
 

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from automl.candidates.registry import preload_modules
+from automl.search import forkserver
 from automl.search.executor_base import (
     Task,
     TaskTimeout,
@@ -38,21 +38,7 @@ from automl.search.executor_base import (
 
 __all__ = ["LocalExecutor", "TaskTimeout", "WorkerDied", "make_executor"]
 
-_PRELOAD = ["automl.search._forkserver_boot", "automl.search.evaluate", *preload_modules(),
-            "pandas"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _describe_main_for_forkserver() -> None:
-    """Tell the forkserver (started on first use, inheriting the environment) which module is
-    the main one here, so that its workers do not import it again: see ``_forkserver_boot``."""
-    import json
-    from multiprocessing import spawn
-
-    data = spawn.get_preparation_data("automl-worker")
-    os.environ["AUTOML_PARENT_MAIN"] = json.dumps(
-        {"pid": os.getpid(), "path": data.get("init_main_from_path"),
-         "name": data.get("init_main_from_name")})
 
 
 @dataclass
@@ -98,9 +84,7 @@ class LocalExecutor(TrialExecutor):
     """A pool of ``n_workers`` killable worker processes (see the module doc)."""
 
     def __init__(self, n_workers: int):
-        _describe_main_for_forkserver()
-        self._ctx = mp.get_context("forkserver")
-        self._ctx.set_forkserver_preload(_PRELOAD)
+        self._ctx = forkserver.context()
         self._n = n_workers
         self._queue: deque[_Task] = deque()
         self._retry: deque[_Task] = deque()  # handed to a worker that died before reading it

@@ -141,3 +141,29 @@ def test_a_script_without_a_main_guard_runs_its_job_once(tmp_path, how):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.count("top-level code ran") == 1
     assert "states ['complete']" in run.stdout
+
+
+def test_the_forkserver_starts_before_the_engine_is_imported():
+    """The CLI starts it first thing: its imports then run beside the CLI's own, which they
+    could not if starting it imported them here first."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, time
+from automl.search.forkserver import start_early
+start_early()
+heavy = sorted({"pandas", "sklearn", "lightgbm", "automl.engine"} & set(sys.modules))
+import psutil
+def server():
+    return [p for p in psutil.Process().children()
+            if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+deadline = time.time() + 120
+while not server() and time.time() < deadline:
+    time.sleep(0.05)
+print(heavy, bool(server()))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[] True"
