@@ -2,10 +2,10 @@
 
 Started by a web worker (:class:`~automl.serving.shadows.ShadowClient`) when its first shadow
 copy finds nobody listening; loads the first copy's model, then answers every worker's copies at
-the lowest CPU priority, each when no worker is answering a production request and a core is
-free (:mod:`automl.serving.inflight`), and records them exactly as a worker would
-(:func:`web.variant_service.record_shadow`): Prometheus counts in the service's multiprocess
-directory, captures under the shadow variant's name.
+the lowest CPU priority, each when no worker is answering a production request (and, while
+other programs take every core, one a second: :mod:`automl.serving.inflight`), and records them
+exactly as a worker would (:func:`web.variant_service.record_shadow`): Prometheus counts in the
+service's multiprocess directory, captures under the shadow variant's name.
 Settings come from the ``AUTOML_*`` variables the worker was started with.
 """
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     board = InFlight(board_path(settings.data_dir))
     server = ShadowServer(sock, _loader(), _recorder(settings), _dropper(), parent=args.parent,
-                          busy=lambda: board.busy() or cores_taken())
+                          busy=board.busy, crowded=cores_taken)
     server.start_receiving()
     if not server.warm():
         return 0

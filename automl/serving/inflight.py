@@ -6,11 +6,11 @@ process that uses it. A worker owns the slot at its pid modulo :data:`SLOTS` and
 there while any of its threads is answering, 0 otherwise; only its own threads write it, under
 a lock of the process, and an aligned word is written whole, so no lock spans processes. The
 shadow process reads the board before each copy (:meth:`InFlight.busy`) and waits while any
-live worker is answering (a slot left set by a killed worker is cleared) or while the machine
-has no idle core (:func:`cores_taken`): a shadow answer then never runs beside a production
-answer, so it can neither take a core production wants nor fill the caches production uses.
-The price: under continuous traffic or on a busy machine copies wait, and those that no longer
-fit the shadow's queue are dropped and counted.
+live worker is answering (a slot left set by a killed worker is cleared): a shadow answer then
+never runs beside a production answer, so it can neither take a core production wants nor fill
+the caches production uses. While other programs take every core (:func:`cores_taken`) it
+answers one copy a second at most. The price: under continuous traffic or on a busy machine
+copies wait, and those that no longer fit the shadow's queue are dropped and counted.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ one exits at once because the name is taken).
 The shadow process (:class:`ShadowServer`) loads the model its first copy names, then runs under
 ``SCHED_IDLE`` (``nice 19`` where that is refused). A reader thread moves datagrams into a
 bounded queue (:data:`SHADOW_QUEUE`; when full the copy is dropped and counted); the main thread
-answers them with :func:`~automl.serving.variants.answer_shadow`, each only when ``busy()`` says
-no production request is in flight and a core is free (:mod:`automl.serving.inflight`: the
-workers mark their answers on a shared board), loading each bundle the first time a copy names
+answers them with :func:`~automl.serving.variants.answer_shadow`, each only when no production
+request is in flight (:mod:`automl.serving.inflight`: the workers mark their answers on a shared
+board), and while other programs take every core only one a second, loading each bundle the first time a copy names
 its path (so a change of the endpoint's shadow is followed on its next copy). It exits when the worker that started it is gone or after :data:`IDLE_EXIT_S` without a
 copy; the next copy starts another.
 
@@ -56,6 +56,8 @@ a copy larger than what one datagram can carry is dropped and counted."""
 BUNDLES = 8
 QUIET_POLL_S = 0.002
 """How often a waiting shadow looks again whether production is answering."""
+CROWDED_INTERVAL_S = 1.0
+"""While other programs take every core, the shadow answers one copy per this many seconds."""
 MAX_DATAGRAM = 16 << 20
 """Larger than any datagram the kernel lets a worker send (a 6 MiB body, ``SEND_BUFFER``)."""
 _PREFIX = struct.Struct("!I")
@@ -233,9 +235,11 @@ class ShadowServer:
                  on_result: Callable[[ShadowResult], None],
                  on_drop: Callable[[str, str], None], parent: int | None = None,
                  size: int = SHADOW_QUEUE, idle_exit: float = IDLE_EXIT_S,
-                 busy: Callable[[], bool] = lambda: False):
+                 busy: Callable[[], bool] = lambda: False,
+                 crowded: Callable[[], bool] = lambda: False):
         self.sock, self.loader, self.on_result, self.on_drop = sock, loader, on_result, on_drop
-        self.parent, self.idle_exit, self.busy = parent, idle_exit, busy
+        self.parent, self.idle_exit, self.busy, self.crowded = parent, idle_exit, busy, crowded
+        self._crowded_at = -CROWDED_INTERVAL_S
         self.copies: queue.Queue = queue.Queue(size)
         self._bundles: OrderedDict[str, ModelBundle] = OrderedDict()
         self._first: bytes | None = None
@@ -266,7 +270,7 @@ class ShadowServer:
         return True
 
     def run(self) -> None:
-        """Answer copies, each when ``busy()`` is false, until the parent worker is gone or
+        """Answer copies, each when :meth:`may_answer`, until the parent worker is gone or
         none came for ``idle_exit`` s."""
         last = time.monotonic()
         while time.monotonic() - last < self.idle_exit and self._parent_alive():
@@ -275,15 +279,29 @@ class ShadowServer:
                 datagram = datagram or self.copies.get(timeout=1.0)
             except queue.Empty:
                 continue
-            last = time.monotonic()
             if self._wait_quiet():
                 self.answer(decode(datagram))
+            last = time.monotonic()
+
+    def may_answer(self) -> bool:
+        """Whether a copy may be answered now: never while ``busy()`` (production is being
+        answered); while ``crowded()`` (other programs take every core), one copy per
+        :data:`CROWDED_INTERVAL_S`, so the shadow still shows signs of life there."""
+        if self.busy():
+            return False
+        if not self.crowded():
+            return True
+        now = time.monotonic()
+        if now - self._crowded_at < CROWDED_INTERVAL_S:
+            return False
+        self._crowded_at = now
+        return True
 
     def _wait_quiet(self) -> bool:
-        """Wait until ``busy()`` is false, polling every :data:`QUIET_POLL_S`; False when the
+        """Wait until :meth:`may_answer`, polling every :data:`QUIET_POLL_S`; False when the
         parent worker went meanwhile."""
         checked = time.monotonic()
-        while self.busy():
+        while not self.may_answer():
             time.sleep(QUIET_POLL_S)
             if time.monotonic() - checked > 1.0:
                 if not self._parent_alive():

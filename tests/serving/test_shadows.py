@@ -149,3 +149,23 @@ def test_the_shadow_waits_for_production_to_finish_before_it_answers(tmp_path, t
     [(busy_then, result)] = answered_while_busy
     assert looked[0] is True and not busy_then, "it waited, and answered once nobody was"
     assert result.inference_id == "id-1" and result.answer.status == 200
+
+
+def test_beside_programs_taking_every_core_the_shadow_answers_one_copy_a_second(titanic,
+                                                                                titanic_rows):
+    name = f"\0automl-test-{uuid.uuid4().hex}"
+    answered = []
+    server = ShadowServer(bind(name), lambda path: titanic,
+                          lambda result: answered.append(time.monotonic()), lambda *names: None,
+                          idle_exit=0.3, crowded=lambda: True)
+    server.start_receiving()
+    body = titanic_rows.head(2).to_csv(index=False, header=False).encode()
+    client = ShadowClient(name, [sys.executable, "-c", "pass"])
+    production = invoke(titanic, body, CSV, JSON)
+    for i in range(3):
+        assert client.submit("ep", Variant("dark", 1.0, None, "/m"), body, CSV, production, f"{i}")
+    assert wait_until(lambda: server.copies.qsize() == 3)
+    server.run()
+    assert len(answered) == 3, "none is lost"
+    gaps = [later - earlier for earlier, later in zip(answered, answered[1:], strict=False)]
+    assert min(gaps) >= 0.9, gaps
