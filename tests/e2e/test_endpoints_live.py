@@ -37,21 +37,12 @@ def invoke_json(client, name: str, rows: pd.DataFrame) -> np.ndarray:
     return np.array([p["probabilities"] for p in json.loads(response["Body"].read())["predictions"]])
 
 
-def completed_job(service, sample_data) -> dict:
-    with open(sample_data / "titanic.csv", "rb") as fh:
-        dataset = service.post("/api/v1/datasets", files={"file": ("titanic.csv", fh)}).json()
-    job = service.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
-                                             "time_budget": None, "max_candidates": 2}).json()
-    job = service.wait_for(job["id"], lambda j: j["status"] in ("completed", "failed"), 120)
-    assert job["status"] == "completed", job
-    return job
-
-
-def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data):
+def test_boto3_sagemaker_runtime_against_the_live_service(tmp_path, sample_data,
+                                                          finished_titanic):
     data_dir = tmp_path / "data"
+    job = finished_titanic(data_dir)
     service = ServiceProcess(data_dir).start()
     try:
-        job = completed_job(service, sample_data)
         rows = pd.read_csv(sample_data / "titanic.csv").drop(columns="Survived").head(25)
         board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]
         other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")

@@ -21,7 +21,7 @@ from tests.monitoring.receiver import Receiver
 
 sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess  # noqa: E402
-from test_endpoints_live import completed_job, runtime  # noqa: E402
+from test_endpoints_live import runtime  # noqa: E402
 
 pytestmark = pytest.mark.slow
 boto3 = pytest.importorskip("boto3")
@@ -36,13 +36,13 @@ def receiver():
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, sample_data, receiver):
+def live(tmp_path_factory, finished_titanic, receiver):
     data_dir = tmp_path_factory.mktemp("monitoring") / "data"
+    job = finished_titanic(data_dir)
     env = {"AUTOML_WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on 127.0.0.1
            "AUTOML_MONITOR_ATTRIBUTION": "0"}  # SHAP of each window: tested in tests/monitoring
     service = ServiceProcess(data_dir, env=env).start()
     try:
-        job = completed_job(service, sample_data)
         created = service.post("/api/v1/endpoints", json={
             "name": NAME, "job_id": job["id"], "capture_percent": 100,
             "webhook_url": receiver.url})

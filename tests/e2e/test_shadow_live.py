@@ -21,18 +21,17 @@ from automl.model.bundle import ModelBundle
 
 sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess  # noqa: E402
-from test_endpoints_live import completed_job  # noqa: E402
 
 pytestmark = pytest.mark.slow
 NAME = "shadowed"
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, sample_data):
+def live(tmp_path_factory, finished_titanic):
     data_dir = tmp_path_factory.mktemp("shadow") / "data"
+    job = finished_titanic(data_dir)
     service = ServiceProcess(data_dir).start()
     try:
-        job = completed_job(service, sample_data)
         board = service.get(f"/api/v1/jobs/{job['id']}/leaderboard").json()["rows"]
         other = next(r["candidate_id"] for r in board[1:] if r["state"] == "complete")
         created = service.post("/api/v1/endpoints", json={

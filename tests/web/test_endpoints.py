@@ -1,6 +1,6 @@
 """Endpoints through the Flask test client: deploy, CRUD, invocations, batch, pages, auth, and
-an atomic repoint under concurrent invocations. One real job (titanic, two candidates) is run
-once for the module by the job runner's own ``execute``."""
+an atomic repoint under concurrent invocations. The module's data directory is a copy of the
+session's one real job (titanic, two candidates, run by the job runner's own ``execute``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from flask import request
 
-from automl.jobs.execute import execute
 from automl.model.bundle import ModelBundle
 from automl.service_config import resolve_service_settings
 from automl.serving.batch import prediction_frame
@@ -31,8 +30,9 @@ ROW_CSV = '3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S\n'
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
+def settings(tmp_path_factory, finished_titanic):
     data = tmp_path_factory.mktemp("endpoints") / "data"
+    finished_titanic(data)
     return resolve_service_settings(env={}, data_dir=str(data))
 
 
@@ -47,27 +47,15 @@ def client(app):
 
 
 @pytest.fixture(scope="module")
-def job(app, client, settings) -> dict:
+def job(client, settings) -> dict:
     """A completed job with a winner and at least one other completed candidate."""
-    dataset, job = run_job(app, client, settings, SAMPLE.read_bytes(), 2)
+    [job] = client.get("/api/v1/jobs").json["jobs"]
+    assert job["status"] == "completed", job
     rows = client.get(f"/api/v1/jobs/{job['id']}/leaderboard").json["rows"]
     others = [r["candidate_id"] for r in rows[1:] if r["state"] == "complete"]
     assert others, rows
-    return {"id": job["id"], "dataset_id": dataset["id"], "winner": rows[0]["candidate_id"],
+    return {"id": job["id"], "dataset_id": job["dataset_id"], "winner": rows[0]["candidate_id"],
             "other": others[-1], "dir": Path(settings.data_dir) / "jobs" / job["id"]}
-
-
-def run_job(app, client, settings, csv: bytes, max_candidates: int) -> tuple[dict, dict]:
-    """Upload ``csv`` and run a job on it to completion, in this process: (dataset, job)."""
-    dataset = client.post("/api/v1/datasets", data=csv, content_type="text/csv",
-                          query_string={"name": "titanic.csv"}).json
-    job = client.post("/api/v1/jobs", json={"dataset_id": dataset["id"], "target": "Survived",
-                                            "time_budget": None,
-                                            "max_candidates": max_candidates}).json
-    store = app.extensions["automl"].store
-    assert store.claim_next()["id"] == job["id"]
-    assert execute(store, settings, job["id"]) == "completed"
-    return dataset, job
 
 
 @pytest.fixture(scope="module")
