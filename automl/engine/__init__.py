@@ -9,6 +9,7 @@ context is one frozen record (:mod:`automl.engine.context`); the budget's arithm
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -74,7 +75,7 @@ def run_job(source, target: str, settings: Settings, output: str | Path | None =
         cb.on_profile(profile, metric)
         data_path = _data_path(source, data_path, output)
         background = Background(data, profile, output, data_path, data_name, deadline)
-        with tempfile.TemporaryDirectory(prefix="automl-") as workdir:
+        with tempfile.TemporaryDirectory(prefix=WORK_PREFIX, dir=_work_parent(output)) as workdir:
             ctx = JobContext(data, metric, settings, profile, executor,
                              executor.prepare_data(data.save(Path(workdir) / "data.pkl")), cb,
                              None if output is None else Path(output), start, deadline)
@@ -101,6 +102,24 @@ def _search_and_finish(ctx: JobContext, background: Background,
     timings = {"search_s": time.time() - ctx.start}
     ctx.callbacks.on_stage("finalizing")
     return finish(ctx, results, search.trials, timings)
+
+
+WORK_PREFIX = ".work-"
+"""The job's working directory (the training data as its workers load it), inside its output."""
+
+
+def _work_parent(output) -> Path | None:
+    """Where the job's working directory goes: inside its output, so that the copy of the
+    training data a killed job leaves behind stays with the job (and goes when it is deleted)
+    rather than in the system's temporary directory; earlier runs' leftovers there are removed.
+    None (the system's) without an output."""
+    if output is None:
+        return None
+    parent = Path(output)
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(WORK_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return parent
 
 
 def _data_path(source, data_path, output) -> Path | None:

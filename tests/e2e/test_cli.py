@@ -23,6 +23,8 @@ def automl_cli(*args, timeout=300):
 @pytest.fixture(scope="module")
 def titanic_run(sample_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "titanic"
+    (out / ".work-killed").mkdir(parents=True)  # what a run killed in this output left behind
+    (out / ".work-killed" / "data.pkl").write_bytes(b"the training data")
     proc = automl_cli("run", sample_data / "titanic.csv", "--target", "Survived",
                       "--time-budget", 30, "--seed", 1, "--max-latency-ms", LIMIT_MS,
                       "--output", out)
@@ -40,6 +42,7 @@ def test_run_prints_progress_and_leaderboard(titanic_run):
 
 def test_output_directory_holds_bundle_and_reports(titanic_run):
     out, _ = titanic_run
+    assert not list(out.glob(".work-*")), "no copy of the training data is left, old or new"
     for name in ("model/model.joblib", "model/schema.json", "model/metadata.json",
                  "leaderboard.csv", "leaderboard.json", "profile.json", "settings.json"):
         assert (out / name).is_file(), name
