@@ -12,11 +12,12 @@ one exits at once because the name is taken).
 The shadow process (:class:`ShadowServer`) loads the model its first copy names, then runs under
 ``SCHED_IDLE`` (``nice 19`` where that is refused). A reader thread moves datagrams into a
 bounded queue (:data:`SHADOW_QUEUE`; when full the copy is dropped and counted); the main thread
-answers them with :func:`~automl.serving.variants.answer_shadow`, each only when no production
-request is in flight (:mod:`automl.serving.inflight`: the workers mark their answers on a shared
-board), and while other programs take every core only one a second, loading each bundle the first time a copy names
-its path (so a change of the endpoint's shadow is followed on its next copy). It exits when the worker that started it is gone or after :data:`IDLE_EXIT_S` without a
-copy; the next copy starts another.
+answers them with :func:`~automl.serving.variants.answer_shadow`, each only once no production
+request has been in flight for :data:`QUIET_S` (:mod:`automl.serving.inflight`: the workers
+mark their answers on a shared board), and while other programs take every core only one a
+second, loading each bundle the first time a copy names its path (so a change of the
+endpoint's shadow is followed on its next copy). It exits when the worker that started it is
+gone or after :data:`IDLE_EXIT_S` without a copy; the next copy starts another.
 
 Chosen by measurement (``benchmarks/shadow_handoff.py``): a datagram costs the sender about the
 CPU of a pipe write and half that of a ``multiprocessing.Queue`` (whose feeder thread pickles in
@@ -54,7 +55,12 @@ SEND_BUFFER = 8 << 20
 """Bytes of copies a worker may have in flight (the kernel caps it at ``net.core.wmem_max``);
 a copy larger than what one datagram can carry is dropped and counted."""
 BUNDLES = 8
-QUIET_POLL_S = 0.002
+QUIET_S = 0.003
+"""How long no production request must have been in flight before the shadow starts a copy:
+between back-to-back requests a client's turnaround leaves gaps of a fraction of a
+millisecond, and a copy started in one ran on beside the next request (``variants.py``, quiet:
+back-to-back p99 1.16x the solo endpoint's when copies started in any gap)."""
+QUIET_POLL_S = 0.001
 """How often a waiting shadow looks again whether production is answering."""
 CROWDED_INTERVAL_S = 1.0
 """While other programs take every core, the shadow answers one copy per this many seconds."""
@@ -270,8 +276,8 @@ class ShadowServer:
         return True
 
     def run(self) -> None:
-        """Answer copies, each when :meth:`may_answer`, until the parent worker is gone or
-        none came for ``idle_exit`` s."""
+        """Answer copies, each after :data:`QUIET_S` without a production request in flight,
+        until the parent worker is gone or none came for ``idle_exit`` s."""
         last = time.monotonic()
         while time.monotonic() - last < self.idle_exit and self._parent_alive():
             datagram, self._first = self._first, None
@@ -283,12 +289,10 @@ class ShadowServer:
                 self.answer(decode(datagram))
             last = time.monotonic()
 
-    def may_answer(self) -> bool:
-        """Whether a copy may be answered now: never while ``busy()`` (production is being
-        answered); while ``crowded()`` (other programs take every core), one copy per
-        :data:`CROWDED_INTERVAL_S`, so the shadow still shows signs of life there."""
-        if self.busy():
-            return False
+    def _room(self) -> bool:
+        """Whether the machine has room for a copy: yes unless ``crowded()`` (other programs
+        take every core), and then once per :data:`CROWDED_INTERVAL_S`, so that the shadow
+        still shows signs of life there."""
         if not self.crowded():
             return True
         now = time.monotonic()
@@ -298,16 +302,20 @@ class ShadowServer:
         return True
 
     def _wait_quiet(self) -> bool:
-        """Wait until :meth:`may_answer`, polling every :data:`QUIET_POLL_S`; False when the
-        parent worker went meanwhile."""
-        checked = time.monotonic()
-        while not self.may_answer():
+        """Wait until ``busy()`` has been false for :data:`QUIET_S` (polled every
+        :data:`QUIET_POLL_S`) and the machine has :meth:`_room`; False when the parent worker
+        went meanwhile."""
+        checked, quiet_since = time.monotonic(), None
+        while True:
+            now = time.monotonic()
+            quiet_since = None if self.busy() else quiet_since or now
+            if quiet_since is not None and now - quiet_since >= QUIET_S and self._room():
+                return True
             time.sleep(QUIET_POLL_S)
-            if time.monotonic() - checked > 1.0:
+            if now - checked > 1.0:
                 if not self._parent_alive():
                     return False
-                checked = time.monotonic()
-        return True
+                checked = now
 
     def _parent_alive(self) -> bool:
         return self.parent is None or os.getppid() == self.parent
