@@ -90,6 +90,8 @@ class Variants:
         check_schema(name, primary, facts(bundle)["input_schema"], body.accept_schema_change)
         weight = body.share if body.role == SHADOW else body.weight
         self.store.add(name, body.name, body.role, weight, job_id, cid, str(path))
+        if body.role == SHADOW and isinstance(self.shadows, ShadowClient):
+            self.shadows.start()  # up before the first copy, which it would otherwise miss
         return self.list(name)
 
     def set_weights(self, name: str, body: VariantWeights) -> dict:

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from automl.model.bundle import ModelBundle
+from automl.serving.shadows import address
 
 sys.path.insert(0, str(Path(__file__).parent))
 from service_process import ServiceProcess  # noqa: E402
@@ -116,9 +117,20 @@ def wait_answered(service: ServiceProcess, rows: pd.DataFrame, at_least: int,
     return stats
 
 
+def listening(data_dir: Path) -> bool:
+    """Whether the service's shadow process has its socket (abstract: ``@name`` in
+    /proc/net/unix)."""
+    name = "@" + address(str(data_dir))[1:]
+    return name in Path("/proc/net/unix").read_text()
+
+
 def test_copies_are_answered_in_an_idle_priority_process_captured_and_compared(live, rows):
     service, winner = live["service"], live["winner"]
-    wait_answered(service, rows, 1)
+    deadline = time.time() + 60
+    while time.time() < deadline and not listening(live["data_dir"]):
+        time.sleep(0.1)
+    assert listening(live["data_dir"]), "adding the shadow started its process, before any copy"
+    assert wait_answered(service, rows, 1)["dropped"] == 0, "so the first copies are not lost"
     pid = the_shadow_pid(service)
     assert os.sched_getscheduler(pid) == os.SCHED_IDLE
     group = Path(f"/proc/{pid}/autogroup")
